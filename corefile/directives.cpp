@@ -1,0 +1,39 @@
+#include "corefile/directives.hpp"
+
+namespace dnscore::plugins {
+// Each plugin folder defines its setup function (plugins/NAME/setup.cpp or NAME.cpp).
+void setup_bind(corefile::SetupContext&);
+void setup_errors(corefile::SetupContext&);
+void setup_log(corefile::SetupContext&);
+void setup_whoami(corefile::SetupContext&);
+}  // namespace dnscore::plugins
+
+namespace dnscore::corefile {
+
+namespace {
+// CoreDNS 1.12 plugin.cfg, in order (cache before rewrite, as in 1.11-1.13):
+//   root metadata geoip cancel tls timeouts multisocket reload nsid bufsize
+//   bind debug trace ready health pprof prometheus errors log dnstap local
+//   dns64 acl any chaos loadbalance tsig cache rewrite header dnssec autopath
+//   minimal template transfer hosts route53 azure clouddns k8s_external
+//   kubernetes file auto secondary etcd loop forward grpc erratic whoami on
+//   sign view
+// Only the directives dnscore implements appear below, in that order. A
+// plugin folder missing from this table is caught by directives_test.
+constexpr Directive kDirectives[] = {
+    {"bind", plugins::setup_bind},
+    {"errors", plugins::setup_errors},
+    {"log", plugins::setup_log},
+    {"whoami", plugins::setup_whoami},
+};
+}  // namespace
+
+std::span<const Directive> directives() { return kDirectives; }
+
+std::vector<std::string> directive_names() {
+    std::vector<std::string> out;
+    for (const auto& d : kDirectives) out.emplace_back(d.name);
+    return out;
+}
+
+}  // namespace dnscore::corefile

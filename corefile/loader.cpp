@@ -1,0 +1,207 @@
+#include "corefile/loader.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <set>
+#include <sstream>
+
+#include "corefile/address.hpp"
+#include "corefile/directives.hpp"
+#include "parser/parser.hpp"
+
+namespace dnscore::corefile {
+
+using parser::ConfigError;
+
+void SetupContext::add_plugin(std::shared_ptr<Plugin> p) {
+    block.chain.push_back(p.get());
+    block.plugins.push_back(std::move(p));
+    if (block.chain.size() > kMaxChain)
+        throw ConfigError("too many plugins in one server block (at most " +
+                          std::to_string(kMaxChain) + ")");
+}
+
+parser::ConfigError SetupContext::once_error() {
+    return ConfigError("this plugin can only be used once per Server Block");
+}
+
+std::vector<std::string> SetupContext::zones_or_block(const std::vector<std::string>& args) const {
+    if (args.empty()) return block.zones;
+    std::vector<std::string> out;
+    for (const auto& a : args) {
+        auto z = normalize_zone(a);
+        out.insert(out.end(), z.begin(), z.end());
+    }
+    return out;
+}
+
+std::string default_corefile(const std::string& port) {
+    return ".:" + port + " {\nwhoami\nlog\n}\n";
+}
+
+namespace {
+
+// "dns://:53", "dns://127.0.0.1:53", "dns://[::1]:53" (Go's net.JoinHostPort).
+std::string listener_label(const std::string& transport, const std::string& host,
+                           const std::string& port) {
+    std::string h = host;
+    if (h.find(':') != std::string::npos) h = "[" + h + "]";
+    return transport + "://" + h + ":" + port;
+}
+
+std::string zone_addr_text(const std::string& transport, const std::string& zone,
+                           const std::string& port, const std::string& address) {
+    std::string s = transport + "://" + zone + ":" + port;
+    if (!address.empty()) s += " on " + address;
+    return s;
+}
+
+void build_listeners(ServerSet& set) {
+    struct Key {
+        std::string transport, zone, port, address;
+        bool operator<(const Key& o) const {
+            return std::tie(transport, zone, port, address) <
+                   std::tie(o.transport, o.zone, o.port, o.address);
+        }
+    };
+    std::set<Key> seen;
+    for (const auto& block : set.blocks) {
+        std::vector<std::string> hosts = block->has_bind ? block->bind_hosts
+                                                         : std::vector<std::string>{""};
+        for (size_t zi = 0; zi < block->zones.size(); ++zi) {
+            const std::string& zone = block->zones[zi];
+            const std::string& port = block->ports[zi];
+            for (const auto& host : hosts) {
+                Key k{block->transport, zone, port, host};
+                if (seen.count(k))
+                    throw ConfigError("cannot serve " +
+                                      zone_addr_text(k.transport, zone, k.port, host) +
+                                      " - it is already defined");
+                // A bound and a wildcard config for the same zone and port overlap.
+                for (const auto& other : seen) {
+                    if (other.transport == k.transport && other.zone == k.zone &&
+                        other.port == k.port && (other.address.empty() != k.address.empty()))
+                        throw ConfigError(
+                            "cannot serve " + zone_addr_text(k.transport, zone, k.port, host) +
+                            " - zone overlap listener capacity with " +
+                            zone_addr_text(other.transport, other.zone, other.port, other.address));
+                }
+                seen.insert(k);
+
+                const std::string label = listener_label(block->transport, host, port);
+                auto it = std::find_if(set.listeners.begin(), set.listeners.end(),
+                                       [&](const Listener& l) { return l.label == label; });
+                if (it == set.listeners.end()) {
+                    Listener l;
+                    l.transport = block->transport;
+                    l.host = host;
+                    l.port = port;
+                    l.label = label;
+                    set.listeners.push_back(std::move(l));
+                    it = std::prev(set.listeners.end());
+                }
+                Site s;
+                s.block = block.get();
+                s.zone = zone;
+                s.zone_wire_len = wire::text_to_name(zone, s.zone_wire);
+                s.server = label;
+                it->sites.push_back(std::move(s));
+                it->any_class = it->any_class || block->any_class;
+            }
+        }
+    }
+}
+
+}  // namespace
+
+std::shared_ptr<ServerSet> load(std::string_view text, const std::string& file,
+                                const LoadOptions& opts) {
+    parser::ParseOptions popts;
+    popts.valid_directives = directive_names();
+    auto blocks = parser::parse(text, file, popts);
+    std::string effective_file = file;
+    if (blocks.empty()) {
+        // CoreDNS falls back to its default when the Corefile yields no server block.
+        blocks = parser::parse(default_corefile(opts.dns_port), "Corefile", popts);
+    }
+
+    auto set = std::make_shared<ServerSet>();
+    set->corefile_path = file;
+
+    // Keys (spec A.6): normalise; CIDR keys may add zones.
+    for (const auto& sb : blocks) {
+        auto block = std::make_shared<Block>();
+        block->file = file;
+        for (const auto& key : sb.keys) {
+            std::vector<ZoneAddr> zas;
+            try {
+                zas = normalize_key(key, opts.dns_port);
+            } catch (const ConfigError& e) {
+                throw ConfigError(std::string("error inspecting server blocks: ") + e.what());
+            }
+            for (const auto& za : zas) {
+                if (za.transport != "dns")
+                    throw ConfigError("error inspecting server blocks: transport '" + za.transport +
+                                      "' is not supported by dnscore (only dns://): " + key);
+                block->transport = za.transport;
+                block->ports.push_back(za.port);
+                block->keys.push_back(za.str());
+                block->zones.push_back(za.zone);
+            }
+        }
+        set->blocks.push_back(block);
+    }
+
+    // Setup in directive order, then block order (spec A.5).
+    for (const auto& dir : directives()) {
+        for (size_t i = 0; i < blocks.size(); ++i) {
+            auto it = blocks[i].tokens.find(dir.name);
+            if (it == blocks[i].tokens.end()) continue;
+            parser::Dispenser d(it->second);
+            SetupContext ctx{d, *set->blocks[i], *set, opts, dir.name};
+            try {
+                dir.setup(ctx);
+            } catch (const ConfigError& e) {
+                throw ConfigError(std::string("plugin/") + dir.name + ": " + e.what());
+            } catch (const std::invalid_argument& e) {
+                throw ConfigError(std::string("plugin/") + dir.name + ": " + e.what());
+            }
+        }
+    }
+    for (auto& block : set->blocks) {
+        for (auto* p : block->chain)
+            if (p->name() == "forward" || p->name() == "chaos") block->any_class = true;
+    }
+    build_listeners(*set);
+    return set;
+}
+
+CorefileSource read_corefile(const std::string& conf_flag, const std::string& dns_port) {
+    CorefileSource src;
+    if (conf_flag == "stdin") {
+        src.text.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+        src.file = "stdin";
+        return src;
+    }
+    const std::string path = conf_flag.empty() ? "Corefile" : conf_flag;
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+        if (conf_flag.empty()) {
+            src.text = default_corefile(dns_port);
+            src.file = "Corefile";
+            return src;
+        }
+        throw ConfigError("loading Caddyfile via flag: open " + path + ": no such file or directory");
+    }
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    src.text = ss.str();
+    src.file = path;
+    return src;
+}
+
+}  // namespace dnscore::corefile

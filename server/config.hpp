@@ -1,0 +1,67 @@
+#pragma once
+// The immutable configuration snapshot built from a Corefile: server blocks
+// with their plugin chains, grouped into listeners with a zone table each.
+// Workers read it without locks; a reload builds a new one.
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "server/plugin.hpp"
+#include "server/wire/wire.hpp"
+
+namespace dnscore {
+
+class Runtime;  // the running process (server/runtime.hpp)
+
+// One server block: its keys share the plugin instances.
+struct Block {
+    std::string file;                 // Corefile the block came from
+    std::vector<std::string> keys;    // normalised "dns://zone:port"
+    std::vector<std::string> zones;   // zones of the keys ("example.org.")
+    std::vector<std::string> ports;   // port of each key (parallel to zones)
+    std::string transport = "dns";
+    std::vector<std::string> bind_hosts;  // from `bind`; empty = all addresses
+    bool has_bind = false;                // `bind` present (may have excepted everything)
+    std::vector<std::shared_ptr<Plugin>> plugins;  // chain, in directive order
+    std::vector<Plugin*> chain;           // raw view of `plugins` for the hot path
+    bool any_class = false;               // chain has forward/chaos: non-IN classes pass
+};
+
+// One zone of one block on one listener.
+struct Site {
+    const Block* block = nullptr;
+    std::string zone;                     // "example.org."
+    uint8_t zone_wire[wire::kMaxNameLen];
+    size_t zone_wire_len = 0;
+    std::string server;                   // metrics `server` label, "dns://:53"
+};
+
+// One listening address (transport + host + port) with its zone table.
+struct Listener {
+    std::string transport = "dns";
+    std::string host;   // "" = wildcard
+    std::string port;
+    std::string label;  // "dns://:53", "dns://127.0.0.1:53", "dns://[::1]:53"
+    std::vector<Site> sites;
+    bool any_class = false;
+
+    // Longest-suffix zone match (spec B.3 step 8), DS to the parent. nullptr =
+    // REFUSED.
+    const Site* route(const wire::QueryInfo& q) const;
+};
+
+using Hook = std::function<void(Runtime&)>;
+
+struct ServerSet {
+    std::string corefile_path;  // as given, for messages and reload
+    std::vector<std::shared_ptr<Block>> blocks;
+    std::vector<Listener> listeners;
+    // Lifecycle hooks registered by plugin setup (CoreDNS OnStartup/OnShutdown).
+    std::vector<Hook> on_startup;         // after listeners open (start and every reload)
+    std::vector<Hook> on_shutdown;        // before this configuration stops (reload or exit)
+    std::vector<Hook> on_first_startup;   // only when the process starts, not on reload
+    std::vector<Hook> on_final_shutdown;  // only when the process exits
+};
+
+}  // namespace dnscore

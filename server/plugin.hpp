@@ -1,0 +1,41 @@
+#pragma once
+// The plugin contract. A chain is a list of plugins in the global directive
+// order; the server runs query() front to back until one answers, then the
+// response() hooks back to front for every plugin whose query() ran: CoreDNS's
+// nested ServeDNS calls turned into two phases (Knot-style), same behaviour.
+#include <memory>
+#include <string_view>
+
+#include "server/query.hpp"
+
+namespace dnscore {
+
+enum class Step : uint8_t {
+    next,   // pass the query to the next plugin
+    done,   // answered (q.written) or failed (q.fail): stop here
+    async,  // the plugin will finish later: query_async() takes over
+};
+
+class Plugin {
+public:
+    virtual ~Plugin() = default;
+    virtual std::string_view name() const = 0;
+
+    // Synchronous query phase; must not block or allocate on the common path.
+    virtual Step query(Query& q) = 0;
+
+    // Called only after query() returned Step::async, with the exchange moved
+    // to the heap. The plugin must eventually call resume(std::move(q), step)
+    // exactly once, on q->worker's thread.
+    virtual void query_async(std::unique_ptr<OwnedQuery> q);
+
+    // Post-hook, run in reverse chain order once the exchange has a reply or
+    // an rcode (cache insert, logging, metrics, error logging).
+    virtual void response(Query&) {}
+};
+
+// Continues an async exchange: runs the rest of the chain from q->pos + 1
+// (Step::next) or finishes it (Step::done), then sends the reply.
+void resume(std::unique_ptr<OwnedQuery> q, Step step);
+
+}  // namespace dnscore

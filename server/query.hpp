@@ -1,0 +1,119 @@
+#pragma once
+// One DNS exchange as it moves through a zone's plugin chain: the request's
+// raw bytes and what was read from them, the reply being built, and who
+// answered. A worker reuses one Query for every synchronous exchange (no
+// allocation); an exchange that has to wait (a forwarded miss) is moved into
+// a heap-allocated copy that owns its buffers.
+#include <sys/socket.h>
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "server/wire/wire.hpp"
+
+namespace dnscore {
+
+class Worker;
+struct Site;
+class ReplySink;
+
+enum class Proto : uint8_t { udp, tcp };
+
+// Where a reply goes once the chain is done. UDP listeners and TCP
+// connections implement it; it must be called on the query's worker thread.
+class ReplySink : public std::enable_shared_from_this<ReplySink> {
+public:
+    virtual ~ReplySink() = default;
+    virtual void send_reply(const uint8_t* msg, size_t len, const struct Query& q) = 0;
+};
+
+struct Endpoint {
+    sockaddr_storage addr{};
+    socklen_t len = 0;
+    int family() const { return addr.ss_family; }
+    // 1 for IPv4 (also v4-mapped IPv6), 2 for IPv6: CoreDNS's `family` label.
+    int family_label() const;
+    uint16_t port() const;
+    // Address text without brackets ("10.0.0.1", "::1"); returns length.
+    size_t ip_text(char* out, size_t cap) const;
+    // Whether this is IPv4, or IPv6 holding a v4-mapped address.
+    bool is_v4() const;
+    // The 4 bytes of an IPv4 (or v4-mapped) address, or the 16 of IPv6.
+    const uint8_t* ip_bytes() const;
+};
+
+constexpr size_t kMaxChain = 32;
+
+struct Query {
+    using Clock = std::chrono::steady_clock;
+
+    // ---- request ----
+    uint8_t* req = nullptr;  // raw request bytes
+    size_t req_len = 0;
+    wire::QueryInfo info;
+    Proto proto = Proto::udp;
+    Endpoint client;
+    Endpoint local;             // the address the request arrived on (pktinfo)
+    int local_ifindex = 0;
+    Clock::time_point start;
+
+    // ---- routing ----
+    Worker* worker = nullptr;
+    const Site* site = nullptr;       // the matched zone's configuration
+    ReplySink* sink = nullptr;               // who sends the reply
+    std::shared_ptr<ReplySink> sink_owner;   // set only while async: keeps the sink alive
+    std::shared_ptr<const void> keepalive;   // set only while async: the config snapshot
+    bool owned = false;                      // this is an OwnedQuery (async)
+
+    // ---- chain state ----
+    uint16_t pos = 0;    // index of the plugin being run
+    uint16_t ran = 0;    // plugins whose query() ran (response hooks run for these)
+    std::array<uint64_t, kMaxChain> plugin_data{};  // per-plugin scratch, by chain index
+
+    // ---- reply ----
+    uint8_t* resp = nullptr;  // reply buffer (capacity resp_cap)
+    size_t resp_cap = 0;
+    size_t resp_len = 0;
+    bool written = false;     // a plugin wrote a reply into resp
+    int rcode = 0;            // rcode returned by the chain (CoreDNS's return value)
+    std::string_view writer;  // name of the plugin that wrote (for metrics)
+    std::string error;        // error returned up the chain ("" = none)
+    std::string_view error_plugin;
+
+    bool tcp() const { return proto == Proto::tcp; }
+    uint64_t& data() { return plugin_data[pos]; }
+
+    // Copies `msg` into the reply buffer and marks it written by `plugin`.
+    // Returns false if it does not fit.
+    bool write_reply(const uint8_t* msg, size_t len, std::string_view plugin);
+    // Marks the reply in resp[0..len) as written by `plugin`.
+    void set_written(size_t len, std::string_view plugin);
+    // CoreDNS's "return rcode, err" without writing (the server writes it).
+    void fail(int rc, std::string err, std::string_view plugin);
+
+    // The question name (lower case) as presentation text; out needs 1024 bytes.
+    size_t name_text(char* out, size_t cap) const;
+
+    // Resets the per-exchange state before reuse.
+    void reset();
+};
+
+// A Query that owns copies of its buffers, for exchanges that wait.
+struct OwnedQuery : Query {
+    explicit OwnedQuery(const Query& from);
+    std::unique_ptr<uint8_t[]> req_store;
+    std::unique_ptr<uint8_t[]> resp_store;
+};
+
+// True when the rcode means "nothing was written, the server writes it"
+// (CoreDNS plugin.ClientWrite == false).
+inline bool is_unwritten_rcode(int rc) {
+    return rc == wire::kServFail || rc == wire::kRefused || rc == wire::kFormErr ||
+           rc == wire::kNotImp;
+}
+
+}  // namespace dnscore

@@ -1,0 +1,238 @@
+#include "server/runtime.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ip/udp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <csignal>
+#include <cstdio>
+#include <fstream>
+#include <future>
+#include <iostream>
+#include <set>
+#include <thread>
+
+#include "parser/parser.hpp"
+#include "server/log.hpp"
+
+namespace asio = boost::asio;
+
+namespace dnscore {
+
+Runtime::Runtime(RuntimeOptions opts) : opts_(std::move(opts)) {}
+
+Runtime::~Runtime() {
+    for (auto& w : workers_) w->join();
+}
+
+std::shared_ptr<const ServerSet> Runtime::config() const {
+    std::lock_guard lk(config_mu_);
+    return config_;
+}
+
+std::string Runtime::bound_port(const std::string& label) const {
+    auto it = bound_ports_.find(label);
+    return it == bound_ports_.end() ? std::string() : it->second;
+}
+
+namespace {
+
+// CoreDNS prints listen errors as Go's net package does:
+// "listen tcp 127.0.0.1:53: bind: address already in use".
+std::string listen_error(const Listener& l, const std::string& proto, const std::exception& e) {
+    std::string what = e.what();
+    // boost: "bind: Address already in use [system:98 ...]" -> keep the OS text.
+    std::string os = what;
+    if (auto p = os.find(": "); p != std::string::npos) os = os.substr(p + 2);
+    if (auto p = os.find(" ["); p != std::string::npos) os = os.substr(0, p);
+    if (!os.empty()) os[0] = char(std::tolower(uint8_t(os[0])));
+    std::string host = l.host;
+    if (host.find(':') != std::string::npos) host = "[" + host + "]";
+    return "listen " + proto + " " + host + ":" + l.port + ": bind: " + os;
+}
+
+}  // namespace
+
+void Runtime::open_listeners(const ServerSet& set) {
+    for (const auto& l : set.listeners) {
+        if (bound_ports_.count(l.label)) continue;  // already open (reload keeps it)
+        std::string port = l.port;
+        for (auto& w : workers_) {
+            try {
+                port = w->open_listener(l, port);
+            } catch (const std::exception& e) {
+                throw parser::ConfigError(listen_error(l, "tcp", e));
+            }
+        }
+        bound_ports_[l.label] = port;
+    }
+}
+
+void Runtime::print_banner(const ServerSet& set) const {
+    if (opts_.quiet) return;
+    std::string out;
+    for (const auto& l : set.listeners) {
+        std::vector<std::string> zones;
+        for (const auto& s : l.sites) zones.push_back(s.zone);
+        std::sort(zones.begin(), zones.end());
+        const std::string port = bound_port(l.label);
+        for (const auto& z : zones) {
+            out += z + ":" + port;
+            if (!l.host.empty()) out += " on " + l.host;
+            out += "\n";
+        }
+    }
+    out += "dnscore-" DNSCORE_VERSION " (CoreDNS-1.12 compatible)\n";
+    out += "linux/amd64, g++ " + std::to_string(__GNUC__) + "." + std::to_string(__GNUC_MINOR__) + "\n";
+    std::fwrite(out.data(), 1, out.size(), stdout);
+    std::fflush(stdout);
+}
+
+void Runtime::run_hooks(const std::vector<Hook>& hooks) {
+    for (const auto& h : hooks) {
+        try {
+            h(*this);
+        } catch (const std::exception& e) {
+            log::error("{}", e.what());
+        }
+    }
+}
+
+void Runtime::apply(std::shared_ptr<ServerSet> next) {
+    open_listeners(*next);  // throws before anything changes
+    std::shared_ptr<ServerSet> old;
+    {
+        std::lock_guard lk(config_mu_);
+        old = config_;
+        config_ = next;
+    }
+    if (old) run_hooks(old->on_shutdown);
+    // Forget ports of listeners the new configuration drops (workers close them).
+    std::set<std::string> labels;
+    for (const auto& l : next->listeners) labels.insert(l.label);
+    for (auto it = bound_ports_.begin(); it != bound_ports_.end();)
+        it = labels.count(it->first) ? std::next(it) : bound_ports_.erase(it);
+    std::shared_ptr<const ServerSet> snap = next;
+    for (auto& w : workers_) asio::post(w->io(), [w = w.get(), snap] { w->apply(snap); });
+    run_hooks(next->on_startup);
+}
+
+bool Runtime::reload(std::string* error) {
+    try {
+        auto src = corefile::read_corefile(opts_.conf_flag, opts_.dns_port);
+        corefile::LoadOptions lo;
+        lo.dns_port = opts_.dns_port;
+        auto next = corefile::load(src.text, src.file, lo);
+        log::info("Reloading");
+        apply(next);
+        source_ = std::move(src);
+        log::info("Reloading complete");
+        return true;
+    } catch (const std::exception& e) {
+        if (error) *error = e.what();
+        log::PluginLog{"reload"}.error("Corefile changed but reload failed: {}", e.what());
+        return false;
+    }
+}
+
+void Runtime::stop(int exit_code) {
+    if (stopping_.exchange(true)) return;
+    exit_code_ = exit_code;
+    asio::post(control_, [this] { shutdown(); });
+}
+
+void Runtime::add_shutdown_delay(std::chrono::milliseconds d) {
+    shutdown_delay_ = std::max(shutdown_delay_, d);
+}
+
+void Runtime::shutdown() {
+    auto cfg = config();
+    if (cfg) {
+        run_hooks(cfg->on_shutdown);
+        run_hooks(cfg->on_final_shutdown);
+    }
+    // Lameduck: keep serving for the requested time, then close.
+    auto timer = std::make_shared<asio::steady_timer>(control_, shutdown_delay_);
+    timer->async_wait([this, timer](const boost::system::error_code&) {
+        for (auto& w : workers_) {
+            std::promise<void> done;
+            auto f = done.get_future();
+            asio::post(w->io(), [w = w.get(), &done] {
+                w->close_listeners();
+                done.set_value();
+            });
+            f.wait_for(std::chrono::seconds(2));
+        }
+        control_.stop();
+    });
+}
+
+int Runtime::run() {
+    std::shared_ptr<ServerSet> set;
+    try {
+        source_ = corefile::read_corefile(opts_.conf_flag, opts_.dns_port);
+        corefile::LoadOptions lo;
+        lo.dns_port = opts_.dns_port;
+        set = corefile::load(source_.text, source_.file, lo);
+        unsigned n = opts_.workers ? opts_.workers : std::max(1u, std::thread::hardware_concurrency());
+        for (unsigned i = 0; i < n; ++i) workers_.push_back(std::make_unique<Worker>(*this, int(i)));
+        open_listeners(*set);
+    } catch (const std::exception& e) {
+        std::cerr << e.what() << "\n";
+        return 1;
+    }
+    {
+        std::lock_guard lk(config_mu_);
+        config_ = set;
+    }
+    print_banner(*set);
+    if (!opts_.pidfile.empty()) {
+        std::ofstream pf(opts_.pidfile, std::ios::trunc);
+        pf << ::getpid() << "\n";
+        if (!pf) {
+            std::cerr << "Could not write pidfile: open " << opts_.pidfile << "\n";
+            return 1;
+        }
+    }
+    std::shared_ptr<const ServerSet> snap = set;
+    for (auto& w : workers_) {
+        asio::post(w->io(), [w = w.get(), snap] { w->apply(snap); });
+        w->start();
+    }
+
+    asio::signal_set signals(control_, SIGTERM, SIGINT, SIGUSR1);
+    signals.add(SIGQUIT);
+    std::function<void(const boost::system::error_code&, int)> on_signal;
+    on_signal = [&](const boost::system::error_code& ec, int sig) {
+        if (ec) return;
+        if (sig == SIGUSR1) {
+            log::info("SIGUSR1: Reloading");
+            reload();
+        } else if (sig == SIGQUIT) {
+            std::_Exit(0);
+        } else if (sig == SIGINT && stopping_) {
+            std::_Exit(2);  // a second SIGINT force-quits
+        } else {
+            log::info("{}: Shutting down servers then terminating", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+            stop(0);
+        }
+        signals.async_wait(on_signal);
+    };
+    signals.async_wait(on_signal);
+
+    asio::post(control_, [this, set] {
+        run_hooks(set->on_first_startup);
+        run_hooks(set->on_startup);
+    });
+    control_.run();
+    signals.cancel();
+    for (auto& w : workers_) w->join();
+    if (!opts_.pidfile.empty()) std::remove(opts_.pidfile.c_str());
+    return exit_code_;
+}
+
+}  // namespace dnscore

@@ -1,0 +1,77 @@
+#pragma once
+// The running process: the control thread (signals, reload, HTTP endpoints),
+// the workers, and the current configuration.
+#include <atomic>
+#include <chrono>
+#include <boost/asio/io_context.hpp>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "corefile/loader.hpp"
+#include "server/config.hpp"
+#include "server/worker.hpp"
+
+namespace dnscore {
+
+struct RuntimeOptions {
+    std::string conf_flag;      // -conf ("" = ./Corefile or the default)
+    std::string dns_port = "53";
+    std::string pidfile;
+    bool quiet = false;
+    unsigned workers = 0;       // 0 = hardware threads
+};
+
+class Runtime {
+public:
+    explicit Runtime(RuntimeOptions opts);
+    ~Runtime();
+
+    // Loads the Corefile, opens the listeners, runs until stopped. Returns the
+    // exit status. Configuration errors are printed to stderr (status 1).
+    int run();
+
+    boost::asio::io_context& control() { return control_; }
+    const RuntimeOptions& options() const { return opts_; }
+    std::shared_ptr<const ServerSet> config() const;
+    size_t worker_count() const { return workers_.size(); }
+    Worker& worker(size_t i) { return *workers_[i]; }
+
+    // Thread-safe: begin a graceful stop with this exit status.
+    void stop(int exit_code);
+    // Control thread: re-read the Corefile and switch to it. On failure logs
+    // CoreDNS's error, keeps the old configuration and returns false.
+    bool reload(std::string* error = nullptr);
+    // Control thread: switch to an already-loaded configuration.
+    void apply(std::shared_ptr<ServerSet> next);
+
+    // Shutdown hooks (health lameduck) ask to keep serving this long.
+    void add_shutdown_delay(std::chrono::milliseconds d);
+
+    // The port a listener really got (differs from the configured one for 0).
+    std::string bound_port(const std::string& label) const;
+
+    // Source text of the configuration currently served (for reload checks).
+    const corefile::CorefileSource& source() const { return source_; }
+
+private:
+    void open_listeners(const ServerSet& set);
+    void print_banner(const ServerSet& set) const;
+    void run_hooks(const std::vector<Hook>& hooks);
+    void shutdown();
+
+    RuntimeOptions opts_;
+    boost::asio::io_context control_{1};
+    std::vector<std::unique_ptr<Worker>> workers_;
+    std::shared_ptr<ServerSet> config_;
+    mutable std::mutex config_mu_;
+    corefile::CorefileSource source_;
+    std::map<std::string, std::string> bound_ports_;  // label -> port
+    std::atomic<int> exit_code_{0};
+    std::atomic<bool> stopping_{false};
+    std::chrono::milliseconds shutdown_delay_{0};
+};
+
+}  // namespace dnscore

@@ -1,0 +1,461 @@
+#include "server/wire/wire.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <strings.h>
+
+namespace dnscore::wire {
+
+namespace {
+inline uint8_t ascii_lower(uint8_t c) { return (c >= 'A' && c <= 'Z') ? uint8_t(c + 32) : c; }
+inline bool is_digit(char c) { return c >= '0' && c <= '9'; }
+// Three decimal digits at text[i..i+2] (a \DDD escape).
+inline bool is_ddd(std::string_view text, size_t i) {
+    return i + 2 < text.size() && is_digit(text[i]) && is_digit(text[i + 1]) && is_digit(text[i + 2]);
+}
+}  // namespace
+
+size_t read_name(const uint8_t* msg, size_t len, size_t off, uint8_t* out, size_t* out_len,
+                 bool lower) {
+    size_t pos = off;
+    size_t after = 0;  // offset after the name where it sits (set at first pointer)
+    size_t n = 0;      // uncompressed length so far
+    int jumps = 0;
+    for (;;) {
+        if (pos >= len) return 0;
+        const uint8_t c = msg[pos];
+        if (c == 0) {
+            if (n + 1 > kMaxNameLen) return 0;
+            if (out) out[n] = 0;
+            ++n;
+            if (after == 0) after = pos + 1;
+            break;
+        }
+        if ((c & 0xC0) == 0xC0) {
+            if (pos + 1 >= len) return 0;
+            const size_t target = size_t(c & 0x3f) << 8 | msg[pos + 1];
+            // Only strictly backwards jumps: rules out every loop.
+            if (target >= pos || ++jumps > 128) return 0;
+            if (after == 0) after = pos + 2;
+            pos = target;
+            continue;
+        }
+        if (c & 0xC0) return 0;  // obsolete/extended label types
+        if (pos + 1 + c > len) return 0;
+        if (n + 1 + c + 1 > kMaxNameLen) return 0;  // leave room for the root label
+        if (out) {
+            out[n] = c;
+            for (size_t i = 0; i < c; ++i)
+                out[n + 1 + i] = lower ? ascii_lower(msg[pos + 1 + i]) : msg[pos + 1 + i];
+        }
+        n += 1 + c;
+        pos += 1 + c;
+    }
+    if (out_len) *out_len = n;
+    return after;
+}
+
+bool name_equal_ci(const uint8_t* a, size_t alen, const uint8_t* b, size_t blen) {
+    if (alen != blen) return false;
+    for (size_t i = 0; i < alen; ++i)
+        if (ascii_lower(a[i]) != ascii_lower(b[i])) return false;
+    return true;
+}
+
+bool is_subdomain(const uint8_t* name, size_t nlen, const uint8_t* zone, size_t zlen) {
+    if (zlen > nlen) return false;
+    // Walk name's label boundaries until the remaining suffix has zone's length.
+    size_t off = 0;
+    while (nlen - off > zlen) {
+        const uint8_t l = name[off];
+        if (l == 0) return false;
+        off += 1 + l;
+    }
+    return nlen - off == zlen && std::memcmp(name + off, zone, zlen) == 0;
+}
+
+int label_count(const uint8_t* name, size_t nlen) {
+    int n = 0;
+    for (size_t off = 0; off < nlen && name[off] != 0; off += 1 + name[off]) ++n;
+    return n;
+}
+
+size_t name_to_text(const uint8_t* name, size_t nlen, char* out, size_t cap) {
+    size_t o = 0;
+    auto put = [&](char c) {
+        if (o < cap) out[o] = c;
+        ++o;
+    };
+    if (nlen == 0 || name[0] == 0) {
+        put('.');
+        return std::min(o, cap);
+    }
+    for (size_t off = 0; off < nlen && name[off] != 0;) {
+        const uint8_t l = name[off];
+        for (size_t i = 1; i <= l && off + i < nlen; ++i) {
+            const uint8_t c = name[off + i];
+            switch (c) {
+            case '.': case ' ': case '\'': case '@': case ';': case '(': case ')': case '"':
+            case '\\':
+                put('\\');
+                put(char(c));
+                break;
+            default:
+                if (c < ' ' || c > '~') {
+                    put('\\');
+                    put(char('0' + c / 100));
+                    put(char('0' + (c / 10) % 10));
+                    put(char('0' + c % 10));
+                } else {
+                    put(char(c));
+                }
+            }
+        }
+        put('.');
+        off += 1 + l;
+    }
+    return std::min(o, cap);
+}
+
+size_t text_to_name(std::string_view text, uint8_t* out) {
+    if (text.empty()) return 0;
+    if (text == ".") {
+        out[0] = 0;
+        return 1;
+    }
+    size_t len_pos = 0;  // where the current label's length byte goes
+    size_t n = 1;
+    size_t llen = 0;
+    for (size_t i = 0; i < text.size(); ++i) {
+        const char c = text[i];
+        uint8_t b;
+        if (c == '.') {
+            if (llen == 0) return 0;  // empty label
+            out[len_pos] = uint8_t(llen);
+            len_pos = n++;
+            llen = 0;
+            if (n > kMaxNameLen) return 0;
+            continue;
+        }
+        if (c == '\\') {
+            if (i + 1 >= text.size()) return 0;
+            if (is_ddd(text, i + 1)) {
+                const int v = (text[i + 1] - '0') * 100 + (text[i + 2] - '0') * 10 + (text[i + 3] - '0');
+                if (v > 255) return 0;
+                b = uint8_t(v);
+                i += 3;
+            } else {
+                b = uint8_t(text[++i]);
+            }
+        } else {
+            b = uint8_t(c);
+        }
+        if (llen == 63 || n + 1 >= kMaxNameLen) return 0;
+        out[n++] = b;
+        ++llen;
+    }
+    if (llen > 0) {
+        out[len_pos] = uint8_t(llen);
+        out[n++] = 0;
+    } else {
+        out[len_pos] = 0;  // the text ended with a dot: that byte is the root label
+    }
+    return n > kMaxNameLen ? 0 : n;
+}
+
+
+// ---- mnemonics ----
+namespace {
+struct Mnemonic {
+    uint16_t value;
+    const char* name;
+};
+constexpr Mnemonic kTypes[] = {
+    {1, "A"}, {2, "NS"}, {3, "MD"}, {4, "MF"}, {5, "CNAME"}, {6, "SOA"}, {7, "MB"}, {8, "MG"},
+    {9, "MR"}, {10, "NULL"}, {12, "PTR"}, {13, "HINFO"}, {14, "MINFO"}, {15, "MX"}, {16, "TXT"},
+    {17, "RP"}, {18, "AFSDB"}, {19, "X25"}, {20, "ISDN"}, {21, "RT"}, {23, "NSAP-PTR"},
+    {24, "SIG"}, {25, "KEY"}, {26, "PX"}, {27, "GPOS"}, {28, "AAAA"}, {29, "LOC"}, {30, "NXT"},
+    {31, "EID"}, {32, "NIMLOC"}, {33, "SRV"}, {34, "ATMA"}, {35, "NAPTR"}, {36, "KX"},
+    {37, "CERT"}, {39, "DNAME"}, {41, "OPT"}, {42, "APL"}, {43, "DS"}, {44, "SSHFP"},
+    {45, "IPSECKEY"}, {46, "RRSIG"}, {47, "NSEC"}, {48, "DNSKEY"}, {49, "DHCID"},
+    {50, "NSEC3"}, {51, "NSEC3PARAM"}, {52, "TLSA"}, {53, "SMIMEA"}, {55, "HIP"},
+    {56, "NINFO"}, {57, "RKEY"}, {58, "TALINK"}, {59, "CDS"}, {60, "CDNSKEY"},
+    {61, "OPENPGPKEY"}, {62, "CSYNC"}, {63, "ZONEMD"}, {64, "SVCB"}, {65, "HTTPS"},
+    {99, "SPF"}, {100, "UINFO"}, {101, "UID"}, {102, "GID"}, {103, "UNSPEC"}, {104, "NID"},
+    {105, "L32"}, {106, "L64"}, {107, "LP"}, {108, "EUI48"}, {109, "EUI64"}, {256, "URI"},
+    {257, "CAA"}, {258, "AVC"}, {260, "AMTRELAY"}, {249, "TKEY"}, {250, "TSIG"},
+    {251, "IXFR"}, {252, "AXFR"}, {253, "MAILB"}, {254, "MAILA"}, {255, "ANY"},
+    {32768, "TA"}, {32769, "DLV"},
+};
+constexpr Mnemonic kClasses[] = {{1, "IN"}, {2, "CS"}, {3, "CH"}, {4, "HS"}, {254, "NONE"}, {255, "ANY"}};
+constexpr Mnemonic kRcodes[] = {
+    {0, "NOERROR"}, {1, "FORMERR"}, {2, "SERVFAIL"}, {3, "NXDOMAIN"}, {4, "NOTIMP"},
+    {5, "REFUSED"}, {6, "YXDOMAIN"}, {7, "YXRRSET"}, {8, "NXRRSET"}, {9, "NOTAUTH"},
+    {10, "NOTZONE"}, {11, "DSOTYPENI"}, {16, "BADSIG"}, {17, "BADKEY"}, {18, "BADTIME"},
+    {19, "BADMODE"}, {20, "BADNAME"}, {21, "BADALG"}, {22, "BADTRUNC"}, {23, "BADCOOKIE"},
+};
+
+template <size_t N>
+const char* lookup(const Mnemonic (&table)[N], unsigned v) {
+    for (const auto& m : table)
+        if (m.value == v) return m.name;
+    return nullptr;
+}
+template <size_t N>
+int reverse_lookup(const Mnemonic (&table)[N], std::string_view s) {
+    for (const auto& m : table)
+        if (std::strlen(m.name) == s.size() && strncasecmp(m.name, s.data(), s.size()) == 0)
+            return m.value;
+    return -1;
+}
+std::string_view prefixed_number(const char* prefix, unsigned v, char (&scratch)[16]) {
+    const int n = std::snprintf(scratch, sizeof scratch, "%s%u", prefix, v);
+    return std::string_view(scratch, size_t(n));
+}
+// "TYPE123" / "CLASS7" forms are accepted on input too.
+int numeric_form(std::string_view s, std::string_view prefix) {
+    if (s.size() <= prefix.size() || strncasecmp(s.data(), prefix.data(), prefix.size()) != 0)
+        return -1;
+    unsigned v = 0;
+    for (char c : s.substr(prefix.size())) {
+        if (!is_digit(c)) return -1;
+        v = v * 10 + unsigned(c - '0');
+        if (v > 65535) return -1;
+    }
+    return int(v);
+}
+}  // namespace
+
+std::string_view type_name(uint16_t t, char (&scratch)[16]) {
+    if (const char* n = lookup(kTypes, t)) return n;
+    return prefixed_number("TYPE", t, scratch);
+}
+std::string_view class_name(uint16_t c, char (&scratch)[16]) {
+    if (const char* n = lookup(kClasses, c)) return n;
+    return prefixed_number("CLASS", c, scratch);
+}
+std::string_view rcode_name(unsigned rc, char (&scratch)[16]) {
+    if (const char* n = lookup(kRcodes, rc)) return n;
+    return prefixed_number("", rc, scratch);
+}
+int type_from_name(std::string_view s) {
+    const int v = reverse_lookup(kTypes, s);
+    return v >= 0 ? v : numeric_form(s, "TYPE");
+}
+int class_from_name(std::string_view s) {
+    const int v = reverse_lookup(kClasses, s);
+    return v >= 0 ? v : numeric_form(s, "CLASS");
+}
+int rcode_from_name(std::string_view s) { return reverse_lookup(kRcodes, s); }
+
+// ---- messages ----
+size_t skip_question(const uint8_t* msg, size_t len) {
+    if (len < kHeaderLen) return 0;
+    size_t off = kHeaderLen;
+    for (unsigned i = 0, n = qdcount(msg); i < n; ++i) {
+        off = read_name(msg, len, off);
+        if (off == 0 || off + 4 > len) return 0;
+        off += 4;
+    }
+    return off;
+}
+
+namespace {
+void read_edns(const uint8_t* msg, const RR& rr, Edns& e) {
+    e.present = true;
+    e.udp_size = rr.klass;
+    e.ext_rcode = uint8_t(rr.ttl >> 24);
+    e.version = uint8_t(rr.ttl >> 16);
+    e.do_bit = (rr.ttl & 0x8000) != 0;
+    e.rr_off = uint16_t(rr.off);
+    e.rr_len = uint16_t(rr.end - rr.off);
+    e.rdata_off = uint16_t(rr.rdata());
+    e.rdata_len = rr.rdlen;
+    (void)msg;
+}
+// Locates the first OPT record of a message.
+bool find_opt(const uint8_t* msg, size_t len, Edns& e) {
+    e = Edns{};
+    return for_each_rr(msg, len, [&](const RR& rr) {
+        if (rr.section == 3 && rr.type == kTypeOPT) {
+            read_edns(msg, rr, e);
+            return false;
+        }
+        return true;
+    });
+}
+}  // namespace
+
+Verdict parse_query(const uint8_t* msg, size_t len, QueryInfo& q) {
+    q.has_question = false;
+    q.edns = Edns{};
+    if (len < kHeaderLen || len > kMaxMessage) return Verdict::drop;
+    q.id = id(msg);
+    q.flags = flags(msg);
+    q.opcode = opcode(msg);
+    if (q.flags & kQR) return Verdict::drop;
+    if (q.opcode != 0 && q.opcode != 4) return Verdict::notimp;
+    if (qdcount(msg) != 1 || ancount(msg) > 1 || nscount(msg) > 1 || arcount(msg) > 2)
+        return Verdict::formerr;
+    size_t nlen = 0;
+    const size_t after = read_name(msg, len, kHeaderLen, q.name, &nlen, true);
+    if (after == 0 || after + 4 > len) return Verdict::formerr;
+    q.qname_off = kHeaderLen;
+    q.name_len = uint8_t(nlen);
+    q.qtype = rd16(msg + after);
+    q.qclass = rd16(msg + after + 2);
+    q.question_end = uint16_t(after + 4);
+    q.has_question = true;
+    bool ok = for_each_rr(msg, len, [&](const RR& rr) {
+        if (rr.section == 3 && rr.type == kTypeOPT && !q.edns.present) read_edns(msg, rr, q.edns);
+        return true;
+    });
+    if (!ok) return Verdict::formerr;
+    return Verdict::ok;
+}
+
+size_t build_header_reply(const uint8_t* req, const QueryInfo& q, uint8_t rc, bool with_question,
+                          bool keep_ad, uint8_t* out, size_t cap) {
+    if (cap < kHeaderLen) return 0;
+    uint16_t f = uint16_t(kQR | (uint16_t(q.opcode) << 11) | (q.flags & (kRD | kCD)) | (rc & 0x0f));
+    if (keep_ad) f |= q.flags & kAD;
+    wr16(out, q.id);
+    wr16(out + 2, f);
+    std::memset(out + 4, 0, 8);
+    size_t n = kHeaderLen;
+    if (with_question && q.has_question) {
+        // Re-read the name with its original case (the client's 0x20 pattern).
+        size_t nlen = 0;
+        if (cap < n + q.name_len + 4) return 0;
+        read_name(req, q.question_end, q.qname_off, out + n, &nlen, false);
+        n += nlen;
+        wr16(out + n, q.qtype);
+        wr16(out + n + 2, q.qclass);
+        n += 4;
+        wr16(out + 4, 1);
+    }
+    return n;
+}
+
+size_t build_badvers_reply(const uint8_t* req, const QueryInfo& q, uint8_t* out, size_t cap) {
+    size_t n = build_header_reply(req, q, kNoError, true, false, out, cap);
+    if (n == 0 || n + 11 > cap) return 0;
+    out[n] = 0;  // owner "."
+    wr16(out + n + 1, kTypeOPT);
+    wr16(out + n + 3, 0);                // UDP size 0
+    wr32(out + n + 5, uint32_t(1) << 24);  // extended rcode 1 = BADVERS (16) with header rcode 0
+    wr16(out + n + 9, 0);
+    wr16(out + 10, 1);
+    return n + 11;
+}
+
+size_t strip_opt(uint8_t* msg, size_t len) {
+    for (;;) {
+        Edns e;
+        if (!find_opt(msg, len, e) || !e.present) return len;
+        std::memmove(msg + e.rr_off, msg + e.rr_off + e.rr_len, len - (e.rr_off + e.rr_len));
+        len -= e.rr_len;
+        wr16(msg + 10, uint16_t(arcount(msg) - 1));
+    }
+}
+
+void set_all_ttls(uint8_t* msg, size_t len, uint32_t ttl) {
+    for_each_rr(msg, len, [&](const RR& rr) {
+        if (rr.type != kTypeOPT) wr32(msg + rr.type_off + 4, ttl);
+        return true;
+    });
+}
+
+namespace {
+constexpr bool kept_option(uint16_t code) {
+    // NSID, EXPIRE, COOKIE, TCP-KEEPALIVE, PADDING (CoreDNS supportedOptions).
+    return code == 3 || code == 9 || code == 10 || code == 11 || code == 12;
+}
+
+// Appends the client's OPT (version 0, DO as sent, supported options only).
+size_t append_client_opt(uint8_t* reply, size_t len, size_t cap, const uint8_t* req, const Edns& ce) {
+    if (len + 11 > cap) return len;
+    uint8_t* o = reply + len;
+    o[0] = 0;
+    wr16(o + 1, kTypeOPT);
+    wr16(o + 3, ce.udp_size);
+    wr32(o + 5, ce.do_bit ? 0x8000u : 0u);
+    size_t rdlen = 0;
+    const uint8_t* opts = req + ce.rdata_off;
+    for (size_t p = 0; p + 4 <= ce.rdata_len;) {
+        const uint16_t code = rd16(opts + p);
+        const uint16_t olen = rd16(opts + p + 2);
+        if (p + 4 + olen > ce.rdata_len) break;
+        if (kept_option(code) && len + 11 + rdlen + 4 + olen <= cap) {
+            std::memcpy(o + 11 + rdlen, opts + p, 4 + olen);
+            rdlen += 4 + olen;
+        }
+        p += 4 + olen;
+    }
+    wr16(o + 9, uint16_t(rdlen));
+    wr16(reply + 10, uint16_t(arcount(reply) + 1));
+    return len + 11 + rdlen;
+}
+}  // namespace
+
+size_t finish_reply(uint8_t* reply, size_t len, size_t cap, const uint8_t* req,
+                    const QueryInfo& q, bool tcp) {
+    if (len < kHeaderLen) return len;
+    Edns re;
+    if (!find_opt(reply, len, re)) return len;  // unparsable: leave it to the client
+    if (q.edns.present) {
+        if (re.present) {
+            // Patch the reply's OPT: owner ".", client's UDP size, version and
+            // extended rcode cleared, flags kept, DO added if the client set it.
+            uint8_t* rr = reply + re.rr_off;
+            if (rr[0] == 0) {
+                uint8_t* fixed = rr + 1;
+                wr16(fixed + 2, q.edns.udp_size);
+                uint32_t ttl = rd32(fixed + 4) & 0xff00u;
+                if (q.edns.do_bit) ttl |= 0x8000u;
+                wr32(fixed + 4, ttl);
+            }
+        } else {
+            len = append_client_opt(reply, len, cap, req, q.edns);
+        }
+    }
+    const size_t limit = tcp ? kMaxMessage : q.udp_size(false);
+    if (len <= limit) return len;
+
+    // Truncate: set the OPT aside, keep whole records in order while they
+    // fit, set TC, put the OPT back.
+    uint8_t opt[kHeaderLen + 512];
+    size_t opt_len = 0;
+    if (find_opt(reply, len, re) && re.present && re.rr_len <= sizeof opt) {
+        opt_len = re.rr_len;
+        std::memcpy(opt, reply + re.rr_off, opt_len);
+        len = strip_opt(reply, len);
+    }
+    const size_t budget = limit > opt_len ? limit - opt_len : 0;
+    unsigned kept[3] = {0, 0, 0};
+    size_t cut = skip_question(reply, len);
+    if (cut == 0 || cut > budget) return len;  // cannot even fit the question
+    bool dropped = false;
+    for_each_rr(reply, len, [&](const RR& rr) {
+        if (rr.end > budget) {
+            dropped = true;
+            return false;
+        }
+        ++kept[rr.section - 1];
+        cut = rr.end;
+        return true;
+    });
+    len = cut;
+    wr16(reply + 6, uint16_t(kept[0]));
+    wr16(reply + 8, uint16_t(kept[1]));
+    wr16(reply + 10, uint16_t(kept[2]));
+    if (dropped) set_flag(reply, kTC, true);
+    if (opt_len) {
+        std::memcpy(reply + len, opt, opt_len);
+        len += opt_len;
+        wr16(reply + 10, uint16_t(kept[2] + 1));
+    }
+    return len;
+}
+
+}  // namespace dnscore::wire

@@ -1,0 +1,562 @@
+#include "server/worker.hpp"
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ip/udp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <cerrno>
+#include <cstring>
+#include <set>
+#include <vector>
+
+#include "server/log.hpp"
+#include "server/runtime.hpp"
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+using asio::ip::udp;
+
+namespace dnscore {
+
+namespace {
+
+constexpr int kUdpBatch = 64;             // datagrams read per wake-up before yielding
+constexpr size_t kTcpMaxInflight = 128;   // async queries per TCP connection
+constexpr auto kTcpFirstReadTimeout = std::chrono::seconds(3);
+constexpr auto kTcpIdleTimeout = std::chrono::seconds(10);
+constexpr auto kTcpWriteTimeout = std::chrono::seconds(5);
+
+asio::ip::address listen_address(const std::string& host, bool& wildcard) {
+    wildcard = host.empty();
+    if (wildcard) return asio::ip::address_v6::any();
+    std::string h = host;
+    // Strip an IPv6 zone ("fe80::1%eth0") handled by scope id below.
+    return asio::ip::make_address(h);
+}
+
+void set_reuseport(int fd) {
+    int one = 1;
+    ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- UDP
+class UdpListener : public ReplySink {
+public:
+    UdpListener(Worker& w, const std::string& label, udp::socket sock, bool wildcard)
+        : w_(w), label_(label), sock_(std::move(sock)), wildcard_(wildcard) {}
+
+    void set_spec(const Listener* spec) { spec_ = spec; }
+    const std::string& label() const { return label_; }
+
+    void start() { arm(); }
+    void close() {
+        boost::system::error_code ec;
+        sock_.close(ec);
+    }
+
+    void send_reply(const uint8_t* msg, size_t len, const Query& q) override {
+        iovec iov{const_cast<uint8_t*>(msg), len};
+        msghdr mh{};
+        mh.msg_name = const_cast<sockaddr_storage*>(&q.client.addr);
+        mh.msg_namelen = q.client.len;
+        mh.msg_iov = &iov;
+        mh.msg_iovlen = 1;
+        alignas(cmsghdr) char control[CMSG_SPACE(sizeof(in6_pktinfo))];
+        if (wildcard_ && q.local.len > 0) {
+            // Answer from the address the query was sent to.
+            std::memset(control, 0, sizeof control);
+            mh.msg_control = control;
+            if (q.local.addr.ss_family == AF_INET6) {
+                mh.msg_controllen = CMSG_SPACE(sizeof(in6_pktinfo));
+                cmsghdr* c = CMSG_FIRSTHDR(&mh);
+                c->cmsg_level = IPPROTO_IPV6;
+                c->cmsg_type = IPV6_PKTINFO;
+                c->cmsg_len = CMSG_LEN(sizeof(in6_pktinfo));
+                auto* pi = reinterpret_cast<in6_pktinfo*>(CMSG_DATA(c));
+                pi->ipi6_addr = reinterpret_cast<const sockaddr_in6*>(&q.local.addr)->sin6_addr;
+                pi->ipi6_ifindex = unsigned(q.local_ifindex);
+            } else {
+                mh.msg_controllen = CMSG_SPACE(sizeof(in_pktinfo));
+                cmsghdr* c = CMSG_FIRSTHDR(&mh);
+                c->cmsg_level = IPPROTO_IP;
+                c->cmsg_type = IP_PKTINFO;
+                c->cmsg_len = CMSG_LEN(sizeof(in_pktinfo));
+                auto* pi = reinterpret_cast<in_pktinfo*>(CMSG_DATA(c));
+                pi->ipi_spec_dst = reinterpret_cast<const sockaddr_in*>(&q.local.addr)->sin_addr;
+                pi->ipi_ifindex = q.local_ifindex;
+            }
+        }
+        // Non-blocking; a full socket buffer drops the reply as UDP may.
+        ::sendmsg(sock_.native_handle(), &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+    }
+
+private:
+    void arm() {
+        sock_.async_wait(udp::socket::wait_read, [this, self = shared_from_this()](
+                                                     const boost::system::error_code& ec) {
+            if (ec) return;  // closed
+            drain();
+        });
+    }
+
+    void drain() {
+        const int fd = sock_.native_handle();
+        for (int i = 0; i < kUdpBatch; ++i) {
+            Query& q = w_.slot();
+            q.reset();
+            iovec iov{q.req, wire::kMaxMessage};
+            msghdr mh{};
+            mh.msg_name = &q.client.addr;
+            mh.msg_namelen = sizeof q.client.addr;
+            mh.msg_iov = &iov;
+            mh.msg_iovlen = 1;
+            alignas(cmsghdr) char control[256];
+            mh.msg_control = control;
+            mh.msg_controllen = sizeof control;
+            const ssize_t n = ::recvmsg(fd, &mh, MSG_DONTWAIT);
+            if (n < 0) {
+                if (errno == EINTR) continue;
+                break;  // EAGAIN (drained) or an error: wait for readiness again
+            }
+            q.client.len = mh.msg_namelen;
+            q.req_len = size_t(n);
+            q.proto = Proto::udp;
+            q.local.len = 0;
+            for (cmsghdr* c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+                if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
+                    const auto* pi = reinterpret_cast<const in_pktinfo*>(CMSG_DATA(c));
+                    auto* sa = reinterpret_cast<sockaddr_in*>(&q.local.addr);
+                    sa->sin_family = AF_INET;
+                    sa->sin_addr = pi->ipi_addr;
+                    q.local.len = sizeof(sockaddr_in);
+                    q.local_ifindex = pi->ipi_ifindex;
+                } else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO) {
+                    const auto* pi = reinterpret_cast<const in6_pktinfo*>(CMSG_DATA(c));
+                    auto* sa = reinterpret_cast<sockaddr_in6*>(&q.local.addr);
+                    sa->sin6_family = AF_INET6;
+                    sa->sin6_addr = pi->ipi6_addr;
+                    q.local.len = sizeof(sockaddr_in6);
+                    q.local_ifindex = int(pi->ipi6_ifindex);
+                }
+            }
+            if (q.local.len == 0) {
+                // Bound to one address: that is the local address.
+                const auto ep = sock_.local_endpoint();
+                std::memcpy(&q.local.addr, ep.data(), ep.size());
+                q.local.len = socklen_t(ep.size());
+            } else {
+                // Keep the listening port in the local endpoint.
+                const uint16_t port = htons(sock_.local_endpoint().port());
+                if (q.local.addr.ss_family == AF_INET)
+                    reinterpret_cast<sockaddr_in*>(&q.local.addr)->sin_port = port;
+                else
+                    reinterpret_cast<sockaddr_in6*>(&q.local.addr)->sin6_port = port;
+            }
+            q.sink = this;
+            w_.handle(q, spec_);
+        }
+        arm();
+    }
+
+    Worker& w_;
+    std::string label_;
+    udp::socket sock_;
+    bool wildcard_;
+    const Listener* spec_ = nullptr;
+};
+
+// ---------------------------------------------------------------- TCP
+class TcpConnection : public ReplySink {
+public:
+    TcpConnection(Worker& w, std::shared_ptr<TcpListener> listener, tcp::socket sock);
+    void start();
+    void send_reply(const uint8_t* msg, size_t len, const Query& q) override;
+    void close();
+
+private:
+    asio::awaitable<void> read_loop();
+    asio::awaitable<void> watchdog();
+    void start_write();
+    std::shared_ptr<TcpConnection> self() {
+        return std::static_pointer_cast<TcpConnection>(shared_from_this());
+    }
+
+    Worker& w_;
+    std::shared_ptr<TcpListener> listener_;
+    tcp::socket sock_;
+    asio::steady_timer timer_;
+    asio::steady_timer unpause_;
+    std::chrono::steady_clock::time_point deadline_;
+    std::vector<uint8_t> rbuf_;
+    std::vector<uint8_t> wq_, wq_sending_;
+    bool writing_ = false;
+    bool closed_ = false;
+    bool reading_done_ = false;
+    long inflight_ = 0;  // exchanges that went async and have not replied yet
+    Endpoint client_, local_;
+};
+
+class TcpListener : public std::enable_shared_from_this<TcpListener> {
+public:
+    TcpListener(Worker& w, const std::string& label, tcp::acceptor acc)
+        : w_(w), label_(label), acc_(std::move(acc)) {}
+    void set_spec(const Listener* spec) { spec_ = spec; }
+    const Listener* spec() const { return spec_; }
+    const std::string& label() const { return label_; }
+    void start() { accept(); }
+    void close() {
+        boost::system::error_code ec;
+        acc_.close(ec);
+    }
+
+private:
+    void accept() {
+        acc_.async_accept([this, self = shared_from_this()](const boost::system::error_code& ec,
+                                                             tcp::socket sock) {
+            if (ec == asio::error::operation_aborted || !acc_.is_open()) return;
+            if (!ec) std::make_shared<TcpConnection>(w_, self, std::move(sock))->start();
+            accept();
+        });
+    }
+    Worker& w_;
+    std::string label_;
+    tcp::acceptor acc_;
+    const Listener* spec_ = nullptr;
+};
+
+TcpConnection::TcpConnection(Worker& w, std::shared_ptr<TcpListener> listener, tcp::socket sock)
+    : w_(w), listener_(std::move(listener)), sock_(std::move(sock)), timer_(sock_.get_executor()),
+      unpause_(sock_.get_executor()) {
+    boost::system::error_code ec;
+    const auto r = sock_.remote_endpoint(ec);
+    if (!ec) {
+        std::memcpy(&client_.addr, r.data(), r.size());
+        client_.len = socklen_t(r.size());
+    }
+    const auto l = sock_.local_endpoint(ec);
+    if (!ec) {
+        std::memcpy(&local_.addr, l.data(), l.size());
+        local_.len = socklen_t(l.size());
+    }
+    sock_.set_option(tcp::no_delay(true), ec);
+}
+
+void TcpConnection::start() {
+    deadline_ = std::chrono::steady_clock::now() + kTcpFirstReadTimeout;
+    auto s = self();
+    asio::co_spawn(sock_.get_executor(), [s]() { return s->read_loop(); }, asio::detached);
+    asio::co_spawn(sock_.get_executor(), [s]() { return s->watchdog(); }, asio::detached);
+}
+
+void TcpConnection::close() {
+    if (closed_) return;
+    closed_ = true;
+    boost::system::error_code ec;
+    sock_.shutdown(tcp::socket::shutdown_both, ec);
+    sock_.close(ec);
+    timer_.cancel();
+    unpause_.cancel();
+}
+
+asio::awaitable<void> TcpConnection::watchdog() {
+    auto keep = self();
+    // Closes the connection once the current deadline passes (idle, first
+    // read, or a stuck write).
+    while (!closed_) {
+        timer_.expires_at(deadline_);
+        co_await timer_.async_wait(asio::as_tuple(asio::use_awaitable));
+        if (closed_) break;
+        if (std::chrono::steady_clock::now() >= deadline_) {
+            if (inflight_ <= 0 && !writing_) {
+                close();
+                break;
+            }
+            deadline_ = std::chrono::steady_clock::now() + kTcpIdleTimeout;
+        }
+    }
+}
+
+asio::awaitable<void> TcpConnection::read_loop() {
+    auto keep = self();
+    rbuf_.resize(wire::kMaxMessage);
+    uint8_t lenbuf[2];
+    while (!closed_) {
+        auto [ec1, n1] = co_await asio::async_read(sock_, asio::buffer(lenbuf, 2),
+                                                   asio::as_tuple(asio::use_awaitable));
+        if (ec1) break;
+        const size_t mlen = wire::rd16(lenbuf);
+        if (mlen < wire::kHeaderLen) break;  // cannot be a DNS message: close
+        auto [ec2, n2] = co_await asio::async_read(sock_, asio::buffer(rbuf_.data(), mlen),
+                                                   asio::as_tuple(asio::use_awaitable));
+        if (ec2) break;
+        deadline_ = std::chrono::steady_clock::now() + kTcpIdleTimeout;
+        Query& q = w_.slot();
+        q.reset();
+        q.req = rbuf_.data();
+        q.req_len = mlen;
+        q.proto = Proto::tcp;
+        q.client = client_;
+        q.local = local_;
+        q.sink = this;
+        if (w_.handle(q, listener_->spec()) == Worker::Handled::pending) ++inflight_;
+        while (!closed_ && inflight_ >= long(kTcpMaxInflight)) {
+            unpause_.expires_after(std::chrono::seconds(1));
+            co_await unpause_.async_wait(asio::as_tuple(asio::use_awaitable));
+        }
+    }
+    if (inflight_ <= 0 && !writing_) close();
+    else {
+        // Let outstanding replies go out; the watchdog closes afterwards.
+        deadline_ = std::chrono::steady_clock::now() + kTcpWriteTimeout;
+        reading_done_ = true;
+    }
+}
+
+void TcpConnection::send_reply(const uint8_t* msg, size_t len, const Query& q) {
+    if (q.owned) {
+        // May run before handle() returned (a plugin that finished at once),
+        // so the count can dip below zero for a moment.
+        if (inflight_-- == long(kTcpMaxInflight)) unpause_.cancel();
+    }
+    if (closed_) return;
+    const size_t at = wq_.size();
+    wq_.resize(at + 2 + len);
+    wire::wr16(wq_.data() + at, uint16_t(len));
+    std::memcpy(wq_.data() + at + 2, msg, len);
+    if (!writing_) start_write();
+}
+
+void TcpConnection::start_write() {
+    writing_ = true;
+    wq_sending_.swap(wq_);
+    wq_.clear();
+    deadline_ = std::chrono::steady_clock::now() + kTcpWriteTimeout;
+    asio::async_write(sock_, asio::buffer(wq_sending_),
+                      [this, s = self()](const boost::system::error_code& ec, size_t) {
+                          writing_ = false;
+                          wq_sending_.clear();
+                          if (ec) {
+                              close();
+                              return;
+                          }
+                          deadline_ = std::chrono::steady_clock::now() + kTcpIdleTimeout;
+                          if (!wq_.empty()) start_write();
+                          else if (reading_done_ && inflight_ <= 0) close();
+                      });
+}
+
+// ---------------------------------------------------------------- Worker
+struct Worker::Impl {
+    asio::io_context io{1};
+    std::vector<std::shared_ptr<UdpListener>> udp;
+    std::vector<std::shared_ptr<TcpListener>> tcp;
+    Query slot;
+    std::unique_ptr<uint8_t[]> req_buf{new uint8_t[wire::kMaxMessage]};
+    std::unique_ptr<uint8_t[]> resp_buf{new uint8_t[wire::kMaxMessage]};
+    std::unique_ptr<asio::executor_work_guard<asio::io_context::executor_type>> guard;
+    std::set<std::string> started;  // labels whose listeners are running
+};
+
+Worker::Worker(Runtime& rt, int index) : rt_(rt), index_(index), impl_(std::make_unique<Impl>()) {
+    impl_->slot.worker = this;
+    impl_->slot.error.reserve(512);  // error texts on the sync path reuse this capacity
+    impl_->guard = std::make_unique<asio::executor_work_guard<asio::io_context::executor_type>>(
+        impl_->io.get_executor());
+}
+
+Worker::~Worker() { join(); }
+
+asio::io_context& Worker::io() { return impl_->io; }
+
+Query& Worker::slot() {
+    Query& q = impl_->slot;
+    q.req = impl_->req_buf.get();
+    q.resp = impl_->resp_buf.get();
+    q.resp_cap = wire::kMaxMessage;
+    q.worker = this;
+    return q;
+}
+
+void Worker::start() {
+    thread_ = std::thread([this] {
+        for (;;) {
+            try {
+                impl_->io.run();
+                break;
+            } catch (const std::exception& e) {
+                log::error("Recovered from panic in worker {}: {}", index_, e.what());
+            }
+        }
+    });
+}
+
+void Worker::join() {
+    if (thread_.joinable()) {
+        impl_->guard.reset();
+        impl_->io.stop();
+        thread_.join();
+    }
+}
+
+std::string Worker::open_listener(const Listener& l, const std::string& bound_port) {
+    bool wildcard = false;
+    std::string host = l.host;
+    unsigned scope = 0;
+    if (auto pct = host.find('%'); pct != std::string::npos) {
+        scope = if_nametoindex(host.substr(pct + 1).c_str());
+        host = host.substr(0, pct);
+    }
+    auto addr = listen_address(host, wildcard);
+    auto port = static_cast<unsigned short>(std::stoi(bound_port));
+    if (addr.is_v6() && scope) {
+        auto v6 = addr.to_v6();
+        v6.scope_id(scope);
+        addr = v6;
+    }
+
+    auto open_udp = [&](const asio::ip::address& a) {
+        udp::socket s(impl_->io);
+        s.open(a.is_v6() ? udp::v6() : udp::v4());
+        set_reuseport(s.native_handle());
+        int one = 1;
+        if (a.is_v6()) {
+            int zero = 0;
+            if (wildcard) ::setsockopt(s.native_handle(), IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
+            ::setsockopt(s.native_handle(), IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof one);
+            if (wildcard) ::setsockopt(s.native_handle(), IPPROTO_IP, IP_PKTINFO, &one, sizeof one);
+        } else {
+            ::setsockopt(s.native_handle(), IPPROTO_IP, IP_PKTINFO, &one, sizeof one);
+        }
+        s.bind(udp::endpoint(a, port));
+        s.non_blocking(true);
+        return s;
+    };
+    auto open_tcp = [&](const asio::ip::address& a) {
+        tcp::acceptor acc(impl_->io);
+        acc.open(a.is_v6() ? tcp::v6() : tcp::v4());
+        acc.set_option(tcp::acceptor::reuse_address(true));
+        set_reuseport(acc.native_handle());
+        if (a.is_v6() && wildcard) {
+            int zero = 0;
+            ::setsockopt(acc.native_handle(), IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
+        }
+        acc.bind(tcp::endpoint(a, port));
+        acc.listen(asio::socket_base::max_listen_connections);
+        return acc;
+    };
+
+    udp::socket us(impl_->io);
+    tcp::acceptor ta(impl_->io);
+    try {
+        us = open_udp(addr);
+    } catch (const boost::system::system_error&) {
+        if (!wildcard) throw;
+        // No IPv6 on this host: fall back to IPv4 any.
+        addr = asio::ip::address(asio::ip::address_v4::any());
+        us = open_udp(addr);
+    }
+    port = us.local_endpoint().port();  // port 0 (tests): every socket takes the first one's
+    ta = open_tcp(addr);
+    auto u = std::make_shared<UdpListener>(*this, l.label, std::move(us), wildcard);
+    auto t = std::make_shared<TcpListener>(*this, l.label, std::move(ta));
+    asio::post(impl_->io, [this, u, t] {
+        impl_->udp.push_back(u);
+        impl_->tcp.push_back(t);
+        // Specs are set by apply(), which is posted after this.
+    });
+    return std::to_string(port);
+}
+
+void Worker::apply(std::shared_ptr<const ServerSet> cfg) {
+    config_ = std::move(cfg);
+    auto find = [&](const std::string& label) -> const Listener* {
+        for (const auto& l : config_->listeners)
+            if (l.label == label) return &l;
+        return nullptr;
+    };
+    std::vector<std::shared_ptr<UdpListener>> udp_keep;
+    for (auto& u : impl_->udp) {
+        const Listener* spec = find(u->label());
+        if (!spec) {
+            u->close();
+            continue;
+        }
+        const bool fresh = !impl_->started.count(u->label());
+        u->set_spec(spec);
+        if (fresh) u->start();
+        udp_keep.push_back(u);
+    }
+    impl_->udp.swap(udp_keep);
+    std::vector<std::shared_ptr<TcpListener>> tcp_keep;
+    for (auto& t : impl_->tcp) {
+        const Listener* spec = find(t->label());
+        if (!spec) {
+            t->close();
+            continue;
+        }
+        const bool fresh = !impl_->started.count(t->label());
+        t->set_spec(spec);
+        if (fresh) t->start();
+        tcp_keep.push_back(t);
+    }
+    impl_->tcp.swap(tcp_keep);
+    impl_->started.clear();
+    for (auto& u : impl_->udp) impl_->started.insert(u->label());
+}
+
+void Worker::close_listeners() {
+    for (auto& u : impl_->udp) u->close();
+    for (auto& t : impl_->tcp) t->close();
+    impl_->udp.clear();
+    impl_->tcp.clear();
+}
+
+void send_direct(Query& q, size_t len) { q.sink->send_reply(q.resp, len, q); }
+
+Worker::Handled Worker::handle(Query& q, const Listener* spec) {
+    q.start = Query::Clock::now();
+    const auto verdict = wire::parse_query(q.req, q.req_len, q.info);
+    switch (verdict) {
+    case wire::Verdict::ok:
+        break;
+    case wire::Verdict::drop:
+        return Handled::dropped;
+    case wire::Verdict::notimp:
+    case wire::Verdict::formerr: {
+        const bool formerr = verdict == wire::Verdict::formerr;
+        size_t len = wire::build_header_reply(q.req, q.info, formerr ? wire::kFormErr : wire::kNotImp,
+                                              q.info.has_question, true, q.resp, q.resp_cap);
+        if (formerr && len) q.resp[2] &= uint8_t(~0x78);  // opcode QUERY (spec B.3)
+        send_direct(q, len);
+        return Handled::replied;
+    }
+    }
+    if (q.info.edns.present && q.info.edns.version != 0) {
+        send_direct(q, wire::build_badvers_reply(q.req, q.info, q.resp, q.resp_cap));
+        return Handled::replied;
+    }
+    const Site* site = nullptr;
+    if (spec && (q.info.qclass == wire::kClassIN || spec->any_class)) site = spec->route(q.info);
+    if (!site || site->block->chain.empty()) {
+        size_t len = wire::build_header_reply(q.req, q.info, wire::kRefused, true, false, q.resp, q.resp_cap);
+        len = wire::finish_reply(q.resp, len, q.resp_cap, q.req, q.info, q.tcp());
+        send_direct(q, len);
+        return Handled::replied;
+    }
+    q.site = site;
+    return drive(q, nullptr) ? Handled::pending : Handled::replied;
+}
+
+}  // namespace dnscore

@@ -1,0 +1,76 @@
+#pragma once
+// One worker thread: its own io_context, its own SO_REUSEPORT sockets for
+// every listener, one reusable Query for synchronous exchanges, and the
+// configuration snapshot it currently serves.
+#include <array>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "server/config.hpp"
+#include "server/query.hpp"
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace dnscore {
+
+class Runtime;
+class UdpListener;
+class TcpListener;
+
+class Worker {
+public:
+    Worker(Runtime& rt, int index);
+    ~Worker();
+    Worker(const Worker&) = delete;
+    Worker& operator=(const Worker&) = delete;
+
+    int index() const { return index_; }
+    boost::asio::io_context& io();
+    Runtime& runtime() { return rt_; }
+
+    // Thread control (called from the control thread).
+    void start();
+    void join();
+
+    // Control thread: open this worker's sockets for `l` on `port` ("0" picks
+    // a free one). Returns the port bound. Throws on bind failure.
+    std::string open_listener(const Listener& l, const std::string& port);
+    // Worker thread: switch to `cfg`; listeners whose label is absent from
+    // it are closed, present ones get the new zone table.
+    void apply(std::shared_ptr<const ServerSet> cfg);
+    // Worker thread: close every listener (shutdown).
+    void close_listeners();
+
+    const std::shared_ptr<const ServerSet>& config() const { return config_; }
+
+    // Runs one received message through checks, routing and the chain.
+    enum class Handled { replied, dropped, pending };
+    Handled handle(Query& q, const Listener* spec);
+
+    // The reusable Query for synchronous exchanges (request and reply buffers
+    // are owned by the worker).
+    Query& slot();
+
+private:
+    Runtime& rt_;
+    int index_;
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+    std::shared_ptr<const ServerSet> config_;
+    std::thread thread_;
+    friend class UdpListener;
+    friend class TcpListener;
+};
+
+// Sends a reply the server itself produced (no plugin ran).
+void send_direct(Query& q, size_t len);
+
+// Runs the chain from q.pos; the exchange either finishes (reply sent) or is
+// handed to a plugin's query_async with an owned copy (returns true).
+bool drive(Query& q, std::unique_ptr<OwnedQuery> owned);
+
+}  // namespace dnscore

@@ -1,0 +1,82 @@
+// The hot path allocates nothing: thousands of whoami exchanges over UDP,
+// answered by the real server running in this process, with every
+// operator new outside the test's own thread counted.
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <new>
+#include <thread>
+
+#include "server/runtime.hpp"
+#include "tests/support/catch.hpp"
+#include "tests/support/packets.hpp"
+
+namespace {
+std::atomic<long> g_allocs{0};
+thread_local bool t_not_counted = false;  // the test thread itself
+}  // namespace
+
+void* operator new(std::size_t n) {
+    if (!t_not_counted) g_allocs.fetch_add(1, std::memory_order_relaxed);
+    if (void* p = std::malloc(n ? n : 1)) return p;
+    throw std::bad_alloc();
+}
+void* operator new[](std::size_t n) { return operator new(n); }
+void* operator new(std::size_t n, const std::nothrow_t&) noexcept {
+    if (!t_not_counted) g_allocs.fetch_add(1, std::memory_order_relaxed);
+    return std::malloc(n ? n : 1);
+}
+void* operator new[](std::size_t n, const std::nothrow_t& t) noexcept { return operator new(n, t); }
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete[](void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+
+using namespace dnscore;
+
+namespace {
+uint16_t bound_port(Runtime& rt) {
+    for (int i = 0; i < 200; ++i) {
+        auto p = rt.bound_port("dns://127.0.0.1:0");
+        if (!p.empty()) return uint16_t(std::stoi(p));
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return 0;
+}
+}  // namespace
+
+TEST_CASE("whoami over UDP allocates nothing per query", "[alloc]") {
+    t_not_counted = true;
+    const std::string path = "/tmp/dnscore_alloc_test_Corefile";
+    {
+        std::ofstream f(path);
+        f << ".:0 {\n bind 127.0.0.1\n whoami\n}\n";
+    }
+    RuntimeOptions o;
+    o.conf_flag = path;
+    o.quiet = true;
+    o.workers = 2;
+    Runtime rt(o);
+    std::thread server([&] { rt.run(); });
+    const uint16_t port = bound_port(rt);
+    REQUIRE(port != 0);
+
+    auto query = testing::make_query("alloc.example.", "A");
+    // Warm up: first use of thread-local buffers and asio's handler memory.
+    for (int i = 0; i < 200; ++i) REQUIRE_FALSE(testing::udp_exchange("127.0.0.1", port, query).empty());
+
+    const long before = g_allocs.load();
+    int answered = 0;
+    for (int i = 0; i < 5000; ++i)
+        if (!testing::udp_exchange("127.0.0.1", port, query).empty()) ++answered;
+    const long after = g_allocs.load();
+
+    rt.stop(0);
+    server.join();
+    std::remove(path.c_str());
+    CHECK(answered == 5000);
+    INFO("allocations during 5000 queries: " << (after - before));
+    CHECK(after - before == 0);
+}

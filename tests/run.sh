@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds dnscore and runs every test: once in a
+# normal build, once under AddressSanitizer + UndefinedBehaviorSanitizer.
+# Ends with one line "N passed, N failed[, N skipped]".
+#   tests/run.sh            both builds
+#   tests/run.sh --fast     normal build only
+set -uo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+"$root/.ci/install-deps.sh" || { echo "0 passed, 1 failed"; exit 1; }
+
+jobs=$(nproc)
+passed=0; failed=0; skipped=0
+
+run_suite() {  # run_suite BUILD_DIR [meson setup args...]
+    local dir=$1; shift
+    if [ ! -d "$dir" ]; then
+        meson setup "$dir" "$root" "$@" || { failed=$((failed + 1)); return; }
+    fi
+    if ! ninja -C "$dir" -j "$jobs"; then
+        echo "build failed in $dir"
+        failed=$((failed + 1))
+        return
+    fi
+    meson test -C "$dir" --print-errorlogs --num-processes "$jobs" --no-rebuild
+    local log="$dir/meson-logs/testlog.json"
+    if [ -f "$log" ]; then
+        local p f s
+        p=$(grep -c '"result": "OK"' "$log")
+        s=$(grep -c '"result": "SKIP"' "$log")
+        f=$(grep -c '"result": "\(FAIL\|TIMEOUT\|ERROR\|UNEXPECTEDPASS\)"' "$log")
+        passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
+    else
+        failed=$((failed + 1))
+    fi
+}
+
+run_suite "$root/build"
+if [ "${1:-}" != "--fast" ]; then
+    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+        run_suite "$root/build-sanitize" -Db_sanitize=address,undefined -Db_lundef=false --buildtype=debug
+fi
+echo "$passed passed, $failed failed, $skipped skipped"
+[ "$failed" -eq 0 ]
