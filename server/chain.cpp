@@ -69,6 +69,7 @@ void Query::reset() {
     site = nullptr;
     pos = 0;
     ran = 0;
+    base = 0;
     resp_len = 0;
     written = false;
     rcode = 0;
@@ -150,7 +151,7 @@ Step run_from(Query& q) {
 
 void finish(Query& q) {
     const auto& chain = q.site->block->chain;
-    for (int i = int(q.ran) - 1; i >= 0; --i) {
+    for (int i = int(q.ran) - 1; i >= int(q.base); --i) {
         q.pos = uint16_t(i);
         chain[size_t(i)]->response(q);
     }

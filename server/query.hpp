@@ -72,6 +72,8 @@ struct Query {
     // ---- chain state ----
     uint16_t pos = 0;    // index of the plugin being run
     uint16_t ran = 0;    // plugins whose query() ran (response hooks run for these)
+    uint16_t base = 0;   // lowest chain index whose response hook runs (background
+                         // refreshes started by a plugin skip the plugins above it)
     std::array<uint64_t, kMaxChain> plugin_data{};  // per-plugin scratch, by chain index
 
     // ---- reply ----

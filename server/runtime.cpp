@@ -18,6 +18,7 @@
 
 #include "parser/parser.hpp"
 #include "server/log.hpp"
+#include "server/worker_local.hpp"
 
 namespace asio = boost::asio;
 
@@ -179,6 +180,7 @@ int Runtime::run() {
         lo.dns_port = opts_.dns_port;
         set = corefile::load(source_.text, source_.file, lo);
         unsigned n = opts_.workers ? opts_.workers : std::max(1u, std::thread::hardware_concurrency());
+        n = std::min(n, unsigned(kMaxWorkers));
         for (unsigned i = 0; i < n; ++i) workers_.push_back(std::make_unique<Worker>(*this, int(i)));
         open_listeners(*set);
     } catch (const std::exception& e) {
