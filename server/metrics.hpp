@@ -7,6 +7,8 @@
 // prints it (sorted families and series, Go %g numbers).
 #include <prometheus/metric_family.h>
 
+#include <array>
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -53,5 +55,49 @@ private:
 
 // Prometheus text format 0.0.4 of already-merged families (CoreDNS's layout).
 std::string render_text(const std::vector<Family>& families);
+
+// Content-Type of render_text() output, as client_golang sends it.
+inline constexpr const char* kTextContentType =
+    "text/plain; version=0.0.4; charset=utf-8; escaping=underscores";
+
+// Merges families by name (first HELP/TYPE wins; series with identical label
+// sets are summed, so a zero series from the base families and a plugin's own
+// series of the same name add up), drops empty families, sorts label pairs by
+// name, series by label values and families by name (client_golang Gather).
+std::vector<Family> merge_families(std::vector<Family> in);
+
+// Adds `v` to a single-writer atomic without a locked instruction (the
+// per-worker counters: only the owning thread writes, scrapes only load).
+inline void bump(std::atomic<uint64_t>& c, uint64_t v = 1) {
+    c.store(c.load(std::memory_order_relaxed) + v, std::memory_order_relaxed);
+}
+inline void bump(std::atomic<double>& c, double v) {
+    c.store(c.load(std::memory_order_relaxed) + v, std::memory_order_relaxed);
+}
+
+// Series that exist from process start whatever the Corefile (spec C.7.2),
+// owned here so their zero values are always rendered. Any thread may add
+// (fetch_add); a plugin may instead register its own series of the same
+// name, which merge_families() sums with these.
+struct ProcessWide {
+    std::atomic<uint64_t> panics_total{0};
+    std::atomic<uint64_t> reload_failed_total{0};
+    std::atomic<uint64_t> forward_healthcheck_broken_total{0};
+    std::atomic<uint64_t> forward_max_concurrent_rejects_total{0};
+    std::atomic<uint64_t> health_request_failures_total{0};
+    std::atomic<uint64_t> local_localhost_requests_total{0};
+    std::atomic<double> hosts_reload_timestamp_seconds{0};
+
+    static constexpr std::array<double, 5> kHealthBuckets{0.00025, 0.0025, 0.025, 0.25, 2.5};
+    std::array<std::atomic<uint64_t>, kHealthBuckets.size() + 1> health_duration_counts{};
+    std::atomic<double> health_duration_sum{0};
+    // Observes one health self-check duration (control thread).
+    void observe_health_duration(double seconds);
+};
+ProcessWide& process_wide();
+
+// The families of ProcessWide plus coredns_build_info and the process_*
+// collector (/proc), as the global registry renders them. Exposed for tests.
+void collect_base(std::vector<Family>& out);
 
 }  // namespace dnscore::metrics

@@ -1,0 +1,352 @@
+// The shared HTTP listeners for /metrics, /health and /ready. Everything runs
+// on the control thread's io_context: one coroutine per connection with Go
+// net/http's behaviour where clients can see it (404 body, Date header, 5 s
+// read/write/idle timeouts as CoreDNS sets them).
+#include "server/http.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ip/v6_only.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <ctime>
+#include <map>
+#include <mutex>
+#include <stdexcept>
+#include <vector>
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using asio::ip::tcp;
+
+namespace dnscore::http {
+
+namespace {
+
+constexpr auto kTimeout = std::chrono::seconds(5);
+
+std::string join_host_port(const std::string& host, const std::string& port) {
+    if (host.find(':') != std::string::npos) return "[" + host + "]:" + port;
+    return host + ":" + port;
+}
+
+// The OS text of an error as Go prints it ("address already in use").
+std::string os_text(const boost::system::error_code& ec) {
+    std::string s = ec.message();
+    if (!s.empty()) s[0] = char(std::tolower(static_cast<unsigned char>(s[0])));
+    return s;
+}
+
+std::string http_date() {
+    char buf[64];
+    std::time_t t = std::time(nullptr);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    return buf;
+}
+
+class Listener : public std::enable_shared_from_this<Listener> {
+public:
+    Listener(asio::io_context& io, std::string key) : io_(io), key_(std::move(key)), acc_(io) {}
+
+    asio::io_context& io() { return io_; }
+    const std::string& key() const { return key_; }
+    std::string bound() const { return bound_; }
+
+    void open(const std::string& host, const std::string& port) {
+        boost::system::error_code ec;
+        tcp::endpoint ep;
+        const unsigned short p = static_cast<unsigned short>(std::stoi(port.empty() ? "0" : port));
+        bool dual = false;
+        if (host.empty()) {
+            ep = tcp::endpoint(tcp::v6(), p);
+            dual = true;
+        } else {
+            auto addr = asio::ip::make_address(host, ec);
+            if (ec) {
+                // A name ("localhost"): listen on its first IPv4 address, as Go does.
+                tcp::resolver r(io_);
+                auto res = r.resolve(host, port, ec);
+                if (ec || res.empty())
+                    throw std::runtime_error("listen tcp " + join_host_port(host, port) +
+                                             ": lookup " + host + ": no such host");
+                ep = res.begin()->endpoint();
+                for (const auto& e : res)
+                    if (e.endpoint().address().is_v4()) {
+                        ep = e.endpoint();
+                        break;
+                    }
+            } else {
+                ep = tcp::endpoint(addr, p);
+            }
+        }
+        auto try_open = [&](const tcp::endpoint& e) {
+            acc_.open(e.protocol(), ec);
+            if (ec) return;
+            acc_.set_option(tcp::acceptor::reuse_address(true), ec);
+            if (dual && e.address().is_v6()) acc_.set_option(asio::ip::v6_only(false), ec);
+            acc_.bind(e, ec);
+            if (!ec) acc_.listen(asio::socket_base::max_listen_connections, ec);
+            if (ec) {
+                boost::system::error_code ignored;
+                acc_.close(ignored);
+            }
+        };
+        try_open(ep);
+        if (ec && dual) {
+            // No IPv6 on this host: all IPv4 interfaces.
+            ep = tcp::endpoint(tcp::v4(), p);
+            try_open(ep);
+        }
+        if (ec)
+            throw std::runtime_error("listen tcp " + join_host_port(host, port) + ": bind: " + os_text(ec));
+        const auto local = acc_.local_endpoint(ec);
+        bound_ = join_host_port(dual ? std::string() : local.address().to_string(),
+                                std::to_string(local.port()));
+        accept();
+    }
+
+    void close() {
+        boost::system::error_code ec;
+        acc_.close(ec);
+    }
+
+    uint64_t add(const std::string& path, Handler h) {
+        std::lock_guard lk(mu_);
+        const uint64_t id = next_++;
+        paths_[path].push_back({id, std::move(h)});
+        return id;
+    }
+    // Returns true when no path is left.
+    bool remove(uint64_t id) {
+        std::lock_guard lk(mu_);
+        for (auto it = paths_.begin(); it != paths_.end();) {
+            auto& v = it->second;
+            std::erase_if(v, [&](const auto& e) { return e.first == id; });
+            it = v.empty() ? paths_.erase(it) : std::next(it);
+        }
+        return paths_.empty();
+    }
+
+    Response dispatch(std::string_view target) {
+        if (auto q = target.find('?'); q != std::string_view::npos) target = target.substr(0, q);
+        Handler h;
+        {
+            std::lock_guard lk(mu_);
+            auto it = paths_.find(std::string(target));
+            if (it != paths_.end() && !it->second.empty()) h = it->second.front().second;
+        }
+        if (!h) return {404, "text/plain; charset=utf-8", "404 page not found\n"};
+        return h();
+    }
+
+private:
+    void accept() {
+        acc_.async_accept([self = shared_from_this()](const boost::system::error_code& ec, tcp::socket s) {
+            if (ec == asio::error::operation_aborted || !self->acc_.is_open()) return;
+            if (!ec)
+                asio::co_spawn(self->io_, session(self, beast::tcp_stream(std::move(s))), asio::detached);
+            self->accept();
+        });
+    }
+
+    static asio::awaitable<void> session(std::shared_ptr<Listener> self, beast::tcp_stream stream) {
+        beast::flat_buffer buf;
+        for (;;) {
+            stream.expires_after(kTimeout);
+            bhttp::request<bhttp::string_body> req;
+            auto [ec, n] = co_await bhttp::async_read(stream, buf, req, asio::as_tuple(asio::use_awaitable));
+            if (ec) break;
+            Response r;
+            try {
+                r = self->dispatch(std::string_view(req.target().data(), req.target().size()));
+            } catch (const std::exception& e) {
+                r = {500, "text/plain; charset=utf-8", std::string(e.what()) + "\n"};
+            }
+            bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(r.status), req.version()};
+            res.set(bhttp::field::content_type, r.content_type);
+            res.set(bhttp::field::date, http_date());
+            if (r.status == 404) res.set("X-Content-Type-Options", "nosniff");
+            res.keep_alive(req.keep_alive());
+            if (req.method() != bhttp::verb::head) res.body() = std::move(r.body);
+            res.prepare_payload();
+            stream.expires_after(kTimeout);
+            auto [wec, wn] = co_await bhttp::async_write(stream, res, asio::as_tuple(asio::use_awaitable));
+            if (wec || !res.keep_alive()) break;
+        }
+        boost::system::error_code ec;
+        stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+    }
+
+    asio::io_context& io_;
+    std::string key_;
+    tcp::acceptor acc_;
+    std::string bound_;
+    std::mutex mu_;
+    uint64_t next_ = 1;
+    std::map<std::string, std::vector<std::pair<uint64_t, Handler>>> paths_;
+};
+
+// Open listeners by address. Entries are removed when their last path goes,
+// and all of an io_context's listeners close when it is destroyed (Service).
+std::mutex g_mu;
+std::map<std::string, std::shared_ptr<Listener>> g_listeners;
+
+class Service : public asio::execution_context::service {
+public:
+    using key_type = Service;
+    static inline asio::execution_context::id id;
+    explicit Service(asio::execution_context& ctx) : asio::execution_context::service(ctx), ctx_(&ctx) {}
+    void shutdown() override {
+        std::vector<std::shared_ptr<Listener>> mine;
+        {
+            std::lock_guard lk(g_mu);
+            for (auto it = g_listeners.begin(); it != g_listeners.end();) {
+                if (static_cast<asio::execution_context*>(&it->second->io()) == ctx_) {
+                    mine.push_back(it->second);
+                    it = g_listeners.erase(it);
+                } else {
+                    ++it;
+                }
+            }
+        }
+        for (auto& l : mine) l->close();
+    }
+
+private:
+    asio::execution_context* ctx_;
+};
+
+struct Registration {
+    std::weak_ptr<Listener> listener;
+    uint64_t id = 0;
+    ~Registration() {
+        auto l = listener.lock();
+        if (!l || !l->remove(id)) return;
+        {
+            std::lock_guard lk(g_mu);
+            auto it = g_listeners.find(l->key());
+            if (it != g_listeners.end() && it->second == l) g_listeners.erase(it);
+        }
+        // Close now on the control thread (a reload reopens the same port at
+        // once); from elsewhere hand the close to it.
+        if (l->io().get_executor().running_in_this_thread() || l->io().stopped()) l->close();
+        else asio::post(l->io(), [l] { l->close(); });
+    }
+};
+
+}  // namespace
+
+void split_host_port(const std::string& address, std::string& host, std::string& port) {
+    auto fail = [&](const std::string& why) {
+        throw std::invalid_argument("address " + address + ": " + why);
+    };
+    const auto last = address.rfind(':');
+    if (last == std::string::npos) fail("missing port in address");
+    if (!address.empty() && address[0] == '[') {
+        const auto end = address.find(']');
+        if (end == std::string::npos) fail("missing ']' in address");
+        if (end + 1 != last) {
+            if (end + 1 == address.size()) fail("missing port in address");
+            fail("too many colons in address");
+        }
+        host = address.substr(1, end - 1);
+    } else {
+        host = address.substr(0, last);
+        if (host.find(':') != std::string::npos) fail("too many colons in address");
+    }
+    port = address.substr(last + 1);
+}
+
+Handle serve(asio::io_context& io, const std::string& address, const std::string& path, Handler handler) {
+    std::string host, port;
+    split_host_port(address, host, port);
+    const std::string key = join_host_port(host, port);
+    asio::use_service<Service>(io);
+    std::shared_ptr<Listener> l;
+    {
+        std::lock_guard lk(g_mu);
+        auto it = g_listeners.find(key);
+        if (it != g_listeners.end()) l = it->second;
+    }
+    if (!l) {
+        l = std::make_shared<Listener>(io, key);
+        l->open(host, port);
+        std::lock_guard lk(g_mu);
+        g_listeners[key] = l;
+    }
+    auto reg = std::make_shared<Registration>();
+    reg->listener = l;
+    reg->id = l->add(path, std::move(handler));
+    return reg;
+}
+
+std::string bound_address(const std::string& address) {
+    std::string host, port;
+    try {
+        split_host_port(address, host, port);
+    } catch (const std::invalid_argument&) {
+        return {};
+    }
+    std::lock_guard lk(g_mu);
+    auto it = g_listeners.find(join_host_port(host, port));
+    return it == g_listeners.end() ? std::string() : it->second->bound();
+}
+
+void async_get(asio::io_context& io, const std::string& host, const std::string& port, const std::string& path,
+               std::chrono::milliseconds timeout, std::function<void(const GetResult&)> done) {
+    auto run = [&io, host, port, path, timeout, done = std::move(done)]() -> asio::awaitable<void> {
+        GetResult out;
+        tcp::resolver resolver(io);
+        beast::tcp_stream stream(io);
+        stream.expires_after(timeout);
+        auto [rec, results] =
+            co_await resolver.async_resolve(host, port, asio::as_tuple(asio::use_awaitable));
+        if (rec) {
+            out.error = "dial tcp: lookup " + host + ": " + os_text(rec);
+            done(out);
+            co_return;
+        }
+        auto [cec, ep] = co_await stream.async_connect(results, asio::as_tuple(asio::use_awaitable));
+        if (cec) {
+            std::string target = results.empty() ? join_host_port(host, port)
+                                                 : join_host_port(results.begin()->endpoint().address().to_string(), port);
+            out.error = "dial tcp " + target + ": " +
+                        (cec == beast::error::timeout ? std::string("i/o timeout") : "connect: " + os_text(cec));
+            done(out);
+            co_return;
+        }
+        bhttp::request<bhttp::empty_body> req{bhttp::verb::get, path, 11};
+        req.set(bhttp::field::host, join_host_port(host, port));
+        req.set(bhttp::field::user_agent, "Go-http-client/1.1");
+        auto [wec, wn] = co_await bhttp::async_write(stream, req, asio::as_tuple(asio::use_awaitable));
+        beast::flat_buffer buf;
+        bhttp::response<bhttp::string_body> res;
+        boost::system::error_code ec = wec;
+        if (!ec) {
+            auto [r, rn] = co_await bhttp::async_read(stream, buf, res, asio::as_tuple(asio::use_awaitable));
+            ec = r;
+        }
+        if (ec) {
+            out.error = ec == beast::error::timeout
+                            ? "context deadline exceeded (Client.Timeout exceeded while awaiting headers)"
+                            : os_text(ec);
+        } else {
+            out.status = res.result_int();
+            out.body = std::move(res.body());
+        }
+        boost::system::error_code ignored;
+        stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+        done(out);
+    };
+    asio::co_spawn(io, std::move(run), asio::detached);
+}
+
+}  // namespace dnscore::http

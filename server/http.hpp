@@ -1,0 +1,59 @@
+#pragma once
+// A small HTTP/1.1 server for the operational endpoints (/metrics, /health,
+// /ready), run on the control thread with Boost.Beast. Listeners are shared
+// by address: every plugin that serves a path on "host:port" registers a
+// handler and gets a handle; the listener opens with its first path and
+// closes when the last handle is dropped. This is the only Beast TU.
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace dnscore::http {
+
+struct Response {
+    unsigned status = 200;
+    std::string content_type = "text/plain; charset=utf-8";
+    std::string body;
+};
+
+// Called on the control thread for a request whose path (query string
+// stripped) equals the registered one; any method.
+using Handler = std::function<Response()>;
+
+// Dropping it unregisters the path (closing the listener with its last path).
+using Handle = std::shared_ptr<void>;
+
+// Control thread. Serves `path` on `address` ("host:port"; empty host = all
+// interfaces; port 0 = a free port, see bound_address). Opens the listener
+// if this is the first path on that address. Throws std::runtime_error with
+// Go's text ("listen tcp :8080: bind: address already in use") on failure.
+Handle serve(boost::asio::io_context& io, const std::string& address, const std::string& path,
+             Handler handler);
+
+// "host:port" actually bound for `address` ("127.0.0.1:40123"; the host is
+// empty for all interfaces), or "" when no listener is open there.
+std::string bound_address(const std::string& address);
+
+// Result of async_get: `error` empty on success (then `status` is set).
+struct GetResult {
+    std::string error;  // Go-style: dial tcp 127.0.0.1:8080: connect: connection refused
+    unsigned status = 0;
+    std::string body;
+};
+
+// Control thread: GET http://host:port/path with an overall timeout; `done`
+// runs on io's thread.
+void async_get(boost::asio::io_context& io, const std::string& host, const std::string& port,
+               const std::string& path, std::chrono::milliseconds timeout,
+               std::function<void(const GetResult&)> done);
+
+// Go's net.SplitHostPort: "host:port", "[v6]:port", ":port". Throws
+// std::invalid_argument with Go's text ("address X: missing port in address").
+void split_host_port(const std::string& address, std::string& host, std::string& port);
+
+}  // namespace dnscore::http
