@@ -1,0 +1,74 @@
+#pragma once
+// log: one access-log line per query (CoreDNS plugin/log), CoreDNS's
+// replacer placeholders, response classes and name scopes.
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "server/plugin.hpp"
+
+namespace dnscore::plugins {
+
+// CoreDNS response classes (plugin/pkg/response/classify.go).
+enum class ResponseClass : uint8_t { all, success, denial, error };
+
+// response.Typify + Classify of a reply (nullptr/0 = no reply: error).
+// `now_unix` is used for the RRSIG validity check of DO replies.
+ResponseClass classify_reply(const uint8_t* msg, size_t len, int64_t now_unix);
+
+// A parsed format: literals and placeholders (replacer.parseFormat).
+struct LogFormat {
+    enum class Label : uint8_t {
+        literal, metadata, type, name, klass, proto, size, remote, port, local, id, opcode, do_bit,
+        bufsize, rcode, rsize, duration, rflags,
+    };
+    struct Node {
+        Label label;
+        std::string text;  // literal text or metadata label
+    };
+    std::string source;
+    std::vector<Node> nodes;
+
+    static LogFormat parse(std::string_view format);
+};
+
+struct LogRule {
+    std::string name_scope;           // FQDN, case as written
+    uint8_t scope_wire[255];          // lower-cased wire form
+    size_t scope_len = 0;             // 0 = not a valid name: never matches
+    LogFormat format;
+    bool classes[4] = {false, false, false, false};  // indexed by ResponseClass
+};
+
+inline constexpr std::string_view kCommonLogFormat =
+    "{remote}:{port} - {>id} \"{type} {class} {name} {proto} {size} {>do} {>bufsize}\" {rcode} "
+    "{>rflags} {rsize} {duration}";
+inline constexpr std::string_view kCombinedLogFormat =
+    "{remote}:{port} - {>id} \"{type} {class} {name} {proto} {size} {>do} {>bufsize}\" {rcode} "
+    "{>rflags} {rsize} {duration} \"{>opcode}\"";
+
+class Log final : public Plugin {
+public:
+    explicit Log(std::vector<LogRule> rules);
+
+    std::string_view name() const override { return "log"; }
+    Step query(Query& q) override;
+    void response(Query& q) override;
+
+    const std::vector<LogRule>& rules() const { return rules_; }
+
+    // Appends the line of format `f` for the finished exchange `q` to `out`
+    // (no newline). `reply`/`reply_len` is the reply the line describes
+    // (nullptr = none) and `elapsed_ns` the {duration}.
+    static void render(const LogFormat& f, const Query& q, const uint8_t* reply, size_t reply_len,
+                       int64_t elapsed_ns, fmt::memory_buffer& out);
+
+private:
+    const LogRule* match(const Query& q) const;
+    std::vector<LogRule> rules_;
+};
+
+}  // namespace dnscore::plugins

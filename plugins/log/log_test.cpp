@@ -1,0 +1,410 @@
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#include "plugins/log/log.hpp"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <new>
+#include <regex>
+
+#include "corefile/loader.hpp"
+#include "tests/support/catch.hpp"
+#include "tests/support/packets.hpp"
+
+using namespace dnscore;
+using plugins::Log;
+using plugins::LogFormat;
+using plugins::ResponseClass;
+
+// ---- allocation counter (for the hot-path test) ----
+namespace {
+std::atomic<bool> g_count_allocs{false};
+std::atomic<long> g_allocs{0};
+}  // namespace
+
+void* operator new(std::size_t n) {
+    if (g_count_allocs.load(std::memory_order_relaxed)) g_allocs.fetch_add(1);
+    if (void* p = std::malloc(n ? n : 1)) return p;
+    throw std::bad_alloc();
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+
+namespace {
+
+class StdoutCapture {
+public:
+    StdoutCapture() {
+        std::cout.flush();
+        std::fflush(stdout);
+        tmp_ = std::tmpfile();
+        saved_ = ::dup(STDOUT_FILENO);
+        ::dup2(::fileno(tmp_), STDOUT_FILENO);
+    }
+    ~StdoutCapture() {
+        restore();
+        std::fclose(tmp_);
+    }
+    std::string text() {
+        restore();
+        std::string out;
+        std::rewind(tmp_);
+        char buf[4096];
+        size_t n;
+        while ((n = std::fread(buf, 1, sizeof buf, tmp_)) > 0) out.append(buf, n);
+        return out;
+    }
+
+private:
+    void restore() {
+        if (saved_ < 0) return;
+        std::fflush(stdout);
+        ::dup2(saved_, STDOUT_FILENO);
+        ::close(saved_);
+        saved_ = -1;
+    }
+    FILE* tmp_ = nullptr;
+    int saved_ = -1;
+};
+
+struct TestQuery {
+    testing::Bytes req;
+    std::vector<uint8_t> resp = std::vector<uint8_t>(65535);
+    Query q;
+    TestQuery(const std::string& name, const std::string& type, const testing::QueryOptions& o = {},
+              Proto proto = Proto::udp, const std::string& ip = "10.0.0.5", uint16_t port = 40212) {
+        req = testing::make_query(name, type, o);
+        q.req = req.data();
+        q.req_len = req.size();
+        REQUIRE(wire::parse_query(req.data(), req.size(), q.info) == wire::Verdict::ok);
+        q.proto = proto;
+        if (ip.find(':') != std::string::npos) {
+            auto* s6 = reinterpret_cast<sockaddr_in6*>(&q.client.addr);
+            s6->sin6_family = AF_INET6;
+            s6->sin6_port = htons(port);
+            REQUIRE(inet_pton(AF_INET6, ip.c_str(), &s6->sin6_addr) == 1);
+            q.client.len = sizeof(sockaddr_in6);
+        } else {
+            auto* s4 = reinterpret_cast<sockaddr_in*>(&q.client.addr);
+            s4->sin_family = AF_INET;
+            s4->sin_port = htons(port);
+            REQUIRE(inet_pton(AF_INET, ip.c_str(), &s4->sin_addr) == 1);
+            q.client.len = sizeof(sockaddr_in);
+        }
+        auto* l4 = reinterpret_cast<sockaddr_in*>(&q.local.addr);
+        l4->sin_family = AF_INET;
+        l4->sin_port = htons(53);
+        inet_pton(AF_INET, "10.0.0.10", &l4->sin_addr);
+        q.local.len = sizeof(sockaddr_in);
+        q.resp = resp.data();
+        q.resp_cap = resp.size();
+    }
+    void write(const testing::Bytes& reply) { REQUIRE(q.write_reply(reply.data(), reply.size(), "test")); }
+};
+
+std::shared_ptr<Log> load_log(const std::string& corefile) {
+    auto set = corefile::load(corefile, "Corefile", corefile::LoadOptions{});
+    for (const auto& p : set->blocks.at(0)->plugins)
+        if (auto l = std::dynamic_pointer_cast<Log>(p)) return l;
+    return nullptr;
+}
+
+std::string load_error(const std::string& corefile) {
+    try {
+        corefile::load(corefile, "Corefile", corefile::LoadOptions{});
+    } catch (const std::exception& e) {
+        return e.what();
+    }
+    return "";
+}
+
+// Runs the log plugin's two phases around `t` and returns what it printed.
+std::string run(Log& l, TestQuery& t, const std::function<void(TestQuery&)>& below = {}) {
+    StdoutCapture cap;
+    REQUIRE(l.query(t.q) == Step::next);
+    if (below) below(t);
+    l.response(t.q);
+    return cap.text();
+}
+
+// Splits "[INFO] ... 0.000123s\n" into the line without the duration and the duration.
+std::pair<std::string, std::string> split_duration(const std::string& out) {
+    REQUIRE(!out.empty());
+    REQUIRE(out.back() == '\n');
+    const size_t sp = out.rfind(' ');
+    REQUIRE(sp != std::string::npos);
+    return {out.substr(0, sp), out.substr(sp + 1, out.size() - sp - 2)};
+}
+
+const std::regex kDuration(R"(^(0|[1-9][0-9]*)(\.[0-9]*[1-9])?s$)");
+
+std::string render(const std::string& format, const Query& q, const testing::Bytes* reply,
+                   int64_t ns = 0) {
+    const LogFormat f = LogFormat::parse(format);
+    fmt::memory_buffer b;
+    Log::render(f, q, reply ? reply->data() : nullptr, reply ? reply->size() : 0, ns, b);
+    return fmt::to_string(b);
+}
+
+Log default_log() { return Log(load_log(". {\n log\n}\n")->rules()); }
+
+}  // namespace
+
+TEST_CASE("log default line for a written reply over UDP/IPv4") {
+    Log l = default_log();
+    testing::QueryOptions o;
+    o.id = 29008;
+    o.edns = true;
+    o.udp_size = 4096;
+    TestQuery t("Example.ORG", "A", o);
+    const auto reply = testing::make_reply(t.req, 0, {"example.org. 300 IN A 192.0.2.1"});
+    const std::string out = run(l, t, [&](TestQuery& tq) { tq.write(reply); });
+    auto [line, dur] = split_duration(out);
+    CHECK(line == "[INFO] 10.0.0.5:40212 - 29008 \"A IN example.org. udp " + std::to_string(t.req.size()) +
+                      " false 4096\" NOERROR qr,rd,ra " + std::to_string(reply.size()));
+    CHECK(std::regex_match(dur, kDuration));
+}
+
+TEST_CASE("log default line: IPv6 remote in brackets, TCP, DO, synthetic SERVFAIL") {
+    Log l = default_log();
+    testing::QueryOptions o;
+    o.id = 7;
+    o.edns = true;
+    o.do_bit = true;
+    o.udp_size = 1232;
+    TestQuery t("foo.example.", "AAAA", o, Proto::tcp, "::1", 50759);
+    REQUIRE(t.req.size() == 40);
+    const std::string out = run(l, t, [](TestQuery& tq) {
+        tq.q.fail(wire::kServFail, "plugin/forward: timeout", "forward");
+    });
+    auto [line, dur] = split_duration(out);
+    CHECK(line == "[INFO] [::1]:50759 - 7 \"AAAA IN foo.example. tcp 40 true 65535\" SERVFAIL qr,rd 29");
+    CHECK(std::regex_match(dur, kDuration));
+}
+
+TEST_CASE("log synthetic reply keeps RD and CD, for each non-written rcode") {
+    Log l = default_log();
+    testing::QueryOptions o;
+    o.cd = true;
+    o.ad = true;
+    for (int rc : {wire::kRefused, wire::kFormErr, wire::kNotImp}) {
+        TestQuery t("a.example.", "MX", o);
+        const std::string out = run(l, t, [rc](TestQuery& tq) { tq.q.fail(rc, "x", "p"); });
+        auto [line, dur] = split_duration(out);
+        char scratch[16];
+        CHECK(line == "[INFO] 10.0.0.5:40212 - 4660 \"MX IN a.example. udp 27 false 512\" " +
+                          std::string(wire::rcode_name(unsigned(rc), scratch)) + " qr,rd,cd 27");
+    }
+}
+
+TEST_CASE("log with nothing written and a written-kind rcode prints dashes") {
+    Log l = default_log();
+    TestQuery t("a.example.", "A");
+    const std::string out = run(l, t);
+    auto [line, dur] = split_duration(out);
+    CHECK(line == "[INFO] 10.0.0.5:40212 - 4660 \"A IN a.example. udp 27 false 512\" - - 0");
+}
+
+TEST_CASE("log rsize is the reply length before the finisher, rflags in CoreDNS order") {
+    Log l = default_log();
+    testing::QueryOptions o;
+    o.rd = false;
+    TestQuery t("a.example.", "TXT", o);
+    auto reply = testing::make_reply(t.req, 3, {}, {"example. 300 IN SOA ns. h. 1 2 3 4 5"}, {}, true);
+    // set every flag: qr aa tc rd ra z ad cd
+    for (uint16_t f : {wire::kTC, wire::kRD, wire::kZ, wire::kAD, wire::kCD}) wire::set_flag(reply.data(), f, true);
+    const std::string out = run(l, t, [&](TestQuery& tq) { tq.write(reply); });
+    auto [line, dur] = split_duration(out);
+    CHECK(line == "[INFO] 10.0.0.5:40212 - 4660 \"TXT IN a.example. udp 27 false 512\" NXDOMAIN "
+                  "qr,aa,tc,rd,ra,z,ad,cd " +
+                      std::to_string(reply.size()));
+}
+
+TEST_CASE("log placeholders") {
+    testing::QueryOptions o;
+    o.id = 99;
+    o.qclass = 3;
+    TestQuery t("Mixed.Case.Example", "TYPE65280", o);
+    CHECK(render("{type} {class} {name} {>opcode} {local} {port}", t.q, nullptr) ==
+          "TYPE65280 CH mixed.case.example. 0 10.0.0.10 40212");
+    CHECK(render("{common}", t.q, nullptr) == "{common}");  // only setup expands it
+    CHECK(render("{foo} {>foo} {/forward/upstream} { {type} } A } {type}", t.q, nullptr) ==
+          "{foo} {>foo} - { TYPE65280 } A } TYPE65280");
+    CHECK(render("{remote", t.q, nullptr) == "{remote");
+    CHECK(render("{{name}}", t.q, nullptr) == "{mixed.case.example.}");
+    testing::QueryOptions c;
+    c.qclass = 7;
+    TestQuery t2("a.", "A", c);
+    CHECK(render("{class}", t2.q, nullptr) == "CLASS7");
+}
+
+TEST_CASE("log duration is Go's shortest fixed seconds") {
+    TestQuery t("a.", "A");
+    CHECK(render("{duration}", t.q, nullptr, 737211) == "0.000737211s");
+    CHECK(render("{duration}", t.q, nullptr, 4002113557) == "4.002113557s");
+    CHECK(render("{duration}", t.q, nullptr, 1500000000) == "1.5s");
+    CHECK(render("{duration}", t.q, nullptr, 2000000000) == "2s");
+    CHECK(render("{duration}", t.q, nullptr, 0) == "0s");
+    CHECK(render("{duration}", t.q, nullptr, 1) == "0.000000001s");
+}
+
+TEST_CASE("log {rcode} prints extended rcodes from the OPT and unknown ones in decimal") {
+    TestQuery t("a.", "A");
+    auto reply = testing::make_reply(t.req, 0, {});
+    CHECK(render("{rcode} {>rflags}", t.q, &reply) == "NOERROR qr,rd,ra");
+    // header rcode 0 + OPT extended rcode 1 = 16 (BADSIG/BADVERS -> miekg prints BADSIG)
+    const uint8_t opt[11] = {0, 0, 41, 0x10, 0, 1, 0, 0, 0, 0, 0};
+    reply.insert(reply.end(), opt, opt + 11);
+    reply[11] = 1;
+    CHECK(render("{rcode}", t.q, &reply) == "BADSIG");
+    reply[3] = uint8_t((reply[3] & 0xf0) | 12);  // 16 + 12 = 28: unknown
+    CHECK(render("{rcode}", t.q, &reply) == "28");
+}
+
+TEST_CASE("classify_reply follows response.Typify/Classify") {
+    TestQuery t("www.example.", "A");
+    auto cls = [](const testing::Bytes& m) { return plugins::classify_reply(m.data(), m.size(), 1700000000); };
+    const std::string soa = "example. 300 IN SOA ns. h. 1 2 3 4 5";
+    CHECK(cls(testing::make_reply(t.req, 0, {"www.example. 300 IN A 192.0.2.1"})) == ResponseClass::success);
+    CHECK(cls(testing::make_reply(t.req, 0, {}, {soa})) == ResponseClass::denial);
+    CHECK(cls(testing::make_reply(t.req, 3, {}, {soa})) == ResponseClass::denial);
+    CHECK(cls(testing::make_reply(t.req, 3, {})) == ResponseClass::error);  // NXDOMAIN without SOA
+    CHECK(cls(testing::make_reply(t.req, 0, {}, {"example. 300 IN NS ns.example."})) ==
+          ResponseClass::success);  // delegation
+    CHECK(cls(testing::make_reply(t.req, 0, {})) == ResponseClass::success);
+    CHECK(cls(testing::make_reply(t.req, 2, {})) == ResponseClass::error);
+    CHECK(cls(testing::make_reply(t.req, 5, {})) == ResponseClass::error);
+    CHECK(plugins::classify_reply(nullptr, 0, 0) == ResponseClass::error);
+    TestQuery axfr("example.", "AXFR");
+    CHECK(cls(testing::make_reply(axfr.req, 0, {soa})) == ResponseClass::error);  // Meta
+
+    // An expired RRSIG makes a DO reply an error; without DO it is ignored.
+    const std::string sig =
+        "www.example. 300 IN RRSIG A 8 2 300 20200101000000 20191201000000 1 example. AAAA";
+    auto signed_reply = testing::make_reply(t.req, 0, {"www.example. 300 IN A 192.0.2.1", sig});
+    CHECK(cls(signed_reply) == ResponseClass::success);
+    const uint8_t opt_do[11] = {0, 0, 41, 0x10, 0, 0, 0, 0x80, 0, 0, 0};
+    signed_reply.insert(signed_reply.end(), opt_do, opt_do + 11);
+    signed_reply[11] = uint8_t(signed_reply[11] + 1);
+    CHECK(cls(signed_reply) == ResponseClass::error);
+}
+
+TEST_CASE("log classes filter lines") {
+    auto l = load_log(". {\n log {\n  class denial error\n }\n}\n");
+    REQUIRE(l);
+    TestQuery ok("a.example.", "A");
+    const auto ok_reply = testing::make_reply(ok.req, 0, {"a.example. 1 IN A 192.0.2.1"});
+    CHECK(run(*l, ok, [&](TestQuery& tq) { tq.write(ok_reply); }).empty());
+    TestQuery nx("b.example.", "A");
+    const auto nx_reply = testing::make_reply(nx.req, 3, {}, {"example. 1 IN SOA ns. h. 1 2 3 4 5"});
+    CHECK(run(*l, nx, [&](TestQuery& tq) { tq.write(nx_reply); }).find(" NXDOMAIN ") != std::string::npos);
+    TestQuery sf("c.example.", "A");
+    CHECK(run(*l, sf, [](TestQuery& tq) { tq.q.fail(2, "e", "p"); }).find(" SERVFAIL ") != std::string::npos);
+
+    auto s = load_log(". {\n log {\n  class success\n }\n}\n");
+    TestQuery sf2("c.example.", "A");
+    CHECK(run(*s, sf2, [](TestQuery& tq) { tq.q.fail(2, "e", "p"); }).empty());
+}
+
+TEST_CASE("log name scopes: the first rule whose name contains the query wins") {
+    auto l = load_log(". {\n log Example.ORG \"first {name}\"\n log org. \"second {name}\"\n log . \"{common} third\"\n}\n");
+    REQUIRE(l);
+    REQUIRE(l->rules().size() == 3);
+    TestQuery a("www.example.org.", "A");
+    CHECK(run(*l, a) == "[INFO] first www.example.org.\n");
+    TestQuery b("other.org.", "A");
+    CHECK(run(*l, b) == "[INFO] second other.org.\n");
+    TestQuery c("example.com.", "A");
+    const std::string out = run(*l, c);
+    CHECK(out.rfind("[INFO] 10.0.0.5:40212 - 4660 \"A IN example.com. udp 29 false 512\" - - 0 ", 0) == 0);
+    CHECK(out.size() > 7);
+    CHECK(out.substr(out.size() - 7) == " third\n");
+
+    auto only = load_log(". {\n log example.org\n}\n");
+    TestQuery d("example.net.", "A");
+    CHECK(run(*only, d).empty());
+    TestQuery e("EXAMPLE.org.", "A");
+    CHECK_FALSE(run(*only, e).empty());
+}
+
+TEST_CASE("log setup: names, formats, classes") {
+    auto l = load_log(". {\n log\n}\n");
+    REQUIRE(l->rules().size() == 1);
+    CHECK(l->rules()[0].name_scope == ".");
+    CHECK(l->rules()[0].format.source == plugins::kCommonLogFormat);
+    CHECK(l->rules()[0].classes[0]);
+
+    // exactly one argument is always a name
+    l = load_log(". {\n log {type}\n}\n");
+    REQUIRE(l->rules().size() == 1);
+    CHECK(l->rules()[0].name_scope == "{type}.");
+    CHECK(l->rules()[0].format.source == plugins::kCommonLogFormat);
+
+    // two names (no '{' in the last one)
+    l = load_log(". {\n log a.example b.example.\n}\n");
+    REQUIRE(l->rules().size() == 2);
+    CHECK(l->rules()[0].name_scope == "a.example.");
+    CHECK(l->rules()[1].name_scope == "b.example.");
+
+    // names + format with {combined}
+    l = load_log(". {\n log A.example b.example \"x {combined} y\" {\n class success error\n }\n log c.example\n}\n");
+    REQUIRE(l->rules().size() == 3);
+    CHECK(l->rules()[0].name_scope == "A.example.");
+    CHECK(l->rules()[1].format.source == "x " + std::string(plugins::kCombinedLogFormat) + " y");
+    for (int i : {0, 1}) {
+        CHECK_FALSE(l->rules()[i].classes[0]);
+        CHECK(l->rules()[i].classes[1]);
+        CHECK_FALSE(l->rules()[i].classes[2]);
+        CHECK(l->rules()[i].classes[3]);
+    }
+    CHECK(l->rules()[2].classes[0]);  // class applies to its own line only
+    CHECK(l->rules()[2].format.source == plugins::kCommonLogFormat);
+}
+
+TEST_CASE("log setup errors") {
+    CHECK(load_error(". {\n log {\n  class\n }\n}\n") ==
+          "plugin/log: Corefile:3 - Error during parsing: Wrong argument count or unexpected line ending "
+          "after 'class'");
+    CHECK(load_error(". {\n log {\n  class all bogus\n }\n}\n") == "plugin/log: invalid Class: bogus");
+    CHECK(load_error(". {\n log {\n  format x\n }\n}\n") ==
+          "plugin/log: Corefile:3 - Error during parsing: unknown property 'format'");
+}
+
+TEST_CASE("log hot path does not allocate after warm-up") {
+    Log l = default_log();
+    testing::QueryOptions o;
+    o.edns = true;
+    TestQuery t("www.example.org.", "AAAA", o, Proto::udp, "2001:db8::1");
+    const auto reply = testing::make_reply(t.req, 0, {"www.example.org. 1 IN AAAA 2001:db8::2"});
+    StdoutCapture cap;
+    for (int i = 0; i < 3; ++i) {  // warm-up: thread_local buffers grow once
+        t.q.reset();
+        l.query(t.q);
+        t.q.write_reply(reply.data(), reply.size(), "test");
+        l.response(t.q);
+    }
+    g_allocs = 0;
+    g_count_allocs = true;
+    for (int i = 0; i < 100; ++i) {
+        t.q.reset();
+        l.query(t.q);
+        t.q.write_reply(reply.data(), reply.size(), "test");
+        l.response(t.q);
+        t.q.reset();
+        l.query(t.q);
+        t.q.fail(wire::kServFail, "", "x");
+        l.response(t.q);
+    }
+    const long allocs = g_allocs.load();
+    delete new std::string(100, 'x');  // the counter itself works
+    g_count_allocs = false;
+    CHECK(g_allocs.load() == allocs + 2);
+    const std::string out = cap.text();
+    CHECK(allocs == 0);
+    CHECK(std::count(out.begin(), out.end(), '\n') == 203);
+}
