@@ -73,6 +73,12 @@ TEST_CASE("whoami over UDP allocates nothing per query", "[alloc]") {
         if (!testing::udp_exchange("127.0.0.1", port, query).empty()) ++answered;
     const long after = g_allocs.load();
 
+    // The counter does see the server's threads: a new TCP connection
+    // allocates its connection state, so this must move.
+    REQUIRE_FALSE(testing::tcp_exchange("127.0.0.1", port, query).empty());
+    const long after_tcp = g_allocs.load();
+    CHECK(after_tcp > after);
+
     rt.stop(0);
     server.join();
     std::remove(path.c_str());
