@@ -55,7 +55,13 @@ void set_reuseport(int fd) {
 class UdpListener : public ReplySink {
 public:
     UdpListener(Worker& w, const std::string& label, udp::socket sock, bool wildcard)
-        : w_(w), label_(label), sock_(std::move(sock)), wildcard_(wildcard) {}
+        : w_(w), label_(label), sock_(std::move(sock)), wildcard_(wildcard) {
+        // Read once: getsockname per datagram would cost a system call.
+        const auto ep = sock_.local_endpoint();
+        std::memcpy(&bound_.addr, ep.data(), ep.size());
+        bound_.len = socklen_t(ep.size());
+        bound_port_net_ = htons(ep.port());
+    }
 
     void set_spec(const Listener* spec) { spec_ = spec; }
     const std::string& label() const { return label_; }
@@ -152,17 +158,11 @@ private:
                 }
             }
             if (q.local.len == 0) {
-                // Bound to one address: that is the local address.
-                const auto ep = sock_.local_endpoint();
-                std::memcpy(&q.local.addr, ep.data(), ep.size());
-                q.local.len = socklen_t(ep.size());
+                q.local = bound_;  // bound to one address: that is the local address
+            } else if (q.local.addr.ss_family == AF_INET) {
+                reinterpret_cast<sockaddr_in*>(&q.local.addr)->sin_port = bound_port_net_;
             } else {
-                // Keep the listening port in the local endpoint.
-                const uint16_t port = htons(sock_.local_endpoint().port());
-                if (q.local.addr.ss_family == AF_INET)
-                    reinterpret_cast<sockaddr_in*>(&q.local.addr)->sin_port = port;
-                else
-                    reinterpret_cast<sockaddr_in6*>(&q.local.addr)->sin6_port = port;
+                reinterpret_cast<sockaddr_in6*>(&q.local.addr)->sin6_port = bound_port_net_;
             }
             q.sink = this;
             w_.handle(q, spec_);
@@ -174,6 +174,8 @@ private:
     std::string label_;
     udp::socket sock_;
     bool wildcard_;
+    Endpoint bound_;              // the socket's own address
+    uint16_t bound_port_net_ = 0;  // its port, network order
     const Listener* spec_ = nullptr;
 };
 

@@ -25,9 +25,7 @@ run_suite() {  # run_suite BUILD_DIR [meson setup args...]
     local log="$dir/meson-logs/testlog.json"
     if [ -f "$log" ]; then
         local p f s
-        p=$(grep -c '"result": "OK"' "$log")
-        s=$(grep -c '"result": "SKIP"' "$log")
-        f=$(grep -c '"result": "\(FAIL\|TIMEOUT\|ERROR\|UNEXPECTEDPASS\)"' "$log")
+        read -r p f s < <(python3 "$root/tests/count_results.py" "$log")
         passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
     else
         failed=$((failed + 1))
