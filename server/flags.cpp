@@ -29,7 +29,7 @@ void FlagSet::add_custom(const std::string& name, std::function<void(const std::
 }
 
 void FlagSet::print_usage() const {
-    std::cerr << "Usage of " << program_ << ":\n";
+    std::cerr << "Usage of " << program_ << ":\n" << description_;
     for (const auto& [name, f] : flags_) {
         std::string line = "  -" + name;
         if (!f.type_name.empty()) line += " " + f.type_name;

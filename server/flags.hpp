@@ -27,6 +27,9 @@ public:
     bool help_requested() const { return help_; }
     const std::vector<std::string>& args() const { return rest_; }
     void print_usage() const;
+    // Text printed between "Usage of PROGRAM:" and the flag list (node-cache's
+    // flag.Usage adds one); include the trailing newlines.
+    void set_description(std::string text) { description_ = std::move(text); }
 
 private:
     struct Flag {
@@ -37,6 +40,7 @@ private:
         std::function<void(const std::string&)> set;
     };
     std::string program_;
+    std::string description_;
     std::map<std::string, Flag> flags_;
     std::vector<std::string> rest_;
     bool help_ = false;

@@ -1,0 +1,90 @@
+#pragma once
+// node-cache's CacheApp around the Runtime: renders the Corefile, keeps it in
+// sync with Corefile.base and the kube-dns ConfigMap, owns the dummy
+// interface and the iptables rules, serves coredns_nodecache_setup_errors_total.
+#include <array>
+#include <atomic>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "nodecache/configmap.hpp"
+#include "nodecache/iptables.hpp"
+#include "nodecache/options.hpp"
+#include "nodecache/render.hpp"
+#include "server/runtime.hpp"
+
+#include <boost/asio/steady_timer.hpp>
+
+namespace dnscore::nodecache {
+
+// Go's default logger as node-cache uses it before CoreDNS starts: stderr,
+// "2006/01/02 15:04:05 [LEVEL] msg".
+void log_before_serving(const char* level, const std::string& msg);
+
+// errortype label values, in node-cache's order.
+enum class SetupError { configmap, interface_add, interface_check, iptables, iptables_lock };
+
+class CacheApp {
+public:
+    CacheApp(Params params, Runtime& rt);
+    ~CacheApp();
+
+    // Before the Runtime runs (main thread = the future control thread).
+    void start_metrics_server();            // -metrics-listen-address
+    void initial_render();                  // empty config, then the kube-dns directory
+    void ensure_interface();                // interface only: no rules before serving
+
+    // Process hooks (control thread).
+    void on_serving();                      // rules in, periodic checks, config sync
+    void on_closing();                      // rules and interface out (unless -skipteardown)
+    // After Runtime::run() returned: the teardown when no hook ran it
+    // (Corefile error at start).
+    void after_run(int exit_code);
+
+    uint64_t setup_errors(SetupError e) const { return errors_[size_t(e)].load(); }
+
+    // Logging: wrapper lines go to stderr with Go's timestamp until the
+    // server runs, then to stdout without (as node-cache's log switch).
+    void info(const std::string& msg) const;
+    void warning(const std::string& msg) const;
+    void error(const std::string& msg) const;
+
+private:
+    void count(SetupError e) { errors_[size_t(e)].fetch_add(1); }
+    void log_line(const char* level, const std::string& msg) const;
+    // Renders with `config_` and writes -conf when the text changed; true
+    // when it wrote. Logs and counts failures.
+    bool render_and_write();
+    void sync_configs();                    // one tick of the two watchers
+    void schedule_sync();
+    void setup_networking(bool with_iptables);
+    void network_loop();
+    void teardown();
+
+    Params params_;
+    Runtime& rt_;
+    std::optional<std::string> cluster_dns_;
+    KubeDnsConfig config_;
+    std::optional<DirWatcher> kubedns_watcher_;
+    DirWatcher base_watcher_;
+    std::string written_;                   // what we last wrote to -conf
+    std::vector<Rule> rules_;
+    std::unique_ptr<Iptables> iptables_;
+    std::array<std::atomic<uint64_t>, 5> errors_{};
+    uint64_t collector_ = 0;
+    std::shared_ptr<void> metrics_handle_;
+    std::unique_ptr<boost::asio::steady_timer> sync_timer_;
+    std::atomic<bool> serving_{false};
+
+    std::thread network_thread_;
+    std::mutex mu_;
+    std::condition_variable cv_;
+    bool stop_network_ = false;
+    std::once_flag teardown_once_;
+};
+
+}  // namespace dnscore::nodecache
