@@ -4,6 +4,7 @@ namespace dnscore::plugins {
 // Each plugin folder defines its setup function (plugins/NAME/setup.cpp or NAME.cpp).
 void setup_bind(corefile::SetupContext&);
 void setup_errors(corefile::SetupContext&);
+void setup_forward(corefile::SetupContext&);
 void setup_log(corefile::SetupContext&);
 void setup_whoami(corefile::SetupContext&);
 }  // namespace dnscore::plugins
@@ -24,6 +25,7 @@ constexpr Directive kDirectives[] = {
     {"bind", plugins::setup_bind},
     {"errors", plugins::setup_errors},
     {"log", plugins::setup_log},
+    {"forward", plugins::setup_forward},
     {"whoami", plugins::setup_whoami},
 };
 }  // namespace

@@ -1,0 +1,541 @@
+// forward: the per-query loop of CoreDNS 1.12 (plugin/forward/forward.go),
+// single-flight of identical misses, health probes and metrics.
+#include "plugins/forward/forward.hpp"
+
+#include <sys/random.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <cstring>
+#include <mutex>
+
+#include "parser/parser.hpp"
+#include "plugins/forward/internal.hpp"
+#include "server/log.hpp"
+#include "server/metrics.hpp"
+#include "server/runtime.hpp"
+#include "server/worker.hpp"
+
+namespace dnscore::plugins::forward {
+
+using asio::awaitable;
+constexpr std::string_view kName = "forward";
+
+// ---------------------------------------------------------------- Rng
+Rng::Rng() {
+    if (getrandom(s, sizeof s, 0) != sizeof s) {
+        const uint64_t t = uint64_t(Clock::now().time_since_epoch().count());
+        s[0] = t ^ 0x9E3779B97F4A7C15ull;
+        s[1] = t * 0xBF58476D1CE4E5B9ull + 1;
+        s[2] = uint64_t(reinterpret_cast<uintptr_t>(this));
+        s[3] = 0x94D049BB133111EBull;
+    }
+    if ((s[0] | s[1] | s[2] | s[3]) == 0) s[0] = 1;
+}
+uint64_t Rng::next() {
+    auto rotl = [](uint64_t x, int k) { return (x << k) | (x >> (64 - k)); };
+    const uint64_t result = rotl(s[1] * 5, 7) * 9;
+    const uint64_t t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = rotl(s[3], 45);
+    return result;
+}
+
+// ---------------------------------------------------------------- policy
+void upstream_order(Policy p, size_t n, uint64_t (*rnd)(void*), void* ctx, std::atomic<uint32_t>& robin,
+                    uint8_t* order) {
+    for (size_t i = 0; i < n; ++i) order[i] = uint8_t(i);
+    if (n <= 1) return;
+    switch (p) {
+        case Policy::sequential:
+            return;
+        case Policy::round_robin: {
+            // [p_i, p_0 .. p_{i-1}, p_{i+1} ..] (CoreDNS roundRobin.List, not a rotation)
+            const uint32_t i = (robin.fetch_add(1, std::memory_order_relaxed) + 1) % uint32_t(n);
+            order[0] = uint8_t(i);
+            size_t k = 1;
+            for (size_t j = 0; j < n; ++j)
+                if (j != i) order[k++] = uint8_t(j);
+            return;
+        }
+        case Policy::random:
+            if (n == 2) {
+                if (rnd(ctx) % 2 == 0) std::swap(order[0], order[1]);
+                return;
+            }
+            for (size_t i = n - 1; i > 0; --i) std::swap(order[i], order[rnd(ctx) % (i + 1)]);
+            return;
+    }
+}
+
+// ---------------------------------------------------------------- metrics
+namespace {
+
+std::mutex g_proxy_mu;
+std::vector<std::unique_ptr<ProxyMetrics>>& proxy_table() {
+    static std::vector<std::unique_ptr<ProxyMetrics>> t;
+    return t;
+}
+WorkerLocal<ForwardWorkerCounts>& forward_table() {
+    static WorkerLocal<ForwardWorkerCounts> t;
+    return t;
+}
+
+std::vector<double> time_buckets() {
+    std::vector<double> b;
+    double v = 0.00025;
+    for (int i = 0; i < kBuckets; ++i, v *= 2) b.push_back(v);
+    return b;
+}
+
+void collect(std::vector<metrics::Family>& out) {
+    uint64_t broken = 0, rejects = 0, shared = 0;
+    forward_table().for_each([&](const ForwardWorkerCounts& c) {
+        broken += c.healthcheck_broken.load(std::memory_order_relaxed);
+        rejects += c.max_concurrent_rejects.load(std::memory_order_relaxed);
+        shared += c.singleflight_shared.load(std::memory_order_relaxed);
+    });
+    auto fb = metrics::counter_family("coredns_forward_healthcheck_broken_total",
+                                      "Counter of the number of complete failures of the healthchecks.");
+    metrics::add_counter(fb, {}, double(broken));
+    out.push_back(std::move(fb));
+    auto fr = metrics::counter_family(
+        "coredns_forward_max_concurrent_rejects_total",
+        "Counter of the number of queries rejected because the concurrent queries were at maximum.");
+    metrics::add_counter(fr, {}, double(rejects));
+    out.push_back(std::move(fr));
+    auto fs = metrics::counter_family(
+        "coredns_forward_singleflight_shared_total",
+        "Counter of queries answered by an identical upstream query already in flight (dnscore).");
+    metrics::add_counter(fs, {}, double(shared));
+    out.push_back(std::move(fs));
+
+    auto dur = metrics::histogram_family("coredns_proxy_request_duration_seconds",
+                                         "Histogram of the time each request took.");
+    auto hc = metrics::counter_family("coredns_proxy_healthcheck_failures_total",
+                                      "Counter of the number of failed healthchecks.");
+    auto hits = metrics::counter_family("coredns_proxy_conn_cache_hits_total",
+                                        "Counter of connection cache hits per upstream and protocol.");
+    auto misses = metrics::counter_family("coredns_proxy_conn_cache_misses_total",
+                                          "Counter of connection cache misses per upstream and protocol.");
+    static const char* const kProto[3] = {"udp", "tcp", "tcp-tls"};
+    const auto bounds = time_buckets();
+    std::lock_guard lk(g_proxy_mu);
+    for (const auto& pm : proxy_table()) {
+        for (int rc = 0; rc < kRcodeSlots; ++rc) {
+            std::vector<uint64_t> counts(kBuckets + 1, 0);
+            uint64_t total = 0, sum_ns = 0;
+            pm->per_worker.for_each([&](const ProxyWorkerCounts& c) {
+                for (int b = 0; b <= kBuckets; ++b) {
+                    const uint64_t v = c.buckets[rc][b].load(std::memory_order_relaxed);
+                    counts[size_t(b)] += v;
+                    total += v;
+                }
+                sum_ns += c.sum_ns[rc].load(std::memory_order_relaxed);
+            });
+            if (total == 0) continue;
+            char scratch[16];
+            metrics::add_histogram(dur,
+                                   {{"proxy_name", "forward"},
+                                    {"rcode", std::string(wire::rcode_name(unsigned(rc), scratch))},
+                                    {"to", pm->to}},
+                                   bounds, counts, double(sum_ns) / 1e9);
+        }
+        if (auto f = pm->healthcheck_failures.load(std::memory_order_relaxed))
+            metrics::add_counter(hc, {{"proxy_name", "forward"}, {"to", pm->to}}, double(f));
+        for (int p = 0; p < 3; ++p) {
+            uint64_t h = 0, m = 0;
+            pm->per_worker.for_each([&](const ProxyWorkerCounts& c) {
+                h += c.hits[p].load(std::memory_order_relaxed);
+                m += c.misses[p].load(std::memory_order_relaxed);
+            });
+            const metrics::Labels l{{"proto", kProto[p]}, {"proxy_name", "forward"}, {"to", pm->to}};
+            if (h) metrics::add_counter(hits, l, double(h));
+            if (m) metrics::add_counter(misses, l, double(m));
+        }
+    }
+    for (auto* f : {&dur, &hc, &hits, &misses})
+        if (!f->metric.empty()) out.push_back(std::move(*f));
+}
+
+// The forward families exist from process start, whatever the Corefile (C.7.2).
+const uint64_t g_collector = metrics::Registry::global().add(collect);
+
+}  // namespace
+
+ProxyMetrics& proxy_metrics(const std::string& to) {
+    std::lock_guard lk(g_proxy_mu);
+    for (auto& p : proxy_table())
+        if (p->to == to) return *p;
+    proxy_table().push_back(std::make_unique<ProxyMetrics>());
+    proxy_table().back()->to = to;
+    return *proxy_table().back();
+}
+
+ForwardWorkerCounts& forward_counts(int worker) { return forward_table().get(worker); }
+
+void ProxyMetrics::observe(int worker, int rcode, Clock::duration d) {
+    if (rcode < 0 || rcode >= kRcodeSlots) return;
+    auto& c = per_worker.get(worker);
+    const double secs = std::chrono::duration<double>(d).count();
+    int b = 0;
+    double bound = 0.00025;
+    while (b < kBuckets && secs > bound) {
+        ++b;
+        bound *= 2;
+    }
+    c.buckets[rcode][b].fetch_add(1, std::memory_order_relaxed);
+    c.sum_ns[rcode].fetch_add(uint64_t(std::chrono::duration_cast<std::chrono::nanoseconds>(d).count()),
+                              std::memory_order_relaxed);
+}
+
+void ProxyMetrics::conn(int worker, ProtoIndex p, bool hit) {
+    auto& c = per_worker.get(worker);
+    (hit ? c.hits[p] : c.misses[p]).fetch_add(1, std::memory_order_relaxed);
+}
+
+// ---------------------------------------------------------------- health
+namespace {
+
+awaitable<void> probe_loop(std::shared_ptr<Core> core, size_t ui, asio::io_context* io) {
+    Upstream& up = *core->upstreams[ui];
+    // CoreDNS: probe until one succeeds; each failure counts and waits the interval.
+    while (!core->stopped.load()) {
+        Outcome r = co_await probe_exchange(*io, core, ui);
+        if (r.ok) {
+            up.fails.store(0);
+            break;
+        }
+        up.metrics->healthcheck_failures.fetch_add(1, std::memory_order_relaxed);
+        up.fails.fetch_add(1);
+        asio::steady_timer t(*io);
+        t.expires_after(core->opts.hc_interval);
+        co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+    }
+    up.probing.store(false);
+}
+
+void start_probe(const std::shared_ptr<Core>& core, size_t ui, Runtime& rt) {
+    Upstream& up = *core->upstreams[ui];
+    if (up.probing.exchange(true)) return;  // already running
+    asio::co_spawn(rt.control(), probe_loop(core, ui, &rt.control()), [core, ui](std::exception_ptr e) {
+        if (!e) return;
+        core->upstreams[ui]->probing.store(false);
+        try {
+            std::rethrow_exception(e);
+        } catch (const std::exception& x) {
+            log::emit(log::Level::error, kName, std::string("health check failed: ") + x.what());
+        }
+    });
+}
+
+// ---------------------------------------------------------------- per query
+bool reply_matches(const Query& q, const uint8_t* r, size_t len) {
+    if (len < wire::kHeaderLen || !(wire::flags(r) & wire::kQR) || wire::qdcount(r) != 1) return false;
+    uint8_t name[wire::kMaxNameLen];
+    size_t nlen = 0;
+    const size_t end = wire::read_name(r, len, wire::kHeaderLen, name, &nlen, true);
+    if (end == 0 || end + 4 > len) return false;
+    return nlen == q.info.name_len && std::memcmp(name, q.info.name, nlen) == 0 &&
+           wire::rd16(r + end) == q.info.qtype && wire::rd16(r + end + 2) == q.info.qclass;
+}
+
+// Single-flight key: the fields that make two misses interchangeable.
+std::string flight_key(const Query& q, bool upstream_tcp) {
+    std::string k(reinterpret_cast<const char*>(q.info.name), q.info.name_len);
+    uint8_t tail[6];
+    wire::wr16(tail, q.info.qtype);
+    wire::wr16(tail + 2, q.info.qclass);
+    tail[4] = uint8_t((q.info.do_bit() ? 1 : 0) | (q.info.cd_bit() ? 2 : 0) |
+                      ((q.info.flags & wire::kRD) ? 4 : 0) | (upstream_tcp ? 8 : 0));
+    tail[5] = q.info.opcode;
+    k.append(reinterpret_cast<const char*>(tail), sizeof tail);
+    return k;
+}
+
+bool upstream_tcp_for(const Core& core, const Query& q) {
+    if (core.opts.force_tcp) return true;
+    if (core.opts.prefer_udp) return false;
+    return q.tcp();
+}
+
+// Gives a follower the leader's outcome: the same reply (with its own ID and
+// question spelling), the same failure, or the same hand-off.
+void share_outcome(const Query& leader, Step step, bool mismatch, OwnedQuery& f) {
+    if (step == Step::next) return;
+    if (!leader.written) {
+        f.fail(leader.rcode, leader.error, leader.error_plugin);
+        return;
+    }
+    if (mismatch) {
+        // A question-mismatch FORMERR is built from each client's request.
+        const size_t n = wire::build_header_reply(f.req, f.info, wire::kFormErr, true, false, f.resp, f.resp_cap);
+        f.set_written(n, kName);
+        return;
+    }
+    if (!f.write_reply(leader.resp, leader.resp_len, kName)) {
+        f.fail(wire::kServFail, "plugin/forward: reply does not fit", kName);
+        return;
+    }
+    wire::wr16(f.resp, f.info.id);
+    // Same name up to case: restore this client's spelling (0x20).
+    size_t nlen = 0;
+    const size_t end = wire::read_name(f.resp, f.resp_len, wire::kHeaderLen, nullptr, nullptr);
+    nlen = end > wire::kHeaderLen ? end - wire::kHeaderLen : 0;
+    if (wire::qdcount(f.resp) == 1 && nlen == f.info.name_len)
+        std::memcpy(f.resp + wire::kHeaderLen, f.req + f.info.qname_off, nlen);
+}
+
+awaitable<Outcome> exchange_once(std::shared_ptr<WorkerState> ws, std::shared_ptr<Core> core, size_t ui, bool tcp,
+                                 Query* q, Clock::time_point deadline) {
+    Upstream& up = *core->upstreams[ui];
+    const auto start = Clock::now();
+    // A fresh random upstream ID; the client's is restored by the caller.
+    wire::wr16(q->req, uint16_t(ws->rng.next()));
+    Outcome r;
+    if (tcp || up.spec.tls) {
+        r = co_await stream_exchange(ws, core, ui, q->req, q->req_len, q->resp, q->resp_cap, deadline);
+    } else {
+        const size_t bufsize = std::max<size_t>(q->info.udp_size(q->tcp()), 512);
+        r = co_await udp_exchange(ws, core, ui, q->req, q->req_len, q->resp, q->resp_cap, bufsize, deadline);
+    }
+    if (r.ok) {
+        // Something miekg cannot unpack is an error, not a reply.
+        if (!wire::for_each_rr(q->resp, r.len, [](const wire::RR&) { return true; })) {
+            r.ok = false;
+            r.err = "dns: overflow unpacking uint16";
+        } else {
+            up.metrics->observe(ws->index, wire::rcode(q->resp), Clock::now() - start);
+        }
+    }
+    co_return r;
+}
+
+bool next_is_forward(const Query& q) {
+    const auto& chain = q.site->block->chain;
+    return size_t(q.pos) + 1 < chain.size() && chain[q.pos + 1]->name() == kName;
+}
+
+awaitable<void> run_query(std::shared_ptr<Core> core, std::shared_ptr<WorkerState> ws,
+                          std::unique_ptr<OwnedQuery> owned, std::string key) {
+    Query& q = *owned;
+    Step step = Step::done;
+    bool mismatch = false;
+    const uint16_t client_id = q.info.id;
+    try {
+        const auto deadline = Clock::now() + kDeadline;
+        const size_t n = core->upstreams.size();
+        uint8_t order[kMaxUpstreams];
+        upstream_order(core->opts.policy, n, &Rng::call, &ws->rng, core->robin, order);
+        size_t i = 0, fails = 0;
+        std::string upstream_err;
+        bool done = false;
+        Runtime& rt = q.worker->runtime();
+        while (Clock::now() < deadline && !ws->stopped) {
+            if (i >= n) {
+                i = 0;
+                fails = 0;
+            }
+            size_t ui = order[i++];
+            if (core->down(*core->upstreams[ui])) {
+                ++fails;
+                if (fails < n) continue;
+                forward_counts(ws->index).healthcheck_broken.fetch_add(1, std::memory_order_relaxed);
+                if (core->opts.failfast_all_unhealthy) break;
+                ui = size_t(ws->rng.next() % n);  // health checking may be broken: any upstream
+            }
+            bool tcp = upstream_tcp_for(*core, q);
+            Outcome r;
+            for (int retries = 0;; ++retries) {
+                r = co_await exchange_once(ws, core, ui, tcp, &q, deadline);
+                if (r.cached_closed && retries < 16) continue;  // peer closed a pooled connection
+                if (r.ok && (wire::flags(q.resp) & wire::kTC) && !tcp && core->opts.prefer_udp) {
+                    tcp = true;  // truncated over UDP with prefer_udp: again over TCP
+                    continue;
+                }
+                break;
+            }
+            wire::wr16(q.req, client_id);
+            if (!r.ok) {
+                upstream_err = r.err;
+                if (core->opts.max_fails != 0) start_probe(core, ui, rt);
+                if (fails < n) continue;
+                break;
+            }
+            done = true;
+            if (!reply_matches(q, q.resp, r.len)) {
+                const size_t len =
+                    wire::build_header_reply(q.req, q.info, wire::kFormErr, true, false, q.resp, q.resp_cap);
+                q.set_written(len, kName);
+                mismatch = true;
+                break;
+            }
+            const int rc = wire::rcode(q.resp);
+            bool hand_off = false;
+            for (int nr : core->opts.next_rcodes)
+                if (nr == rc && next_is_forward(q)) hand_off = true;
+            if (hand_off) {
+                step = Step::next;
+                break;
+            }
+            wire::wr16(q.resp, client_id);
+            q.set_written(r.len, kName);
+            break;
+        }
+        wire::wr16(q.req, client_id);
+        if (!done) q.fail(wire::kServFail, upstream_err.empty() ? "no healthy proxies" : upstream_err, kName);
+    } catch (const std::exception& e) {
+        wire::wr16(q.req, client_id);
+        q.fail(wire::kServFail, std::string("plugin/forward: ") + e.what(), kName);
+    }
+
+    // Single-flight: hand the outcome to every follower, then finish all.
+    std::vector<std::unique_ptr<OwnedQuery>> followers;
+    if (auto it = ws->flights.find(key); it != ws->flights.end()) {
+        followers = std::move(it->second->followers);
+        delete it->second;
+        ws->flights.erase(it);
+    }
+    for (auto& f : followers) share_outcome(q, step, mismatch, *f);
+    for (auto& f : followers) resume(std::move(f), step);
+    resume(std::move(owned), step);
+}
+
+void log_query_error(std::exception_ptr e) {
+    if (!e) return;
+    try {
+        std::rethrow_exception(e);
+    } catch (const std::exception& x) {
+        log::emit(log::Level::error, kName, std::string("query task failed: ") + x.what());
+    }
+}
+
+std::unique_ptr<asio::ssl::context> make_tls_context(const Options& o) {
+    auto ctx = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_client);
+    SSL_CTX_set_min_proto_version(ctx->native_handle(), TLS1_2_VERSION);
+    ctx->set_verify_mode(asio::ssl::verify_peer);
+    boost::system::error_code ec;
+    const auto& a = o.tls_args;
+    // `tls CA`, `tls CERT KEY`, `tls CERT KEY CA` (plugin/pkg/tls NewTLSConfigFromArgs).
+    if (a.size() == 1 || a.size() == 3) {
+        const std::string& ca = a.size() == 1 ? a[0] : a[2];
+        ctx->load_verify_file(ca, ec);
+        if (ec) throw parser::ConfigError("error reading " + ca + ": " + net_error_text(ec));
+    } else {
+        ctx->set_default_verify_paths(ec);
+    }
+    if (a.size() >= 2) {
+        ctx->use_certificate_chain_file(a[0], ec);
+        if (!ec) ctx->use_private_key_file(a[1], asio::ssl::context::pem, ec);
+        if (ec) throw parser::ConfigError("could not load TLS cert: " + net_error_text(ec));
+    }
+    return ctx;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- Forward
+Forward::Forward(Options opts, bool /*validate_only*/) : core_(std::make_shared<Core>()) {
+    core_->opts = std::move(opts);
+    bool any_tls = false;
+    for (const auto& spec : core_->opts.upstreams) {
+        auto u = std::make_unique<Upstream>();
+        u->spec = spec;
+        u->metrics = &proxy_metrics(spec.to);
+        const auto* sa = reinterpret_cast<const sockaddr*>(&spec.addr);
+        if (sa->sa_family == AF_INET) {
+            const auto* a = reinterpret_cast<const sockaddr_in*>(sa);
+            asio::ip::address_v4::bytes_type b;
+            std::memcpy(b.data(), &a->sin_addr, 4);
+            u->udp_ep = {asio::ip::address_v4(b), ntohs(a->sin_port)};
+        } else {
+            const auto* a = reinterpret_cast<const sockaddr_in6*>(sa);
+            asio::ip::address_v6::bytes_type b;
+            std::memcpy(b.data(), &a->sin6_addr, 16);
+            u->udp_ep = {asio::ip::address_v6(b, a->sin6_scope_id), ntohs(a->sin6_port)};
+        }
+        u->tcp_ep = {u->udp_ep.address(), u->udp_ep.port()};
+        any_tls = any_tls || spec.tls;
+        core_->upstreams.push_back(std::move(u));
+    }
+    // Certificates are read at setup so -validate reports their errors; no
+    // socket is opened and no probe starts until a query fails.
+    if (any_tls || core_->opts.has_tls_option) core_->tls_ctx = make_tls_context(core_->opts);
+}
+
+Forward::~Forward() { core_->stopped.store(true); }
+
+const Options& Forward::options() const { return core_->opts; }
+
+void Forward::on_startup() { core_->stopped.store(false); }
+
+void Forward::on_shutdown(Runtime& rt) {
+    core_->stopped.store(true);
+    // Each worker closes its own sockets (Asio objects stay single-threaded).
+    for (size_t i = 0; i < rt.worker_count() && i < size_t(kMaxWorkers); ++i) {
+        std::shared_ptr<WorkerState> ws;
+        core_->workers.for_each([&](const WorkerSlot& s) {
+            if (s.state && size_t(s.state->index) == i) ws = s.state;
+        });
+        if (ws) asio::post(rt.worker(i).io(), [ws] { ws->close_all(); });
+    }
+}
+
+bool Forward::matches(const uint8_t* name, size_t len) const {
+    const auto& o = core_->opts;
+    if (!wire::is_subdomain(name, len, o.from_wire.data(), o.from_wire.size())) return false;
+    if (len == o.from_wire.size()) return true;  // FROM itself is never excepted
+    for (const auto& e : o.except_wire)
+        if (wire::is_subdomain(name, len, e.data(), e.size())) return false;
+    return true;
+}
+
+// Marks, in the query's plugin scratch, that this forward holds a
+// max_concurrent slot (released in response()).
+constexpr uint64_t kHoldsSlot = 1;
+
+Step Forward::query(Query& q) {
+    if (!matches(q.info.name, q.info.name_len)) return Step::next;
+    if (core_->opts.max_concurrent > 0) {
+        const int64_t count = core_->concurrent.fetch_add(1, std::memory_order_relaxed) + 1;
+        if (count > core_->opts.max_concurrent) {
+            core_->concurrent.fetch_sub(1, std::memory_order_relaxed);
+            forward_counts(q.worker->index()).max_concurrent_rejects.fetch_add(1, std::memory_order_relaxed);
+            q.fail(wire::kRefused, core_->opts.max_concurrent_error, kName);
+            return Step::done;
+        }
+        q.data() = kHoldsSlot;
+    }
+    return Step::async;
+}
+
+void Forward::response(Query& q) {
+    if (q.data() == kHoldsSlot) {
+        core_->concurrent.fetch_sub(1, std::memory_order_relaxed);
+        q.data() = 0;
+    }
+}
+
+void Forward::query_async(std::unique_ptr<OwnedQuery> q) {
+    const int wi = q->worker->index();
+    std::shared_ptr<WorkerState> ws =
+        core_->workers.get(wi, q->worker->io(), wi, core_->upstreams.size()).state;
+    std::string key = flight_key(*q, upstream_tcp_for(*core_, *q));
+    auto [it, inserted] = ws->flights.try_emplace(key, nullptr);
+    if (!inserted) {
+        // An identical query is already upstream on this worker: wait for it.
+        it->second->followers.push_back(std::move(q));
+        forward_counts(wi).singleflight_shared.fetch_add(1, std::memory_order_relaxed);
+        return;
+    }
+    it->second = new Flight();
+    asio::co_spawn(ws->io, run_query(core_, ws, std::move(q), std::move(key)), log_query_error);
+}
+
+}  // namespace dnscore::plugins::forward

@@ -1,0 +1,135 @@
+// forward: pure logic (upstream order policies, resolv.conf parsing, name
+// matching with except, address parsing).
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <map>
+#include <set>
+
+#include "corefile/loader.hpp"
+#include "plugins/forward/forward.hpp"
+#include "server/wire/wire.hpp"
+#include "tests/support/catch.hpp"
+
+using namespace dnscore;
+using namespace dnscore::plugins::forward;
+
+namespace {
+uint64_t counter_rng(void* ctx) { return (*static_cast<uint64_t*>(ctx))++; }
+uint64_t lcg_rng(void* ctx) {
+    auto& s = *static_cast<uint64_t*>(ctx);
+    s = s * 6364136223846793005ull + 1442695040888963407ull;
+    return s >> 33;
+}
+std::vector<int> order_of(Policy p, size_t n, std::atomic<uint32_t>& robin, uint64_t& seed,
+                          uint64_t (*rng)(void*) = lcg_rng) {
+    uint8_t o[kMaxUpstreams];
+    upstream_order(p, n, rng, &seed, robin, o);
+    return std::vector<int>(o, o + n);
+}
+std::vector<uint8_t> name(const std::string& text) {
+    std::vector<uint8_t> w(255);
+    w.resize(wire::text_to_name(text, w.data()));
+    return w;
+}
+}  // namespace
+
+TEST_CASE("forward policy: sequential keeps configuration order", "[forward]") {
+    std::atomic<uint32_t> robin{0};
+    uint64_t seed = 1;
+    CHECK(order_of(Policy::sequential, 4, robin, seed) == std::vector<int>{0, 1, 2, 3});
+}
+
+TEST_CASE("forward policy: round_robin is [p_i, p_0..p_{i-1}, p_{i+1}..]", "[forward]") {
+    std::atomic<uint32_t> robin{0};
+    uint64_t seed = 1;
+    // The counter is incremented before use, as CoreDNS's atomic.AddUint32.
+    CHECK(order_of(Policy::round_robin, 4, robin, seed) == std::vector<int>{1, 0, 2, 3});
+    CHECK(order_of(Policy::round_robin, 4, robin, seed) == std::vector<int>{2, 0, 1, 3});
+    CHECK(order_of(Policy::round_robin, 4, robin, seed) == std::vector<int>{3, 0, 1, 2});
+    CHECK(order_of(Policy::round_robin, 4, robin, seed) == std::vector<int>{0, 1, 2, 3});
+    CHECK(order_of(Policy::round_robin, 1, robin, seed) == std::vector<int>{0});
+}
+
+TEST_CASE("forward policy: random is a permutation, two upstreams a coin flip", "[forward]") {
+    std::atomic<uint32_t> robin{0};
+    uint64_t seed = 42;
+    std::map<std::vector<int>, int> seen;
+    for (int i = 0; i < 2000; ++i) {
+        auto o = order_of(Policy::random, 3, robin, seed);
+        CHECK(std::set<int>(o.begin(), o.end()) == std::set<int>{0, 1, 2});
+        seen[o]++;
+    }
+    CHECK(seen.size() == 6);  // every permutation occurs
+    for (auto& [o, count] : seen) CHECK(count > 200);
+    uint64_t c = 0;
+    CHECK(order_of(Policy::random, 2, robin, c, counter_rng) == std::vector<int>{1, 0});  // even -> swap
+    CHECK(order_of(Policy::random, 2, robin, c, counter_rng) == std::vector<int>{0, 1});
+    CHECK(robin.load() == 0);  // only round_robin touches the shared counter
+}
+
+TEST_CASE("forward: resolv.conf parsing", "[forward]") {
+    CHECK(resolv_conf_nameservers("nameserver 1.2.3.4\n#nameserver 9.9.9.9\n\tnameserver\t::1 extra\n"
+                                  "domain x\nnameserver\nnameserver 5.6.7.8") ==
+          std::vector<std::string>{"1.2.3.4", "::1", "5.6.7.8"});
+    CHECK(resolv_conf_nameservers("").empty());
+    CHECK(resolv_conf_nameservers("search a b\n").empty());
+}
+
+TEST_CASE("forward: address parsing", "[forward]") {
+    sockaddr_storage ss;
+    socklen_t len;
+    REQUIRE(to_sockaddr("127.0.0.1:5353", ss, len));
+    CHECK(ss.ss_family == AF_INET);
+    CHECK(ntohs(reinterpret_cast<sockaddr_in*>(&ss)->sin_port) == 5353);
+    REQUIRE(to_sockaddr("[::1]:53", ss, len));
+    CHECK(ss.ss_family == AF_INET6);
+    CHECK_FALSE(to_sockaddr("127.0.0.1", ss, len));
+    CHECK_FALSE(to_sockaddr("127.0.0.1:99999", ss, len));
+    CHECK_FALSE(to_sockaddr("127.0.0.1:dns", ss, len));
+    CHECK_FALSE(to_sockaddr("host.example:53", ss, len));
+}
+
+TEST_CASE("forward: FROM and except decide which names are handled", "[forward]") {
+    auto set = corefile::load(".:1053 {\n forward example.org 127.0.0.1 {\n except a.example.org b.EXAMPLE.org\n }\n}\n",
+                              "Corefile", {});
+    auto* f = static_cast<Forward*>(set->blocks[0]->chain[0]);
+    auto m = [&](const std::string& n) {
+        auto w = name(n);
+        return f->matches(w.data(), w.size());
+    };
+    CHECK(m("example.org."));
+    CHECK(m("www.example.org."));
+    CHECK_FALSE(m("example.com."));
+    CHECK_FALSE(m("org."));
+    CHECK_FALSE(m("a.example.org."));
+    CHECK_FALSE(m("x.a.example.org."));
+    CHECK_FALSE(m("b.example.org."));
+    CHECK(m("c.example.org."));
+    CHECK(m("xa.example.org."));
+
+    // FROM itself is never excepted.
+    auto set2 = corefile::load(".:1053 {\n forward example.org 127.0.0.1 {\n except example.org\n }\n}\n",
+                               "Corefile", {});
+    auto* f2 = static_cast<Forward*>(set2->blocks[0]->chain[0]);
+    auto w = name("example.org.");
+    CHECK(f2->matches(w.data(), w.size()));
+    auto w2 = name("www.example.org.");
+    CHECK_FALSE(f2->matches(w2.data(), w2.size()));
+}
+
+TEST_CASE("forward: query() passes unmatched names on and keeps matched ones", "[forward]") {
+    auto set = corefile::load(".:1053 {\n forward example.org 127.0.0.1\n}\n", "Corefile", {});
+    auto* f = set->blocks[0]->chain[0];
+    Query q;
+    uint8_t req[64];
+    auto w = name("www.example.com.");
+    std::memcpy(q.info.name, w.data(), w.size());
+    q.info.name_len = uint8_t(w.size());
+    q.req = req;
+    CHECK(f->query(q) == Step::next);
+    w = name("www.example.org.");
+    std::memcpy(q.info.name, w.data(), w.size());
+    q.info.name_len = uint8_t(w.size());
+    CHECK(f->query(q) == Step::async);
+}

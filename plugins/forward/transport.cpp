@@ -1,0 +1,529 @@
+// forward transports on the worker's io_context: pooled UDP sockets (one
+// exchange at a time each, rotated for source-port diversity), pipelined TCP
+// and TLS connections (several exchanges at once, matched by ID), and the
+// health probe.
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+#include <algorithm>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <cstring>
+#include <sstream>
+
+#include "plugins/forward/internal.hpp"
+#include "server/log.hpp"
+#include "server/wire/wire.hpp"
+
+namespace dnscore::plugins::forward {
+
+using asio::awaitable;
+using asio::ip::tcp;
+using asio::ip::udp;
+using namespace asio::experimental::awaitable_operators;
+constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
+
+namespace {
+
+// A UDP socket serves at most this many exchanges before it is replaced by a
+// fresh one on a new ephemeral port (source-port diversity; CoreDNS keeps a
+// socket as long as it is used within `expire`).
+constexpr uint32_t kUdpMaxUses = 64;
+// Pipelining: a new connection is dialled when the least loaded one already
+// carries this many queries (upstreams such as CoreDNS answer one connection's
+// queries in order), up to kMaxStreamConns per upstream and worker.
+constexpr size_t kPipelineSoftLimit = 8;
+constexpr size_t kMaxStreamConns = 8;
+
+template <class Endpoint>
+std::string ep_text(const Endpoint& ep) {
+    std::ostringstream s;
+    s << ep;  // "1.2.3.4:53", "[::1]:53" like Go's JoinHostPort
+    return s.str();
+}
+
+template <class Socket>
+std::string conn_text(const Socket& s) {
+    boost::system::error_code e1, e2;
+    auto l = s.local_endpoint(e1);
+    auto r = s.remote_endpoint(e2);
+    return (e1 ? std::string("?") : ep_text(l)) + "->" + (e2 ? std::string("?") : ep_text(r));
+}
+
+// miekg's truncateResponse: header and question only, TC set.
+size_t truncate_reply(uint8_t* msg, size_t len) {
+    const size_t qend = wire::skip_question(msg, len);
+    if (qend == 0) return 0;
+    wire::wr16(msg + 6, 0);
+    wire::wr16(msg + 8, 0);
+    wire::wr16(msg + 10, 0);
+    wire::set_flag(msg, wire::kTC, true);
+    return qend;
+}
+
+awaitable<std::tuple<boost::system::error_code, size_t>> read_exact(std::shared_ptr<StreamConn> c,
+                                                                    asio::mutable_buffer b) {
+    if (c->tls) co_return co_await asio::async_read(*c->tls, b, kTuple);
+    co_return co_await asio::async_read(*c->plain, b, kTuple);
+}
+
+void configure_tls_peer(SSL* ssl, const Upstream& up) {
+    const std::string& sni = up.spec.servername;
+    if (!sni.empty()) {
+        SSL_set_tlsext_host_name(ssl, sni.c_str());
+        SSL_set1_host(ssl, sni.c_str());
+    } else {
+        // Go verifies the certificate against the dialled IP when no name is set.
+        X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), up.udp_ep.address().to_string().c_str());
+    }
+}
+
+std::string tls_error_text(const boost::system::error_code& ec) {
+    std::string m = ec.message();
+    return "tls: " + m;
+}
+
+// Reads replies until the connection fails; hands each to its waiter.
+awaitable<void> run_conn(std::shared_ptr<WorkerState> ws, std::shared_ptr<Core> core, size_t ui,
+                         std::shared_ptr<StreamConn> c, Clock::time_point dial_deadline) {
+    Upstream& up = *core->upstreams[ui];
+    {
+        asio::steady_timer timer(ws->io);
+        timer.expires_at(dial_deadline);
+        auto res = co_await (c->lowest().async_connect(up.tcp_ep, kTuple) || timer.async_wait(kTuple));
+        if (res.index() == 1) {
+            c->fail_all("dial tcp " + up.spec.to + ": i/o timeout", false);
+            c->close();
+            co_return;
+        }
+        if (auto [ec] = std::get<0>(res); ec) {
+            c->fail_all("dial tcp " + up.spec.to + ": connect: " + net_error_text(ec), false);
+            c->close();
+            co_return;
+        }
+        boost::system::error_code ignored;
+        c->lowest().set_option(tcp::no_delay(true), ignored);
+        if (c->tls) {
+            configure_tls_peer(c->tls->native_handle(), up);
+            auto hs = co_await (c->tls->async_handshake(asio::ssl::stream_base::client, kTuple) ||
+                                timer.async_wait(kTuple));
+            if (hs.index() == 1) {
+                c->fail_all("tls: handshake with " + up.spec.to + ": i/o timeout", false);
+                c->close();
+                co_return;
+            }
+            if (auto [ec] = std::get<0>(hs); ec) {
+                c->fail_all(tls_error_text(ec), false);
+                c->close();
+                co_return;
+            }
+        }
+    }
+    if (c->state == StreamConn::State::closed) co_return;  // shut down meanwhile
+    c->addr_text = conn_text(c->lowest());
+    c->state = StreamConn::State::open;
+    c->start_write();
+    c->rbuf.resize(wire::kMaxMessage);
+    for (;;) {
+        uint8_t hdr[2];
+        auto [ec, n] = co_await read_exact(c, asio::buffer(hdr, 2));
+        size_t mlen = 0;
+        if (!ec) {
+            mlen = wire::rd16(hdr);
+            auto [ec2, n2] = co_await read_exact(c, asio::buffer(c->rbuf.data(), mlen));
+            ec = ec2;
+        }
+        if (ec) {
+            if (c->state == StreamConn::State::closed) co_return;
+            if (ec == asio::error::eof || ec == asio::ssl::error::stream_truncated)
+                c->fail_all("EOF", true);
+            else
+                c->fail_all("read " + c->proto + " " + c->addr_text + ": read: " + net_error_text(ec), false);
+            c->close();
+            co_return;
+        }
+        c->last_used = Clock::now();
+        if (mlen < wire::kHeaderLen) continue;
+        // Unknown IDs are late replies to exchanges that gave up: dropped.
+        if (Waiter* w = c->take_waiter(wire::id(c->rbuf.data()))) {
+            const size_t copy = std::min(mlen, w->cap);
+            std::memcpy(w->out, c->rbuf.data(), copy);
+            w->len = copy;
+            w->done = true;
+            w->timer.cancel();
+        }
+    }
+}
+
+void log_spawn_error(std::exception_ptr e) {
+    if (!e) return;
+    try {
+        std::rethrow_exception(e);
+    } catch (const std::exception& x) {
+        log::emit(log::Level::error, "forward", std::string("connection task failed: ") + x.what());
+    }
+}
+
+}  // namespace
+
+std::string net_error_text(const boost::system::error_code& ec) {
+    if (ec == asio::error::operation_aborted || ec == asio::error::timed_out) return "i/o timeout";
+    std::string m = ec.message();
+    if (!m.empty()) m[0] = char(std::tolower(uint8_t(m[0])));
+    return m;
+}
+
+// ---- StreamConn ----
+StreamConn::StreamConn(asio::io_context& io, asio::ssl::context* tls_ctx) {
+    if (tls_ctx) {
+        tls.emplace(io, *tls_ctx);
+        proto = "tcp";
+    } else {
+        plain.emplace(io);
+        proto = "tcp";
+    }
+    last_used = Clock::now();
+}
+
+bool StreamConn::has_id(uint16_t id) const {
+    for (const Waiter* w : waiting)
+        if (w->id == id) return true;
+    return false;
+}
+
+Waiter* StreamConn::take_waiter(uint16_t id) {
+    for (size_t i = 0; i < waiting.size(); ++i) {
+        if (waiting[i]->id == id) {
+            Waiter* w = waiting[i];
+            waiting[i] = waiting.back();
+            waiting.pop_back();
+            return w;
+        }
+    }
+    return nullptr;
+}
+
+void StreamConn::fail_all(const std::string& err, bool peer_closed) {
+    for (Waiter* w : waiting) {
+        w->failed = true;
+        w->peer_closed = peer_closed;
+        w->err = err;
+        w->timer.cancel();
+    }
+    waiting.clear();
+}
+
+void StreamConn::close() {
+    state = State::closed;
+    boost::system::error_code ignored;
+    lowest().close(ignored);
+}
+
+void StreamConn::enqueue(const uint8_t* msg, size_t len) {
+    const size_t at = outq.size();
+    outq.resize(at + 2 + len);
+    wire::wr16(outq.data() + at, uint16_t(len));
+    std::memcpy(outq.data() + at + 2, msg, len);
+    start_write();
+}
+
+void StreamConn::start_write() {
+    if (writing || state != State::open || outq.empty()) return;
+    writing = true;
+    wbuf.swap(outq);
+    outq.clear();
+    auto self = shared_from_this();
+    auto done = [self](boost::system::error_code ec, size_t) {
+        self->writing = false;
+        if (ec) {
+            if (self->state == State::closed) return;
+            self->fail_all("write " + self->proto + " " + self->addr_text + ": write: " + net_error_text(ec),
+                           ec == asio::error::broken_pipe || ec == asio::error::connection_reset);
+            self->close();
+            return;
+        }
+        self->start_write();
+    };
+    if (tls)
+        asio::async_write(*tls, asio::buffer(wbuf), done);
+    else
+        asio::async_write(*plain, asio::buffer(wbuf), done);
+}
+
+void WorkerState::close_all() {
+    stopped = true;
+    for (auto& p : pools) {
+        p.udp_idle.clear();
+        for (auto& c : p.conns) {
+            c->fail_all("proxy: transport stopped", false);
+            c->close();
+        }
+        p.conns.clear();
+    }
+}
+
+// ---- UDP ----
+awaitable<Outcome> udp_exchange(std::shared_ptr<WorkerState> ws, std::shared_ptr<Core> core, size_t ui,
+                                const uint8_t* msg, size_t len, uint8_t* out, size_t cap, size_t bufsize,
+                                Clock::time_point deadline) {
+    Upstream& up = *core->upstreams[ui];
+    UpstreamPool& pool = ws->pools[ui];
+    Outcome r;
+    UdpSocket us;
+    bool cached = false;
+    // CoreDNS 1.12: the most recently used idle socket first; if that one has
+    // expired, every idle socket is older still and all are closed.
+    if (!pool.udp_idle.empty()) {
+        if (Clock::now() - pool.udp_idle.back().used > core->opts.expire) {
+            pool.udp_idle.clear();
+        } else {
+            us = std::move(pool.udp_idle.back());
+            pool.udp_idle.pop_back();
+            cached = true;
+        }
+    }
+    up.metrics->conn(ws->index, kProtoUdp, cached);
+    if (!cached) {
+        us.sock = std::make_unique<udp::socket>(ws->io);
+        boost::system::error_code ec;
+        us.sock->open(up.udp_ep.protocol(), ec);
+        if (!ec) us.sock->connect(up.udp_ep, ec);  // kernel picks a fresh ephemeral port
+        if (ec) {
+            r.err = "dial udp " + up.spec.to + ": " + net_error_text(ec);
+            co_return r;
+        }
+    }
+    auto [wec, wn] = co_await us.sock->async_send(asio::buffer(msg, len), kTuple);
+    if (wec) {
+        r.err = "write udp " + conn_text(*us.sock) + ": write: " + net_error_text(wec);
+        co_return r;
+    }
+    asio::steady_timer timer(ws->io);
+    timer.expires_at(std::min(Clock::now() + kReadTimeout, deadline));
+    const uint16_t want = wire::id(msg);
+    for (;;) {
+        auto res = co_await (us.sock->async_receive(asio::buffer(out, cap), kTuple) || timer.async_wait(kTuple));
+        if (res.index() == 1) {
+            r.err = "read udp " + conn_text(*us.sock) + ": i/o timeout";
+            co_return r;
+        }
+        auto [ec, n] = std::get<0>(res);
+        if (ec) {
+            r.err = "read udp " + conn_text(*us.sock) + ": read: " + net_error_text(ec);
+            co_return r;
+        }
+        // Short replies and replies to other IDs are ignored; reading goes on.
+        if (n < wire::kHeaderLen || wire::id(out) != want) continue;
+        if (n > bufsize) {
+            // Larger than the buffer Go would read with: miekg fails to unpack
+            // it and CoreDNS answers an empty reply with TC set instead.
+            n = truncate_reply(out, std::min(n, bufsize));
+            if (n == 0) {
+                r.err = "dns: overflow unpacking uint16";
+                co_return r;
+            }
+        }
+        r.ok = true;
+        r.len = n;
+        break;
+    }
+    us.used = Clock::now();
+    if (++us.uses < kUdpMaxUses && !ws->stopped) pool.udp_idle.push_back(std::move(us));
+    co_return r;
+}
+
+// ---- TCP / TLS, pipelined ----
+awaitable<Outcome> stream_exchange(std::shared_ptr<WorkerState> ws, std::shared_ptr<Core> core, size_t ui,
+                                   const uint8_t* msg, size_t len, uint8_t* out, size_t cap,
+                                   Clock::time_point deadline) {
+    Upstream& up = *core->upstreams[ui];
+    UpstreamPool& pool = ws->pools[ui];
+    const auto now = Clock::now();
+    const ProtoIndex proto = up.spec.tls ? kProtoTls : kProtoTcp;
+
+    // Forget closed connections and close idle ones past `expire`.
+    std::erase_if(pool.conns, [&](const std::shared_ptr<StreamConn>& c) {
+        if (c->state == StreamConn::State::closed) return true;
+        if (c->waiting.empty() && c->state == StreamConn::State::open && now - c->last_used > core->opts.expire) {
+            c->close();
+            return true;
+        }
+        return false;
+    });
+    std::shared_ptr<StreamConn> conn;
+    for (auto& c : pool.conns)
+        if (!conn || c->waiting.size() < conn->waiting.size()) conn = c;
+    if (!conn || (conn->waiting.size() >= kPipelineSoftLimit && pool.conns.size() < kMaxStreamConns)) {
+        conn = std::make_shared<StreamConn>(ws->io, up.spec.tls ? core->tls_ctx.get() : nullptr);
+        pool.conns.push_back(conn);
+        asio::co_spawn(ws->io, run_conn(ws, core, ui, conn, std::min(now + kReadTimeout, deadline)),
+                       log_spawn_error);
+    }
+    const bool cached = conn->used;
+    conn->used = true;
+    up.metrics->conn(ws->index, proto, cached);
+
+    Waiter w(ws->io);
+    w.id = wire::id(msg);
+    w.out = out;
+    w.cap = cap;
+    // IDs on one connection must be unique: the caller's random ID is kept
+    // unless it collides with one in flight here.
+    std::vector<uint8_t> copy;
+    const uint8_t* send = msg;
+    if (conn->has_id(w.id)) {
+        copy.assign(msg, msg + len);
+        do w.id = uint16_t(ws->rng.next());
+        while (conn->has_id(w.id));
+        wire::wr16(copy.data(), w.id);
+        send = copy.data();
+    }
+    conn->waiting.push_back(&w);
+    conn->enqueue(send, len);
+    w.timer.expires_at(std::min(Clock::now() + kReadTimeout, deadline));
+    co_await w.timer.async_wait(kTuple);
+    if (!w.done && !w.failed) conn->take_waiter(w.id);  // timed out: stop matching
+
+    Outcome r;
+    if (w.done) {
+        if (w.len >= 2) wire::wr16(out, wire::id(msg));  // the caller checks its own ID
+        r.ok = true;
+        r.len = w.len;
+        conn->last_used = Clock::now();
+    } else if (w.failed) {
+        r.err = w.err;
+        r.cached_closed = w.peer_closed && cached;
+    } else if (conn->state == StreamConn::State::connecting) {
+        r.err = "dial tcp " + up.spec.to + ": i/o timeout";
+    } else {
+        r.err = "read " + conn->proto + " " + conn->addr_text + ": i/o timeout";
+    }
+    co_return r;
+}
+
+// ---- health probe ----
+namespace {
+
+template <class Stream>
+awaitable<Outcome> probe_stream(Stream& s, asio::steady_timer& timer, const std::vector<uint8_t>& q) {
+    Outcome r;
+    std::vector<uint8_t> framed(q.size() + 2);
+    wire::wr16(framed.data(), uint16_t(q.size()));
+    std::memcpy(framed.data() + 2, q.data(), q.size());
+    auto w = co_await (asio::async_write(s, asio::buffer(framed), kTuple) || timer.async_wait(kTuple));
+    if (w.index() == 1) {
+        r.err = "i/o timeout";
+        co_return r;
+    }
+    if (auto ec = std::get<0>(std::get<0>(w)); ec) {
+        r.err = net_error_text(ec);
+        co_return r;
+    }
+    uint8_t hdr[2];
+    auto h = co_await (asio::async_read(s, asio::buffer(hdr, 2), kTuple) || timer.async_wait(kTuple));
+    if (h.index() == 1) {
+        r.err = "i/o timeout";
+        co_return r;
+    }
+    if (auto ec = std::get<0>(std::get<0>(h)); ec) {
+        r.err = net_error_text(ec);
+        co_return r;
+    }
+    std::vector<uint8_t> body(wire::rd16(hdr));
+    auto b = co_await (asio::async_read(s, asio::buffer(body), kTuple) || timer.async_wait(kTuple));
+    if (b.index() == 1) {
+        r.err = "i/o timeout";
+        co_return r;
+    }
+    if (auto ec = std::get<0>(std::get<0>(b)); ec) {
+        r.err = net_error_text(ec);
+        co_return r;
+    }
+    if (body.size() < wire::kHeaderLen || wire::id(body.data()) != wire::id(q.data())) {
+        r.err = "dns: id mismatch";
+        co_return r;
+    }
+    r.ok = true;
+    co_return r;
+}
+
+}  // namespace
+
+awaitable<Outcome> probe_exchange(asio::io_context& io, std::shared_ptr<Core> core, size_t ui) {
+    Upstream& up = *core->upstreams[ui];
+    // NS for the health-check domain, RD unless no_rec.
+    std::vector<uint8_t> q(wire::kHeaderLen + wire::kMaxNameLen + 4);
+    Rng rng;
+    wire::wr16(q.data(), uint16_t(rng.next()));
+    wire::wr16(q.data() + 2, core->opts.hc_recursion_desired ? wire::kRD : 0);
+    wire::wr16(q.data() + 4, 1);
+    const size_t nlen = wire::text_to_name(core->opts.hc_domain, q.data() + wire::kHeaderLen);
+    size_t off = wire::kHeaderLen + nlen;
+    wire::wr16(q.data() + off, wire::kTypeNS);
+    wire::wr16(q.data() + off + 2, wire::kClassIN);
+    q.resize(off + 4);
+
+    asio::steady_timer timer(io);
+    timer.expires_after(kHealthTimeout);
+    Outcome r;
+    if (!up.spec.tls && !core->opts.force_tcp) {
+        udp::socket s(io);
+        boost::system::error_code ec;
+        s.open(up.udp_ep.protocol(), ec);
+        if (!ec) s.connect(up.udp_ep, ec);
+        if (ec) {
+            r.err = net_error_text(ec);
+            co_return r;
+        }
+        auto [wec, wn] = co_await s.async_send(asio::buffer(q), kTuple);
+        if (wec) {
+            r.err = net_error_text(wec);
+            co_return r;
+        }
+        std::vector<uint8_t> buf(wire::kMaxMessage);
+        for (;;) {
+            auto res = co_await (s.async_receive(asio::buffer(buf), kTuple) || timer.async_wait(kTuple));
+            if (res.index() == 1) {
+                r.err = "i/o timeout";
+                co_return r;
+            }
+            auto [rec, n] = std::get<0>(res);
+            if (rec) {
+                r.err = net_error_text(rec);
+                co_return r;
+            }
+            if (n >= wire::kHeaderLen && wire::id(buf.data()) == wire::id(q.data())) break;
+        }
+        r.ok = true;
+        co_return r;
+    }
+    tcp::socket sock(io);
+    auto c = co_await (sock.async_connect(up.tcp_ep, kTuple) || timer.async_wait(kTuple));
+    if (c.index() == 1) {
+        r.err = "i/o timeout";
+        co_return r;
+    }
+    if (auto [ec] = std::get<0>(c); ec) {
+        r.err = net_error_text(ec);
+        co_return r;
+    }
+    if (!up.spec.tls) co_return co_await probe_stream(sock, timer, q);
+    asio::ssl::stream<tcp::socket> tls(std::move(sock), *core->tls_ctx);
+    configure_tls_peer(tls.native_handle(), up);
+    auto hs = co_await (tls.async_handshake(asio::ssl::stream_base::client, kTuple) || timer.async_wait(kTuple));
+    if (hs.index() == 1) {
+        r.err = "i/o timeout";
+        co_return r;
+    }
+    if (auto [ec] = std::get<0>(hs); ec) {
+        r.err = tls_error_text(ec);
+        co_return r;
+    }
+    co_return co_await probe_stream(tls, timer, q);
+}
+
+}  // namespace dnscore::plugins::forward
