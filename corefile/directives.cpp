@@ -4,8 +4,11 @@ namespace dnscore::plugins {
 // Each plugin folder defines its setup function (plugins/NAME/setup.cpp or NAME.cpp).
 void setup_bind(corefile::SetupContext&);
 void setup_errors(corefile::SetupContext&);
+void setup_health(corefile::SetupContext&);
 void setup_forward(corefile::SetupContext&);
 void setup_log(corefile::SetupContext&);
+void setup_prometheus(corefile::SetupContext&);
+void setup_ready(corefile::SetupContext&);
 void setup_whoami(corefile::SetupContext&);
 }  // namespace dnscore::plugins
 
@@ -23,6 +26,9 @@ namespace {
 // plugin folder missing from this table is caught by directives_test.
 constexpr Directive kDirectives[] = {
     {"bind", plugins::setup_bind},
+    {"ready", plugins::setup_ready},
+    {"health", plugins::setup_health},
+    {"prometheus", plugins::setup_prometheus},
     {"errors", plugins::setup_errors},
     {"log", plugins::setup_log},
     {"forward", plugins::setup_forward},

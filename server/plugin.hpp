@@ -32,6 +32,11 @@ public:
     // Post-hook, run in reverse chain order once the exchange has a reply or
     // an rcode (cache insert, logging, metrics, error logging).
     virtual void response(Query&) {}
+
+    // CoreDNS ready.Readiness: a plugin that can be not ready yet (still
+    // loading data, no healthy upstream) overrides this; the `ready` plugin
+    // answers 503 listing the plugins returning false. Control thread.
+    virtual bool ready() const { return true; }
 };
 
 // Continues an async exchange: runs the rest of the chain from q->pos + 1

@@ -19,6 +19,7 @@
 #include <set>
 #include <vector>
 
+#include "server/dns_metrics.hpp"
 #include "server/log.hpp"
 #include "server/runtime.hpp"
 
@@ -555,6 +556,7 @@ Worker::Handled Worker::handle(Query& q, const Listener* spec) {
         size_t len = wire::build_header_reply(q.req, q.info, wire::kRefused, true, false, q.resp, q.resp_cap);
         len = wire::finish_reply(q.resp, len, q.resp_cap, q.req, q.info, q.tcp());
         send_direct(q, len);
+        metrics::dns::report_dropped(q, spec, len);  // zone "dropped" (spec B.3)
         return Handled::replied;
     }
     q.site = site;

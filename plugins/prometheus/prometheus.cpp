@@ -1,0 +1,74 @@
+#include "plugins/prometheus/prometheus.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+
+#include "server/dns_metrics.hpp"
+#include "server/worker.hpp"
+
+namespace dnscore::plugins {
+
+namespace {
+uint64_t now_ns() {
+    return uint64_t(std::chrono::duration_cast<std::chrono::nanoseconds>(Query::Clock::now().time_since_epoch()).count());
+}
+}  // namespace
+
+Prometheus::Prometheus(const std::vector<std::string>& zones) {
+    for (const auto& z : zones)
+        if (std::find(zones_.begin(), zones_.end(), z) == zones_.end()) zones_.push_back(z);
+    auto root = std::find(zones_.begin(), zones_.end(), ".");
+    if (root == zones_.end()) {
+        zones_.push_back(".");
+        root = std::prev(zones_.end());
+    }
+    root_ = size_t(root - zones_.begin());
+    wires_.resize(zones_.size());
+    for (size_t i = 0; i < zones_.size(); ++i) wires_[i].len = wire::text_to_name(zones_[i], wires_[i].name);
+    metrics::dns::ensure_registered();
+}
+
+size_t Prometheus::zone_index(const wire::QueryInfo& info) const {
+    // Suffixes from the whole name to the root: the first hit is the longest.
+    const uint8_t* name = info.name;
+    const size_t nlen = info.name_len;
+    for (size_t off = 0; off < nlen; off += size_t(name[off]) + 1) {
+        const size_t slen = nlen - off;
+        for (size_t i = 0; i < wires_.size(); ++i)
+            if (wires_[i].len == slen && std::memcmp(wires_[i].name, name + off, slen) == 0) return i;
+        if (name[off] == 0) break;
+    }
+    return root_;
+}
+
+const std::vector<int>& Prometheus::slots_for(Query& q) {
+    WorkerCache& c = cache_.get(q.worker->index());
+    for (const auto& e : c.sites)
+        if (e.site == q.site) return e.slots;
+    // First query of this site on this worker: resolve the label slots once.
+    SiteSlots& e = c.sites[c.next];
+    c.next = (c.next + 1) % c.sites.size();
+    e.site = q.site;
+    e.slots.clear();
+    for (const auto& z : zones_) e.slots.push_back(metrics::dns::slot(q.site->server, z));
+    return e.slots;
+}
+
+Step Prometheus::query(Query& q) {
+    q.data() = now_ns();
+    return Step::next;
+}
+
+void Prometheus::response(Query& q) {
+    if (!q.worker || !q.site) return;
+    const double seconds = double(now_ns() - q.data()) / 1e9;
+    const int slot = slots_for(q)[zone_index(q.info)];
+    // CoreDNS: the written reply's rcode, or the returned one when nothing
+    // was written (the server writes it; size 0, plugin "").
+    const int rcode = q.written ? q.rcode : (is_unwritten_rcode(q.rcode) ? q.rcode : 0);
+    metrics::dns::report(q.worker->index(), slot, q, rcode, q.written ? q.writer : std::string_view(),
+                         q.written ? q.resp_len : 0, seconds);
+}
+
+}  // namespace dnscore::plugins

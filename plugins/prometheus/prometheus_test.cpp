@@ -1,0 +1,134 @@
+#include "plugins/prometheus/prometheus.hpp"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <cstring>
+
+#include "corefile/loader.hpp"
+#include "server/metrics.hpp"
+#include "server/runtime.hpp"
+#include "server/worker.hpp"
+#include "tests/support/catch.hpp"
+#include "tests/support/packets.hpp"
+
+using namespace dnscore;
+
+namespace {
+
+std::string load_error(const std::string& corefile) {
+    try {
+        corefile::LoadOptions o;
+        o.validate_only = true;
+        corefile::load(corefile, "Corefile", o);
+    } catch (const std::exception& e) {
+        return e.what();
+    }
+    return "";
+}
+
+// Runs `name`/`type` through a block's chain the way server/chain.cpp does.
+struct Harness {
+    Runtime rt{RuntimeOptions{}};
+    Worker worker{rt, 0};
+    std::shared_ptr<ServerSet> set;
+    uint8_t resp[4096];
+
+    explicit Harness(const std::string& corefile) { set = corefile::load(corefile, "Corefile", {}); }
+
+    Query run(const std::string& name, const std::string& type, bool tcp, const testing::QueryOptions& o = {}) {
+        auto req = testing::make_query(name, type, o);
+        Query q;
+        q.req = req.data();
+        q.req_len = req.size();
+        REQUIRE(wire::parse_query(q.req, q.req_len, q.info) == wire::Verdict::ok);
+        q.resp = resp;
+        q.resp_cap = sizeof resp;
+        q.proto = tcp ? Proto::tcp : Proto::udp;
+        auto* a = reinterpret_cast<sockaddr_in*>(&q.client.addr);
+        a->sin_family = AF_INET;
+        a->sin_port = htons(5353);
+        inet_pton(AF_INET, "127.0.0.1", &a->sin_addr);
+        q.client.len = sizeof *a;
+        q.worker = &worker;
+        q.site = set->listeners.at(0).route(q.info);
+        REQUIRE(q.site);
+        const auto& chain = q.site->block->chain;
+        bool done = false;
+        for (q.pos = 0; q.pos < chain.size() && !done; ++q.pos) {
+            q.ran = uint16_t(q.pos + 1);
+            done = chain[q.pos]->query(q) != Step::next;
+        }
+        if (!done) q.rcode = wire::kServFail;  // no next plugin
+        for (int i = int(q.ran) - 1; i >= 0; --i) {
+            q.pos = uint16_t(i);
+            chain[size_t(i)]->response(q);
+        }
+        q.req = nullptr;
+        return q;
+    }
+};
+
+bool has(const std::string& text, const std::string& line) { return text.find(line + "\n") != std::string::npos; }
+
+}  // namespace
+
+TEST_CASE("prometheus setup errors follow CoreDNS", "[prometheus]") {
+    CHECK(load_error(".:0 {\n prometheus\n whoami\n}\n").empty());
+    CHECK(load_error(".:0 {\n prometheus :9253 {\n runtime_metrics\n }\n whoami\n}\n").empty());
+    CHECK(load_error(".:0 {\n prometheus a:1 b:2\n}\n") ==
+          "plugin/prometheus: Corefile:2 - Error during parsing: Wrong argument count or unexpected line ending after 'b:2'");
+    CHECK(load_error(".:0 {\n prometheus localhost\n}\n") ==
+          "plugin/prometheus: address localhost: missing port in address");
+    CHECK(load_error(".:0 {\n prometheus\n prometheus :1\n}\n") ==
+          "plugin/prometheus: this plugin can only be used once per Server Block");
+    CHECK(load_error(".:0 {\n prometheus :1 {\n bogus\n }\n}\n") ==
+          "plugin/prometheus: Corefile:3 - Error during parsing: unknown option: bogus");
+}
+
+TEST_CASE("zone label is the longest block zone containing the name", "[prometheus]") {
+    plugins::Prometheus p({"example.org.", "sub.example.org."});
+    auto zone_of = [&](const std::string& name) {
+        auto req = testing::make_query(name, "A");
+        wire::QueryInfo info;
+        REQUIRE(wire::parse_query(req.data(), req.size(), info) == wire::Verdict::ok);
+        return p.zones()[p.zone_index(info)];
+    };
+    CHECK(zone_of("a.sub.example.org.") == "sub.example.org.");
+    CHECK(zone_of("SUB.example.org.") == "sub.example.org.");
+    CHECK(zone_of("x.example.org.") == "example.org.");
+    CHECK(zone_of("example.com.") == ".");
+    CHECK(zone_of(".") == ".");
+}
+
+TEST_CASE("exchanges are counted with CoreDNS's labels", "[prometheus]") {
+    Harness h("promtest.example:0 sub.promtest.example:0 {\n prometheus 127.0.0.1:0\n whoami\n}\n");
+    h.run("a.sub.promtest.example.", "A", false);
+    h.run("b.sub.promtest.example.", "A", false);
+    testing::QueryOptions dnssec;
+    dnssec.edns = true;
+    dnssec.do_bit = true;
+    h.run("promtest.example.", "SVCB", true, dnssec);
+    const std::string text = metrics::Registry::global().render_text();
+    INFO(text);
+    CHECK(has(text, "coredns_dns_requests_total{family=\"1\",proto=\"udp\",server=\"dns://:0\",type=\"A\",view=\"\",zone=\"sub.promtest.example.\"} 2"));
+    CHECK(has(text, "coredns_dns_requests_total{family=\"1\",proto=\"tcp\",server=\"dns://:0\",type=\"other\",view=\"\",zone=\"promtest.example.\"} 1"));
+    CHECK(has(text, "coredns_dns_do_requests_total{server=\"dns://:0\",view=\"\",zone=\"promtest.example.\"} 1"));
+    CHECK(has(text, "coredns_dns_responses_total{plugin=\"whoami\",rcode=\"NOERROR\",server=\"dns://:0\",view=\"\",zone=\"sub.promtest.example.\"} 2"));
+    CHECK(has(text, "coredns_dns_request_duration_seconds_count{server=\"dns://:0\",view=\"\",zone=\"sub.promtest.example.\"} 2"));
+    CHECK(has(text, "coredns_dns_request_duration_seconds_bucket{server=\"dns://:0\",view=\"\",zone=\"sub.promtest.example.\",le=\"8.192\"} 2"));
+    CHECK(has(text, "coredns_dns_request_size_bytes_bucket{proto=\"udp\",server=\"dns://:0\",view=\"\",zone=\"sub.promtest.example.\",le=\"0\"} 0"));
+    CHECK(has(text, "coredns_dns_request_size_bytes_bucket{proto=\"udp\",server=\"dns://:0\",view=\"\",zone=\"sub.promtest.example.\",le=\"100\"} 2"));
+    CHECK(has(text, "coredns_dns_response_size_bytes_count{proto=\"tcp\",server=\"dns://:0\",view=\"\",zone=\"promtest.example.\"} 1"));
+}
+
+TEST_CASE("a reply the server writes is counted with plugin \"\" and size 0", "[prometheus]") {
+    // The chain falls off the end after prometheus: SERVFAIL written by the server.
+    Harness h("srvfail.example:0 {\n prometheus 127.0.0.1:0\n}\n");
+    auto q = h.run("srvfail.example.", "AAAA", false);
+    CHECK_FALSE(q.written);
+    const std::string text = metrics::Registry::global().render_text();
+    INFO(text);
+    CHECK(has(text, "coredns_dns_responses_total{plugin=\"\",rcode=\"SERVFAIL\",server=\"dns://:0\",view=\"\",zone=\"srvfail.example.\"} 1"));
+    CHECK(has(text, "coredns_dns_response_size_bytes_bucket{proto=\"udp\",server=\"dns://:0\",view=\"\",zone=\"srvfail.example.\",le=\"0\"} 1"));
+}
