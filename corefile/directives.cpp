@@ -3,6 +3,7 @@
 namespace dnscore::plugins {
 // Each plugin folder defines its setup function (plugins/NAME/setup.cpp or NAME.cpp).
 void setup_bind(corefile::SetupContext&);
+void setup_cache(corefile::SetupContext&);
 void setup_errors(corefile::SetupContext&);
 void setup_health(corefile::SetupContext&);
 void setup_forward(corefile::SetupContext&);
@@ -31,6 +32,7 @@ constexpr Directive kDirectives[] = {
     {"prometheus", plugins::setup_prometheus},
     {"errors", plugins::setup_errors},
     {"log", plugins::setup_log},
+    {"cache", plugins::setup_cache},
     {"forward", plugins::setup_forward},
     {"whoami", plugins::setup_whoami},
 };

@@ -1,0 +1,539 @@
+#include "plugins/cache/cache.hpp"
+
+#include <cstring>
+#include <map>
+#include <mutex>
+
+#include "server/config.hpp"
+#include "server/metrics.hpp"
+#include "server/worker.hpp"
+
+namespace dnscore::plugins::cache {
+
+namespace {
+
+// plugin_data[pos] of an exchange: what response() has to do.
+enum : uint64_t {
+    kPass = 0,     // not under the cache's zones
+    kMiss = 1,     // classify, store, re-TTL and send
+    kRefresh = 2,  // background refresh (prefetch / stale): store only
+    kVerify = 3,   // serve_stale verify: use the reply if it is usable, else the stale entry
+    kStateMask = 3,
+    kInheritHits = 4,  // refresh: carry the old entry's hit count (upper 32 bits)
+};
+
+class NullSink final : public ReplySink {
+public:
+    void send_reply(const uint8_t*, size_t, const Query&) override {}
+};
+const std::shared_ptr<ReplySink>& null_sink() {
+    static const std::shared_ptr<ReplySink> s = std::make_shared<NullSink>();
+    return s;
+}
+
+// miekg/dns RRSIG.ValidityPeriod with serial arithmetic over 2^31 s.
+bool rrsig_valid(const uint8_t* rdata, uint16_t rdlen, int64_t now) {
+    if (rdlen < 18) return true;
+    const int64_t year68 = int64_t(1) << 31;
+    const int64_t expiration = wire::rd32(rdata + 8);
+    const int64_t inception = wire::rd32(rdata + 12);
+    const int64_t modi = (inception - now) / year68;
+    const int64_t mode = (expiration - now) / year68;
+    const int64_t ti = inception + modi * year68;
+    const int64_t te = expiration + mode * year68;
+    return ti <= now && now <= te;
+}
+
+int64_t clamp_ttl(int64_t ttl, int64_t min, int64_t max) {
+    // CoreDNS computeTTL: min first, then max (max wins when min > max).
+    if (ttl < min) ttl = min;
+    if (ttl > max) ttl = max;
+    return ttl;
+}
+
+std::vector<uint8_t> zone_wire(const std::string& z) {
+    uint8_t buf[wire::kMaxNameLen + 1];
+    size_t n = wire::text_to_name(z, buf);
+    if (n == 0) {
+        buf[0] = 0;
+        n = 1;
+    }
+    for (size_t i = 0; i < n; ++i)
+        if (buf[i] >= 'A' && buf[i] <= 'Z') buf[i] = uint8_t(buf[i] + 32);
+    return std::vector<uint8_t>(buf, buf + n);
+}
+
+std::string join(const std::vector<std::string>& v, const char* sep) {
+    std::string out;
+    for (size_t i = 0; i < v.size(); ++i) {
+        if (i) out += sep;
+        out += v[i];
+    }
+    return out;
+}
+
+// The reply answers this question (CoreDNS 1.12 request.Match: one question,
+// QR set, same name ignoring case, same type).
+bool reply_matches(const uint8_t* msg, size_t len, const wire::QueryInfo& q) {
+    if (len < wire::kHeaderLen || wire::qdcount(msg) != 1 || !(wire::flags(msg) & wire::kQR)) return false;
+    uint8_t name[wire::kMaxNameLen];
+    size_t nlen = 0;
+    const size_t end = wire::read_name(msg, len, wire::kHeaderLen, name, &nlen, true);
+    if (end == 0 || end + 4 > len) return false;
+    return wire::rd16(msg + end) == q.qtype && nlen == q.name_len &&
+           std::memcmp(name, q.name, nlen) == 0;
+}
+
+std::mutex g_registry_mu;
+std::map<std::string, std::weak_ptr<Stores>>& registry() {
+    static std::map<std::string, std::weak_ptr<Stores>> m;
+    return m;
+}
+
+}  // namespace
+
+std::string Config::canonical() const {
+    std::string s;
+    auto add = [&](const std::string& k, const std::string& v) { s += k + "=" + v + ";"; };
+    add("zones", join(zones, ","));
+    add("pcap", std::to_string(pcap));
+    add("ncap", std::to_string(ncap));
+    add("pttl", std::to_string(pttl_s));
+    add("minpttl", std::to_string(minpttl_s));
+    add("nttl", std::to_string(nttl_s));
+    add("minnttl", std::to_string(minnttl_s));
+    add("failttl", std::to_string(failttl_ns));
+    add("prefetch", std::to_string(prefetch) + "/" + std::to_string(prefetch_window_ns) + "/" +
+                        std::to_string(percentage));
+    add("stale", std::to_string(stale_up_to_ns) + (verify_stale ? "/verify" : "/immediate"));
+    add("pexcept", join(pexcept, ","));
+    add("nexcept", join(nexcept, ","));
+    add("keepttl", keepttl ? "1" : "0");
+    return s;
+}
+
+std::shared_ptr<Stores> shared_stores(const std::string& id, long long pcap, long long ncap) {
+    std::lock_guard<std::mutex> lock(g_registry_mu);
+    auto& m = registry();
+    for (auto it = m.begin(); it != m.end();) {  // forget released stores
+        if (it->second.expired()) it = m.erase(it);
+        else ++it;
+    }
+    if (auto s = m[id].lock()) return s;
+    auto s = std::make_shared<Stores>(pcap, ncap);
+    m[id] = s;
+    return s;
+}
+
+ReplyType typify(const uint8_t* msg, size_t len, int64_t wall_s) {
+    using namespace wire;
+    if (len < kHeaderLen) return ReplyType::other_error;
+    const uint8_t op = opcode(msg);
+    if (op == 5) return ReplyType::update;
+    if (op == 4) return ReplyType::meta;
+    if (qdcount(msg) > 0) {
+        const size_t end = read_name(msg, len, kHeaderLen);
+        if (end == 0 || end + 4 > len) return ReplyType::other_error;
+        const uint16_t qt = rd16(msg + end);
+        if (qt == kTypeAXFR || qt == kTypeIXFR) return ReplyType::meta;
+    }
+    bool do_bit = false;
+    bool soa = false;
+    int ns = 0;
+    bool expired = false;
+    const bool ok = for_each_rr(msg, len, [&](const RR& rr) {
+        if (rr.type == kTypeOPT && rr.section == 3) do_bit = rr.ttl & 0x8000u;
+        if (rr.section == 2) {
+            if (rr.type == kTypeSOA) soa = true;
+            else if (rr.type == kTypeNS) ++ns;
+        }
+        return true;
+    });
+    if (!ok) return ReplyType::other_error;
+    if (do_bit) {
+        for_each_rr(msg, len, [&](const RR& rr) {
+            if (rr.type == kTypeRRSIG && !rrsig_valid(msg + rr.rdata(), rr.rdlen, wall_s)) expired = true;
+            return !expired;
+        });
+        if (expired) return ReplyType::other_error;
+    }
+    const uint8_t rc = rcode(msg);
+    if (ancount(msg) > 0 && rc == kNoError) return ReplyType::no_error;
+    if (soa && rc == kNoError) return ReplyType::no_data;
+    if (soa && rc == kNXDomain) return ReplyType::name_error;
+    if (rc == kServFail || rc == kNotImp) return ReplyType::server_error;
+    if (ns > 0 && rc == kNoError) return ReplyType::delegation;
+    if (rc == kNoError) return ReplyType::no_error;
+    return ReplyType::other_error;
+}
+
+int64_t minimal_ttl(const uint8_t* msg, size_t len, ReplyType t) {
+    using namespace wire;
+    constexpr int64_t kMinimalDefault = 5, kMaximumDefault = 3600;
+    if (t != ReplyType::no_error && t != ReplyType::name_error && t != ReplyType::no_data)
+        return kMinimalDefault;
+    int64_t min = kMaximumDefault;
+    int records = 0;
+    bool only_opt = true;
+    for_each_rr(msg, len, [&](const RR& rr) {
+        ++records;
+        if (rr.section == 3 && rr.type == kTypeOPT) return true;  // TTL holds EDNS flags
+        only_opt = false;
+        if (int64_t(rr.ttl) < min) min = rr.ttl;
+        return true;
+    });
+    if (records == 0 || (only_opt && ancount(msg) + nscount(msg) == 0 && arcount(msg) <= 1))
+        return kMinimalDefault;
+    return min;
+}
+
+// ---- the plugin ----
+
+Cache::Cache(Config cfg, std::shared_ptr<Stores> stores, const Clock& clock)
+    : cfg_(std::move(cfg)), stores_(std::move(stores)), clock_(clock), seed_(process_seed()) {
+    for (const auto& z : cfg_.zones) zones_wire_.push_back(zone_wire(z));
+    for (const auto& z : cfg_.pexcept) pexcept_wire_.push_back(zone_wire(z));
+    for (const auto& z : cfg_.nexcept) nexcept_wire_.push_back(zone_wire(z));
+    zones_label_ = join(cfg_.zones, ",");
+}
+
+Cache::~Cache() {
+    if (metrics_handle_) metrics::Registry::global().remove(metrics_handle_);
+}
+
+bool Cache::under(const std::vector<std::vector<uint8_t>>& zones, const uint8_t* name, size_t len) const {
+    for (const auto& z : zones)
+        if (wire::is_subdomain(name, len, z.data(), z.size())) return true;
+    return false;
+}
+
+bool Cache::in_zones(const wire::QueryInfo& q) const { return under(zones_wire_, q.name, q.name_len); }
+
+Cache::Counters& Cache::counters(const Query& q) {
+    WorkerCounters& wc = counters_.get(q.worker ? q.worker->index() : 0);
+    const void* site = q.site;
+    if (site && site == wc.last_site) return wc.slots[wc.last_index].c;
+    const std::string_view label = q.site ? std::string_view(q.site->server) : std::string_view();
+    const size_t len = label.size() < sizeof(ServerSlot::label) ? label.size() : sizeof(ServerSlot::label);
+    const unsigned used = wc.used.load(std::memory_order_relaxed);
+    unsigned i = 0;
+    for (; i < used; ++i)
+        if (wc.slots[i].len == len && std::memcmp(wc.slots[i].label, label.data(), len) == 0) break;
+    if (i == used) {
+        if (used < kMaxServers) {
+            std::memcpy(wc.slots[i].label, label.data(), len);
+            wc.slots[i].len = uint8_t(len);
+            wc.used.store(used + 1, std::memory_order_release);
+        } else {
+            i = kMaxServers - 1;  // more listeners than slots: share the last
+        }
+    }
+    wc.last_site = site;
+    wc.last_index = i;
+    return wc.slots[i].c;
+}
+
+namespace {
+inline void bump(std::atomic<uint64_t>& a) {
+    // Single writer per worker slot: a plain load/store pair, no lock prefix.
+    a.store(a.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+}
+}  // namespace
+
+void Cache::write_hit(Query& q, const Entry& e, uint32_t ttl, bool) {
+    using namespace wire;
+    const size_t n = e.msg_len;
+    const size_t qlen = size_t(q.info.question_end) - kHeaderLen;
+    uint8_t* r = q.resp;
+    std::memcpy(r, e.msg(), n);
+    wr16(r, q.info.id);
+    const bool rd = q.info.flags & kRD;
+    const bool cd = q.info.flags & kCD;
+    const bool ad = e.ad && (q.info.do_bit() || (q.info.flags & kAD));
+    r[2] = uint8_t(0x80 | (q.info.opcode & 0x0f) << 3 | 0x04 /*AA*/ | (rd ? 1 : 0));
+    r[3] = uint8_t((e.ra ? 0x80 : 0) | (ad ? 0x20 : 0) | (cd ? 0x10 : 0) | (e.rcode & 0x0f));
+    // The question as the client wrote it (0x20 case, its class).
+    std::memcpy(r + kHeaderLen, q.req + kHeaderLen, qlen);
+    const uint8_t* offs = e.ttl_offsets();
+    for (size_t i = 0; i < e.ttl_count; ++i) {
+        uint16_t off;
+        std::memcpy(&off, offs + 2 * i, 2);
+        wr32(r + off, ttl);
+    }
+    q.set_written(n, name());
+}
+
+Cache::Lookup Cache::lookup(Query& q, const Key& k, Counters& c, bool write, uint32_t* prefetch_hits) {
+    const int64_t now = clock_.now_ns();
+    const int64_t stale_s = cfg_.stale_up_to_ns / kSecond;
+    const size_t qlen = size_t(q.info.question_end) - wire::kHeaderLen;
+    Lookup result = Lookup::miss;
+    auto use = [&](Entry& e) {
+        const int64_t ttl = e.remaining(now);
+        if (!(ttl > 0 || (cfg_.stale_up_to_ns > 0 && -ttl < stale_s))) return false;
+        if (e.msg_len > q.resp_cap || size_t(e.name_len) + 4 != qlen) return false;
+        const bool stale = ttl < 0;
+        if (!stale && cfg_.prefetch > 0) {
+            // CoreDNS freq.Update: the window restarts when it is older than DURATION.
+            if (e.freq_last_ns < now - cfg_.prefetch_window_ns) {
+                e.freq_last_ns = now;
+                e.freq_hits = 1;
+            } else {
+                ++e.freq_hits;
+            }
+            const int64_t threshold = (int64_t(cfg_.percentage) * int64_t(e.ttl_s) + 99) / 100;
+            if (e.freq_hits >= uint64_t(cfg_.prefetch) && ttl <= threshold) *prefetch_hits = e.freq_hits;
+        } else if (stale) {
+            *prefetch_hits = e.freq_hits;
+        }
+        if (write) {
+            uint32_t shown = stale ? 0u : uint32_t(ttl);
+            if (cfg_.keepttl) shown = e.ttl_s;
+            write_hit(q, e, shown, stale);
+        }
+        result = stale ? Lookup::stale : Lookup::fresh;
+        return true;
+    };
+    bump(c.requests);
+    if (stores_->denial.visit(k, use)) {
+        bump(c.hits_denial);
+    } else if (stores_->success.visit(k, use)) {
+        bump(c.hits_success);
+    } else {
+        bump(c.misses);
+    }
+    return result;
+}
+
+Step Cache::query(Query& q) {
+    uint64_t& state = q.data();
+    if (!in_zones(q.info)) {
+        state = kPass;
+        return Step::next;
+    }
+    Counters& c = counters(q);
+    const Key k = make_key(q.info, seed_);
+    uint32_t prefetch_hits = 0;
+    const bool verify = cfg_.verify_stale;
+    // With verify the stale entry is only written if the refresh fails, so
+    // do not write it yet; a fresh hit under verify is written right away.
+    const Lookup r = lookup(q, k, c, true, &prefetch_hits);
+    switch (r) {
+        case Lookup::miss:
+            state = kMiss;
+            return Step::next;
+        case Lookup::stale:
+            if (verify) {
+                q.written = false;
+                q.resp_len = 0;
+                q.writer = {};
+                state = kVerify;
+                return Step::next;
+            }
+            bump(c.served_stale);
+            start_refresh(q, prefetch_hits);
+            return Step::done;
+        case Lookup::fresh:
+            if (prefetch_hits) start_refresh(q, prefetch_hits);
+            return Step::done;
+    }
+    return Step::done;
+}
+
+void Cache::start_refresh(Query& q, uint32_t inherit_hits) {
+    Counters& c = counters(q);
+    bump(c.prefetch);
+    if (!q.site) return;  // no chain to run (unit tests without a Site)
+    // The refresh runs only the plugins below this one, over "TCP" (no
+    // truncation), and its reply goes nowhere but into the store.
+    ReplySink* saved = q.sink;
+    q.sink = nullptr;
+    auto oq = std::make_unique<OwnedQuery>(q);
+    q.sink = saved;
+    oq->sink = null_sink().get();
+    oq->sink_owner = null_sink();
+    oq->proto = Proto::tcp;
+    oq->base = q.pos;
+    oq->ran = uint16_t(q.pos + 1);
+    oq->pos = uint16_t(q.pos + 1);
+    oq->resp_len = 0;
+    oq->written = false;
+    oq->rcode = 0;
+    oq->writer = {};
+    oq->error.clear();
+    oq->error_plugin = {};
+    oq->plugin_data[q.pos] = kRefresh | kInheritHits | (uint64_t(inherit_hits) << 32);
+    Query& ref = *oq;
+    drive(ref, std::move(oq));
+}
+
+void Cache::store_reply(Query& q, const uint8_t* msg, size_t len, ReplyType t, int64_t duration_ns,
+                        Counters& c) {
+    const bool success = t == ReplyType::no_error || t == ReplyType::delegation;
+    const bool denial = t == ReplyType::name_error || t == ReplyType::no_data || t == ReplyType::server_error;
+    if (!success && !denial) return;
+    if (under(success ? pexcept_wire_ : nexcept_wire_, q.info.name, q.info.name_len)) return;
+    const Key k = make_key(q.info, seed_);
+    Entry e;
+    if (!make_entry(msg, len, k, clock_.now_ns(), uint32_t(duration_ns / kSecond), e)) return;
+    Store& s = success ? stores_->success : stores_->denial;
+    switch (s.insert(std::move(e))) {
+        case Store::Insert::stored: break;
+        case Store::Insert::evicted: bump(success ? c.evictions_success : c.evictions_denial); break;
+        case Store::Insert::busy: bump(c.busy_skips); break;
+    }
+}
+
+void Cache::response(Query& q) {
+    const uint64_t data = q.data();
+    const uint64_t state = data & kStateMask;
+    if (state == kPass) return;
+    Counters& c = counters(q);
+    if (state == kVerify) {
+        const bool usable = q.written && q.resp_len >= wire::kHeaderLen &&
+                            (wire::rcode(q.resp) == wire::kNoError || wire::rcode(q.resp) == wire::kNXDomain);
+        if (!usable) {
+            // The refresh failed: serve the stale entry (CoreDNS ignores the
+            // refresh's error, so nothing is logged for it).
+            const Key k = make_key(q.info, seed_);
+            const int64_t now = clock_.now_ns();
+            const int64_t stale_s = cfg_.stale_up_to_ns / kSecond;
+            const size_t qlen = size_t(q.info.question_end) - wire::kHeaderLen;
+            auto serve = [&](Entry& e) {
+                const int64_t ttl = e.remaining(now);
+                if (!(ttl > 0 || -ttl < stale_s)) return false;
+                if (e.msg_len > q.resp_cap || size_t(e.name_len) + 4 != qlen) return false;
+                write_hit(q, e, cfg_.keepttl ? e.ttl_s : (ttl > 0 ? uint32_t(ttl) : 0u), true);
+                return true;
+            };
+            if (stores_->denial.visit(k, serve) || stores_->success.visit(k, serve)) {
+                bump(c.served_stale);
+                q.error.clear();
+                q.error_plugin = {};
+            }
+            return;
+        }
+    }
+    if (!q.written || q.resp_len < wire::kHeaderLen) return;
+
+    uint8_t* msg = q.resp;
+    size_t len = q.resp_len;
+    const ReplyType t = typify(msg, len, clock_.wall_s());
+    const bool has_key = !(wire::flags(msg) & wire::kTC) && t != ReplyType::other_error &&
+                         t != ReplyType::meta && t != ReplyType::update;
+    const int64_t msg_ttl = minimal_ttl(msg, len, t);
+    int64_t duration_ns;
+    if (t == ReplyType::name_error || t == ReplyType::no_data)
+        duration_ns = clamp_ttl(msg_ttl, cfg_.minnttl_s, cfg_.nttl_s) * kSecond;
+    else if (t == ReplyType::server_error)
+        duration_ns = cfg_.failttl_ns;
+    else
+        duration_ns = clamp_ttl(msg_ttl, cfg_.minpttl_s, cfg_.pttl_s) * kSecond;
+
+    // Upstream EDNS never reaches the client through the cache; the
+    // finisher attaches the client's own OPT.
+    len = wire::strip_opt(msg, len);
+    q.resp_len = len;
+    if (has_key && duration_ns > 0) {
+        if (reply_matches(msg, len, q.info)) store_reply(q, msg, len, t, duration_ns, c);
+        else bump(c.drops);
+    }
+    if (state == kRefresh) {
+        if ((data & kInheritHits) && (data >> 32)) {
+            // CoreDNS doPrefetch: the new item keeps the old hit count.
+            const Key k = make_key(q.info, seed_);
+            const int64_t now = clock_.now_ns();
+            auto reset = [&](Entry& e) {
+                e.freq_last_ns = now;
+                e.freq_hits = uint32_t(data >> 32);
+                return true;
+            };
+            if (!stores_->denial.visit(k, reset)) stores_->success.visit(k, reset);
+        }
+        return;
+    }
+    // Every record leaves with the computed TTL, on the miss path too.
+    wire::set_all_ttls(msg, len, uint32_t(duration_ns / kSecond));
+    if (!q.info.do_bit() && !(q.info.flags & wire::kAD)) wire::set_flag(msg, wire::kAD, false);
+}
+
+// ---- metrics ----
+
+Cache::Totals Cache::totals() const {
+    Totals t;
+    counters_.for_each([&](const WorkerCounters& wc) {
+        const unsigned used = wc.used.load(std::memory_order_acquire);
+        for (unsigned i = 0; i < used; ++i) {
+            const Counters& c = wc.slots[i].c;
+            t.requests += c.requests.load(std::memory_order_relaxed);
+            t.hits_success += c.hits_success.load(std::memory_order_relaxed);
+            t.hits_denial += c.hits_denial.load(std::memory_order_relaxed);
+            t.misses += c.misses.load(std::memory_order_relaxed);
+            t.prefetch += c.prefetch.load(std::memory_order_relaxed);
+            t.drops += c.drops.load(std::memory_order_relaxed);
+            t.served_stale += c.served_stale.load(std::memory_order_relaxed);
+            t.evictions_success += c.evictions_success.load(std::memory_order_relaxed);
+            t.evictions_denial += c.evictions_denial.load(std::memory_order_relaxed);
+            t.busy_skips += c.busy_skips.load(std::memory_order_relaxed);
+        }
+    });
+    return t;
+}
+
+void Cache::register_metrics() {
+    metrics_handle_ = metrics::Registry::global().add([this](std::vector<metrics::Family>& out) {
+        // Sum every worker's slots per server label.
+        std::map<std::string, Totals> by_server;
+        counters_.for_each([&](const WorkerCounters& wc) {
+            const unsigned used = wc.used.load(std::memory_order_acquire);
+            for (unsigned i = 0; i < used; ++i) {
+                const Counters& c = wc.slots[i].c;
+                Totals& t = by_server[std::string(wc.slots[i].label, wc.slots[i].len)];
+                t.requests += c.requests.load(std::memory_order_relaxed);
+                t.hits_success += c.hits_success.load(std::memory_order_relaxed);
+                t.hits_denial += c.hits_denial.load(std::memory_order_relaxed);
+                t.misses += c.misses.load(std::memory_order_relaxed);
+                t.prefetch += c.prefetch.load(std::memory_order_relaxed);
+                t.drops += c.drops.load(std::memory_order_relaxed);
+                t.served_stale += c.served_stale.load(std::memory_order_relaxed);
+                t.evictions_success += c.evictions_success.load(std::memory_order_relaxed);
+                t.evictions_denial += c.evictions_denial.load(std::memory_order_relaxed);
+            }
+        });
+        if (by_server.empty()) return;  // CoreDNS: series appear once used
+        auto entries = metrics::gauge_family("coredns_cache_entries", "The number of elements in the cache.");
+        auto requests = metrics::counter_family("coredns_cache_requests_total", "The count of cache requests.");
+        auto hits = metrics::counter_family("coredns_cache_hits_total", "The count of cache hits.");
+        auto misses = metrics::counter_family(
+            "coredns_cache_misses_total",
+            "The count of cache misses. Deprecated, derive misses from cache hits/requests counters.");
+        auto prefetch = metrics::counter_family("coredns_cache_prefetch_total",
+                                                "The number of times the cache has prefetched a cached item.");
+        auto drops = metrics::counter_family(
+            "coredns_cache_drops_total", "The number responses that are not cached, because the reply is malformed.");
+        auto stale = metrics::counter_family("coredns_cache_served_stale_total",
+                                             "The number of requests served from stale cache entries.");
+        auto evictions = metrics::counter_family("coredns_cache_evictions_total", "The count of cache evictions.");
+        for (const auto& [server, t] : by_server) {
+            const metrics::Labels base{{"server", server}, {"view", ""}, {"zones", zones_label_}};
+            auto typed = [&](const char* type) {
+                return metrics::Labels{{"server", server}, {"type", type}, {"view", ""}, {"zones", zones_label_}};
+            };
+            metrics::add_gauge(entries, typed("denial"), double(stores_->denial.size()));
+            metrics::add_gauge(entries, typed("success"), double(stores_->success.size()));
+            metrics::add_counter(requests, base, double(t.requests));
+            if (t.hits_denial) metrics::add_counter(hits, typed("denial"), double(t.hits_denial));
+            if (t.hits_success) metrics::add_counter(hits, typed("success"), double(t.hits_success));
+            if (t.misses) metrics::add_counter(misses, base, double(t.misses));
+            if (t.prefetch) metrics::add_counter(prefetch, base, double(t.prefetch));
+            if (t.drops) metrics::add_counter(drops, base, double(t.drops));
+            if (t.served_stale) metrics::add_counter(stale, base, double(t.served_stale));
+            if (t.evictions_denial) metrics::add_counter(evictions, typed("denial"), double(t.evictions_denial));
+            if (t.evictions_success) metrics::add_counter(evictions, typed("success"), double(t.evictions_success));
+        }
+        for (auto* f : {&entries, &requests, &hits, &misses, &prefetch, &drops, &stale, &evictions})
+            if (!f->metric.empty()) out.push_back(std::move(*f));
+    });
+}
+
+}  // namespace dnscore::plugins::cache

@@ -1,0 +1,150 @@
+#include "plugins/cache/store.hpp"
+
+#include <cstring>
+#include <random>
+
+namespace dnscore::plugins::cache {
+
+namespace {
+class SystemClock final : public Clock {
+public:
+    int64_t now_ns() const override {
+        return std::chrono::duration_cast<std::chrono::nanoseconds>(
+                   std::chrono::steady_clock::now().time_since_epoch())
+            .count();
+    }
+    int64_t wall_s() const override {
+        return std::chrono::duration_cast<std::chrono::seconds>(
+                   std::chrono::system_clock::now().time_since_epoch())
+            .count();
+    }
+};
+
+inline uint64_t mix(uint64_t h) {
+    // splitmix64 finaliser: spreads the low bits that pick the shard.
+    h ^= h >> 30;
+    h *= 0xbf58476d1ce4e5b9ull;
+    h ^= h >> 27;
+    h *= 0x94d049bb133111ebull;
+    h ^= h >> 31;
+    return h;
+}
+}  // namespace
+
+const Clock& system_clock() {
+    static const SystemClock c;
+    return c;
+}
+
+uint64_t process_seed() {
+    static const uint64_t seed = [] {
+        std::random_device rd;
+        return (uint64_t(rd()) << 32) ^ rd();
+    }();
+    return seed;
+}
+
+uint64_t key_hash(uint64_t seed, const uint8_t* name, size_t name_len, uint16_t qtype, bool do_bit,
+                  bool cd_bit) {
+    uint64_t h = mix(seed ^ (uint64_t(qtype) << 2 | uint64_t(do_bit) << 1 | uint64_t(cd_bit)));
+    size_t i = 0;
+    for (; i + 8 <= name_len; i += 8) {
+        uint64_t w;
+        std::memcpy(&w, name + i, 8);
+        h = mix(h ^ w) + 0x9e3779b97f4a7c15ull;
+    }
+    uint64_t tail = 0;
+    std::memcpy(&tail, name + i, name_len - i);
+    return mix(h ^ tail ^ (uint64_t(name_len) << 56));
+}
+
+Key make_key(const wire::QueryInfo& q, uint64_t seed) {
+    Key k;
+    k.name = q.name;
+    k.name_len = q.name_len;
+    k.qtype = q.qtype;
+    k.do_bit = q.do_bit();
+    k.cd_bit = q.cd_bit();
+    k.hash = key_hash(seed, k.name, k.name_len, k.qtype, k.do_bit, k.cd_bit);
+    return k;
+}
+
+bool Entry::matches(const Key& k) const {
+    return hash == k.hash && qtype == k.qtype && do_bit == k.do_bit && cd_bit == k.cd_bit &&
+           name_len == k.name_len && std::memcmp(name(), k.name, name_len) == 0;
+}
+
+bool make_entry(const uint8_t* msg, size_t len, const Key& key, int64_t now_ns, uint32_t ttl_s,
+                Entry& out) {
+    if (len < wire::kHeaderLen || len > 65535) return false;
+    uint16_t offsets[4096];
+    size_t n = 0;
+    bool fits = true;
+    const bool ok = wire::for_each_rr(msg, len, [&](const wire::RR& rr) {
+        if (rr.type == wire::kTypeOPT) return true;
+        if (n == std::size(offsets)) {
+            fits = false;
+            return false;
+        }
+        offsets[n++] = uint16_t(rr.type_off + 4);
+        return true;
+    });
+    if (!ok || !fits) return false;
+    const size_t total = len + 2 * n + key.name_len;
+    out.blob.reset(new uint8_t[total]);
+    uint8_t* b = out.blob.get();
+    std::memcpy(b, msg, len);
+    std::memcpy(b + len, offsets, 2 * n);
+    std::memcpy(b + len + 2 * n, key.name, key.name_len);
+    out.hash = key.hash;
+    out.msg_len = uint16_t(len);
+    out.ttl_count = uint16_t(n);
+    out.name_len = key.name_len;
+    out.qtype = key.qtype;
+    out.do_bit = key.do_bit;
+    out.cd_bit = key.cd_bit;
+    out.rcode = wire::rcode(msg);
+    out.ra = wire::flags(msg) & wire::kRA;
+    out.ad = wire::flags(msg) & wire::kAD;
+    out.stored_ns = now_ns;
+    out.ttl_s = ttl_s;
+    out.freq_last_ns = INT64_MIN;
+    out.freq_hits = 0;
+    return true;
+}
+
+Store::Store(long long capacity) : shards_(new Shard[kShards]) {
+    // CoreDNS pkg/cache.New: size / 256 per shard, at least 4.
+    long long per = capacity / (long long)kShards;
+    shard_cap_ = per < 4 ? 4 : size_t(per);
+    std::random_device rd;
+    for (size_t i = 0; i < kShards; ++i) shards_[i].rng = (uint64_t(rd()) << 32 | rd()) | 1;
+}
+
+Store::Insert Store::insert(Entry&& e) {
+    Shard& s = shard_for(e.hash);
+    std::unique_lock<std::mutex> lock(s.mu, std::try_to_lock);
+    if (!lock.owns_lock()) return Insert::busy;
+    auto it = s.index.find(e.hash);
+    if (it != s.index.end()) {
+        s.slots[it->second] = std::move(e);
+        return Insert::stored;
+    }
+    if (s.slots.size() < shard_cap_) {
+        s.index.emplace(e.hash, uint32_t(s.slots.size()));
+        s.slots.push_back(std::move(e));
+        size_.fetch_add(1, std::memory_order_relaxed);
+        return Insert::stored;
+    }
+    // Full: evict one arbitrary entry of this shard (xorshift pick).
+    s.rng ^= s.rng << 13;
+    s.rng ^= s.rng >> 7;
+    s.rng ^= s.rng << 17;
+    const uint32_t victim = uint32_t(s.rng % s.slots.size());
+    s.index.erase(s.slots[victim].hash);
+    s.index.emplace(e.hash, victim);
+    s.slots[victim] = std::move(e);
+    return Insert::evicted;
+}
+
+}  // namespace dnscore::plugins::cache

@@ -1,0 +1,127 @@
+#pragma once
+// The cache's storage: raw-wire replies in a sharded table shared by every
+// worker. One Store is one of CoreDNS's two caches (success or denial); it
+// keeps CoreDNS pkg/cache's capacity semantics (256 shards of
+// max(CAPACITY/256, 4) entries, one random entry of the shard evicted when a
+// new key arrives in a full shard). Lookups lock one shard for the length of
+// a copy; inserts only try the lock and are skipped (and counted) when busy.
+#include <boost/unordered/unordered_flat_map.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "server/wire/wire.hpp"
+
+namespace dnscore::plugins::cache {
+
+// Time source; tests inject a manual one.
+class Clock {
+public:
+    virtual ~Clock() = default;
+    virtual int64_t now_ns() const = 0;   // monotonic, for ages
+    virtual int64_t wall_s() const = 0;   // Unix seconds, for RRSIG validity
+};
+const Clock& system_clock();
+
+constexpr int64_t kSecond = 1'000'000'000;
+
+// What identifies a cached reply (CoreDNS 1.12: qname, qtype, DO, CD).
+struct Key {
+    uint64_t hash = 0;
+    const uint8_t* name = nullptr;  // lower-case uncompressed wire name
+    uint8_t name_len = 0;
+    uint16_t qtype = 0;
+    bool do_bit = false;
+    bool cd_bit = false;
+};
+// Seeded hash over the key fields (the seed is random per process so
+// nobody can aim collisions at a shard).
+uint64_t key_hash(uint64_t seed, const uint8_t* name, size_t name_len, uint16_t qtype, bool do_bit,
+                  bool cd_bit);
+uint64_t process_seed();
+Key make_key(const wire::QueryInfo& q, uint64_t seed);
+
+// One cached reply. `blob` holds the message (OPT stripped), then the offsets
+// of every TTL field (uint16_t each), then the lower-case question name.
+struct Entry {
+    uint64_t hash = 0;
+    std::unique_ptr<uint8_t[]> blob;
+    uint16_t msg_len = 0;
+    uint16_t ttl_count = 0;
+    uint8_t name_len = 0;
+    uint16_t qtype = 0;
+    bool do_bit = false;
+    bool cd_bit = false;
+    uint8_t rcode = 0;
+    bool ra = false;
+    bool ad = false;
+    int64_t stored_ns = 0;  // when it was stored (Clock::now_ns)
+    uint32_t ttl_s = 0;     // stored duration, whole seconds
+    // Prefetch frequency (CoreDNS pkg/freq): hits since `freq_last_ns`.
+    int64_t freq_last_ns = INT64_MIN;
+    uint32_t freq_hits = 0;
+
+    const uint8_t* msg() const { return blob.get(); }
+    const uint8_t* ttl_offsets() const { return blob.get() + msg_len; }
+    const uint8_t* name() const { return blob.get() + msg_len + 2 * size_t(ttl_count); }
+    bool matches(const Key& k) const;
+    // Seconds left (negative once expired), CoreDNS item.ttl().
+    int64_t remaining(int64_t now_ns) const { return int64_t(ttl_s) - (now_ns - stored_ns) / kSecond; }
+};
+
+// Builds an entry from a reply already stripped of its OPT record. Returns
+// false when the message cannot be walked or is too large.
+bool make_entry(const uint8_t* msg, size_t len, const Key& key, int64_t now_ns, uint32_t ttl_s,
+                Entry& out);
+
+class Store {
+public:
+    static constexpr size_t kShards = 256;
+
+    explicit Store(long long capacity);
+    Store(const Store&) = delete;
+    Store& operator=(const Store&) = delete;
+
+    enum class Insert { stored, evicted, busy };
+    // Stores `e` under its key (replacing an entry with the same hash).
+    Insert insert(Entry&& e);
+
+    // Calls fn(Entry&) under the shard lock when an entry for `k` exists and
+    // matches it fully (never on a hash match alone). Returns fn's result, or
+    // false when there is no such entry.
+    template <class Fn>
+    bool visit(const Key& k, Fn&& fn);
+
+    size_t size() const { return size_.load(std::memory_order_relaxed); }
+    size_t shard_capacity() const { return shard_cap_; }
+
+private:
+    struct alignas(64) Shard {
+        std::mutex mu;
+        boost::unordered_flat_map<uint64_t, uint32_t> index;  // hash -> slot
+        std::vector<Entry> slots;
+        uint64_t rng = 0;
+    };
+    Shard& shard_for(uint64_t hash) { return shards_[hash & (kShards - 1)]; }
+
+    std::unique_ptr<Shard[]> shards_;
+    size_t shard_cap_;
+    std::atomic<size_t> size_{0};
+};
+
+template <class Fn>
+bool Store::visit(const Key& k, Fn&& fn) {
+    Shard& s = shard_for(k.hash);
+    std::lock_guard<std::mutex> lock(s.mu);
+    auto it = s.index.find(k.hash);
+    if (it == s.index.end()) return false;
+    Entry& e = s.slots[it->second];
+    if (!e.matches(k)) return false;
+    return fn(e);
+}
+
+}  // namespace dnscore::plugins::cache
