@@ -132,3 +132,16 @@ TEST_CASE("a reply the server writes is counted with plugin \"\" and size 0", "[
     CHECK(has(text, "coredns_dns_responses_total{plugin=\"\",rcode=\"SERVFAIL\",server=\"dns://:0\",view=\"\",zone=\"srvfail.example.\"} 1"));
     CHECK(has(text, "coredns_dns_response_size_bytes_bucket{proto=\"udp\",server=\"dns://:0\",view=\"\",zone=\"srvfail.example.\",le=\"0\"} 1"));
 }
+
+TEST_CASE("-validate sets up prometheus, health and ready without any hook that opens a socket", "[prometheus]") {
+    corefile::LoadOptions o;
+    o.validate_only = true;
+    auto set = corefile::load(".:0 {\n prometheus 127.0.0.1:0\n health 127.0.0.1:0\n ready 127.0.0.1:0\n whoami\n}\n",
+                              "Corefile", o);
+    CHECK(set->on_startup.empty());
+    CHECK(set->on_shutdown.empty());
+    CHECK(set->on_final_shutdown.empty());
+    auto running = corefile::load(".:0 {\n prometheus 127.0.0.1:0\n health 127.0.0.1:0\n ready 127.0.0.1:0\n whoami\n}\n",
+                                  "Corefile", {});
+    CHECK(running->on_startup.size() >= 3);
+}
