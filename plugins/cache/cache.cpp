@@ -240,7 +240,7 @@ inline void bump(std::atomic<uint64_t>& a) {
 }
 }  // namespace
 
-void Cache::write_hit(Query& q, const Entry& e, uint32_t ttl, bool) {
+void Cache::write_hit(Query& q, const Entry& e, uint32_t ttl, bool stale) {
     using namespace wire;
     const size_t n = e.msg_len;
     const size_t qlen = size_t(q.info.question_end) - kHeaderLen;
@@ -260,7 +260,9 @@ void Cache::write_hit(Query& q, const Entry& e, uint32_t ttl, bool) {
         std::memcpy(&off, offs + 2 * i, 2);
         wr32(r + off, ttl);
     }
-    q.set_written(n, name());
+    // Beyond CoreDNS: a stale answer says so (RFC 8914 EDE 3) to EDNS clients.
+    const size_t len = stale ? add_ede(r, n, q.resp_cap, q.req, q.info, 3) : n;
+    q.set_written(len, name());
 }
 
 Cache::Lookup Cache::lookup(Query& q, const Key& k, Counters& c, bool write, uint32_t* prefetch_hits) {

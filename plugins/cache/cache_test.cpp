@@ -441,6 +441,21 @@ TEST_CASE("serve_stale immediate serves expired entries with TTL 0 and refreshes
     CHECK(h.upstream->calls == 2);  // the background refresh tried
     CHECK(h.cache->totals().served_stale == 1);
     CHECK(h.cache->totals().prefetch == 1);
+    // EDNS clients learn that the answer is stale: EDE 3 in their OPT.
+    const Bytes ede = h.ask("example.org.", "A", {.edns = true, .udp_size = 1232});
+    REQUIRE(wire::arcount(ede.data()) == 1);
+    bool found = false;
+    wire::for_each_rr(ede.data(), ede.size(), [&](const wire::RR& rr) {
+        if (rr.type == wire::kTypeOPT) {
+            CHECK(rr.klass == 1232);
+            REQUIRE(rr.rdlen == 6);
+            const uint8_t* o = ede.data() + rr.rdata();
+            found = wire::rd16(o) == 15 && wire::rd16(o + 4) == 3;
+        }
+        return true;
+    });
+    CHECK(found);
+    CHECK(h.upstream->calls == 3);
     // Beyond DURATION the entry is unusable.
     h.clock.advance(50);
     const Bytes gone = h.ask("example.org.", "A");

@@ -398,6 +398,24 @@ size_t append_client_opt(uint8_t* reply, size_t len, size_t cap, const uint8_t* 
 }
 }  // namespace
 
+size_t add_ede(uint8_t* reply, size_t len, size_t cap, const uint8_t* req, const QueryInfo& q,
+               uint16_t info_code) {
+    if (!q.edns.present || len < kHeaderLen) return len;
+    Edns re;
+    if (!find_opt(reply, len, re)) return len;
+    if (!re.present) {
+        len = append_client_opt(reply, len, cap, req, q.edns);
+        if (!find_opt(reply, len, re) || !re.present) return len;
+    }
+    if (size_t(re.rr_off) + re.rr_len != len || len + 6 > cap) return len;
+    uint8_t* o = reply + len;
+    wr16(o, 15);  // EDE
+    wr16(o + 2, 2);
+    wr16(o + 4, info_code);
+    wr16(reply + re.rdata_off - 2, uint16_t(re.rdata_len + 6));
+    return len + 6;
+}
+
 size_t finish_reply(uint8_t* reply, size_t len, size_t cap, const uint8_t* req,
                     const QueryInfo& q, bool tcp) {
     if (len < kHeaderLen) return len;

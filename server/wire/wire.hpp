@@ -177,6 +177,14 @@ size_t build_badvers_reply(const uint8_t* req, const QueryInfo& q, uint8_t* out,
 size_t finish_reply(uint8_t* reply, size_t len, size_t cap, const uint8_t* req,
                     const QueryInfo& q, bool tcp);
 
+// Adds an Extended DNS Error option (RFC 8914, code 15) with `info_code` to a
+// reply, in place, when the client sent EDNS: the client's OPT is attached
+// first (as finish_reply would) if the reply has none. Returns the new
+// length (unchanged without client EDNS, when it does not fit, or when the
+// reply's OPT is not its last record).
+size_t add_ede(uint8_t* reply, size_t len, size_t cap, const uint8_t* req, const QueryInfo& q,
+               uint16_t info_code);
+
 // Removes the OPT record(s) from a reply in place; returns the new length.
 size_t strip_opt(uint8_t* msg, size_t len);
 // Sets the TTL of every record except OPT.

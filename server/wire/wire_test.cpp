@@ -317,3 +317,27 @@ TEST_CASE("fuzz-style: random mutations never crash parse, walk or finish", "[wi
     }
     SUCCEED("no crash");
 }
+
+TEST_CASE("add_ede attaches the client's OPT with an Extended DNS Error", "[wire]") {
+    auto req = testing::make_query("example.org.", "A", {.edns = true, .udp_size = 1400});
+    wire::QueryInfo qi;
+    REQUIRE(wire::parse_query(req.data(), req.size(), qi) == wire::Verdict::ok);
+    auto reply = testing::make_reply(testing::make_query("example.org.", "A"), 0, {"example.org. 1 IN A 192.0.2.1"});
+    const size_t base = reply.size();
+    reply.resize(base + 64);
+    const size_t len = wire::add_ede(reply.data(), base, reply.size(), req.data(), qi, 3);
+    REQUIRE(len == base + 11 + 6);
+    CHECK(wire::arcount(reply.data()) == 1);
+    const uint8_t* opt = reply.data() + base;
+    CHECK(wire::rd16(opt + 1) == wire::kTypeOPT);
+    CHECK(wire::rd16(opt + 3) == 1400);
+    CHECK(wire::rd16(opt + 9) == 6);
+    CHECK(wire::rd16(opt + 11) == 15);
+    CHECK(wire::rd16(opt + 13) == 2);
+    CHECK(wire::rd16(opt + 15) == 3);
+    // Without client EDNS nothing changes.
+    auto plain = testing::make_query("example.org.", "A");
+    wire::QueryInfo pi;
+    REQUIRE(wire::parse_query(plain.data(), plain.size(), pi) == wire::Verdict::ok);
+    CHECK(wire::add_ede(reply.data(), base, reply.size(), plain.data(), pi, 3) == base);
+}
