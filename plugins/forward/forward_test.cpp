@@ -133,3 +133,39 @@ TEST_CASE("forward: query() passes unmatched names on and keeps matched ones", "
     q.info.name_len = uint8_t(w.size());
     CHECK(f->query(q) == Step::async);
 }
+
+#include "plugins/forward/internal.hpp"
+
+TEST_CASE("forward: pipelined replies are matched to waiters by ID", "[forward]") {
+    boost::asio::io_context io;
+    auto conn = std::make_shared<StreamConn>(io, nullptr);
+    Waiter a(io), b(io), c(io);
+    a.id = 0x1111;
+    b.id = 0x2222;
+    c.id = 0x3333;
+    for (Waiter* w : {&a, &b, &c}) conn->waiting.push_back(w);
+    CHECK(conn->has_id(0x2222));
+    CHECK_FALSE(conn->has_id(0x4444));
+    // Out of order: the second query's reply first.
+    CHECK(conn->take_waiter(0x2222) == &b);
+    CHECK(conn->take_waiter(0x2222) == nullptr);  // a duplicate reply matches nothing
+    CHECK(conn->take_waiter(0x9999) == nullptr);  // a late reply for a finished exchange
+    CHECK(conn->take_waiter(0x1111) == &a);
+    // A failing connection fails everyone still waiting, with the error text.
+    conn->fail_all("EOF", true);
+    CHECK(conn->waiting.empty());
+    CHECK(c.failed);
+    CHECK(c.peer_closed);
+    CHECK(c.err == "EOF");
+    CHECK_FALSE(a.failed);
+}
+
+TEST_CASE("forward: pipelined writes are framed with a length prefix, in order", "[forward]") {
+    boost::asio::io_context io;
+    auto conn = std::make_shared<StreamConn>(io, nullptr);
+    const uint8_t m1[] = {1, 2, 3}, m2[] = {4, 5};
+    conn->enqueue(m1, sizeof m1);  // not connected yet: queued, not written
+    conn->enqueue(m2, sizeof m2);
+    CHECK(conn->outq == std::vector<uint8_t>{0, 3, 1, 2, 3, 0, 2, 4, 5});
+    CHECK_FALSE(conn->writing);
+}
