@@ -8,8 +8,10 @@ void setup_errors(corefile::SetupContext&);
 void setup_health(corefile::SetupContext&);
 void setup_forward(corefile::SetupContext&);
 void setup_log(corefile::SetupContext&);
+void setup_loop(corefile::SetupContext&);
 void setup_prometheus(corefile::SetupContext&);
 void setup_ready(corefile::SetupContext&);
+void setup_reload(corefile::SetupContext&);
 void setup_whoami(corefile::SetupContext&);
 }  // namespace dnscore::plugins
 
@@ -26,6 +28,7 @@ namespace {
 // Only the directives dnscore implements appear below, in that order. A
 // plugin folder missing from this table is caught by directives_test.
 constexpr Directive kDirectives[] = {
+    {"reload", plugins::setup_reload},
     {"bind", plugins::setup_bind},
     {"ready", plugins::setup_ready},
     {"health", plugins::setup_health},
@@ -33,6 +36,7 @@ constexpr Directive kDirectives[] = {
     {"errors", plugins::setup_errors},
     {"log", plugins::setup_log},
     {"cache", plugins::setup_cache},
+    {"loop", plugins::setup_loop},
     {"forward", plugins::setup_forward},
     {"whoami", plugins::setup_whoami},
 };

@@ -59,17 +59,32 @@ std::string listen_error(const Listener& l, const std::string& proto, const std:
 }  // namespace
 
 void Runtime::open_listeners(const ServerSet& set) {
-    for (const auto& l : set.listeners) {
-        if (bound_ports_.count(l.label)) continue;  // already open (reload keeps it)
-        std::string port = l.port;
-        for (auto& w : workers_) {
-            try {
-                port = w->open_listener(l, port);
-            } catch (const std::exception& e) {
-                throw parser::ConfigError(listen_error(l, "tcp", e));
+    std::vector<std::string> opened;  // labels opened by this call (rolled back on failure)
+    try {
+        for (const auto& l : set.listeners) {
+            if (bound_ports_.count(l.label)) continue;  // already open (reload keeps it)
+            std::string port = l.port;
+            opened.push_back(l.label);
+            for (auto& w : workers_) {
+                try {
+                    port = w->open_listener(l, port);
+                } catch (const std::exception& e) {
+                    throw parser::ConfigError(listen_error(l, "tcp", e));
+                }
             }
+            bound_ports_[l.label] = port;
         }
-        bound_ports_[l.label] = port;
+    } catch (...) {
+        // A failed reload must not leave sockets bound that nobody reads
+        // (a more specific bind would swallow the old listener's traffic):
+        // close what this attempt opened, on every worker, after its
+        // open_listener posts.
+        for (const auto& label : opened) {
+            bound_ports_.erase(label);
+            for (auto& w : workers_)
+                asio::post(w->io(), [w = w.get(), label] { w->discard_listener(label); });
+        }
+        throw;
     }
 }
 
@@ -123,21 +138,88 @@ void Runtime::apply(std::shared_ptr<ServerSet> next) {
 }
 
 bool Runtime::reload(std::string* error) {
+    corefile::CorefileSource src;
     try {
-        auto src = corefile::read_corefile(opts_.conf_flag, opts_.dns_port);
-        corefile::LoadOptions lo;
-        lo.dns_port = opts_.dns_port;
-        auto next = corefile::load(src.text, src.file, lo);
-        log::info("Reloading");
-        apply(next);
-        source_ = std::move(src);
-        log::info("Reloading complete");
-        return true;
+        src = corefile::read_corefile(opts_.conf_flag, opts_.dns_port);
     } catch (const std::exception& e) {
         if (error) *error = e.what();
         log::PluginLog{"reload"}.error("Corefile changed but reload failed: {}", e.what());
         return false;
     }
+    return do_reload(std::move(src), error, false);
+}
+
+bool Runtime::reload(corefile::CorefileSource src, std::string* error) {
+    return do_reload(std::move(src), error, false);
+}
+
+// CoreDNS (caddy Instance.Restart): "[INFO] Reloading", then on success
+// "[INFO] Reloading complete"; on failure caddy logs "[ERROR] Restart failed:
+// ERR" and returns "starting with listener file descriptors: ERR", which the
+// caller logs (the reload plugin or the SIGUSR1 handler).
+bool Runtime::do_reload(corefile::CorefileSource src, std::string* error, bool from_signal) {
+    log::info("Reloading");
+    try {
+        corefile::LoadOptions lo;
+        lo.dns_port = opts_.dns_port;
+        auto next = corefile::load(src.text, src.file, lo);
+        // The new configuration's startup hooks (reload's checksum) see the
+        // source they were built from.
+        auto prev = std::move(source_);
+        source_ = std::move(src);
+        try {
+            apply(next);
+        } catch (...) {
+            source_ = std::move(prev);
+            throw;
+        }
+        log::info("Reloading complete");
+        return true;
+    } catch (const std::exception& e) {
+        if (error) *error = e.what();
+        log::error("Restart failed: {}", e.what());
+        if (from_signal)
+            log::error("SIGUSR1: starting with listener file descriptors: {}", e.what());
+        else
+            log::PluginLog{"reload"}.error(
+                "Corefile changed but reload failed: starting with listener file descriptors: {}",
+                e.what());
+        return false;
+    }
+}
+
+void Runtime::reload_on_signal() {
+    log::info("SIGUSR1: Reloading");
+    corefile::CorefileSource src;
+    try {
+        src = corefile::read_corefile(opts_.conf_flag, opts_.dns_port);
+    } catch (const std::exception& e) {
+        log::error("SIGUSR1: loading updated Caddyfile: {}", e.what());
+        return;
+    }
+    const bool ok = do_reload(src, nullptr, true);
+    if (reload_observer_) reload_observer_(src, ok);
+}
+
+void Runtime::fatal_exit(int code) {
+    static std::atomic<bool> exiting{false};
+    if (!exiting.exchange(true)) {
+        // Tear down (node-cache interface/iptables) on the control thread.
+        asio::post(control_, [this, code] {
+            if (auto cfg = config()) run_hooks(cfg->on_final_shutdown);
+            std::fflush(nullptr);
+            std::_Exit(code);
+        });
+    }
+    if (control_.get_executor().running_in_this_thread()) {
+        if (auto cfg = config()) run_hooks(cfg->on_final_shutdown);
+        std::fflush(nullptr);
+        std::_Exit(code);
+    }
+    // Whatever the control thread is doing, do not hang.
+    std::this_thread::sleep_for(std::chrono::seconds(2));
+    std::fflush(nullptr);
+    std::_Exit(code);
 }
 
 void Runtime::stop(int exit_code) {
@@ -212,8 +294,7 @@ int Runtime::run() {
     on_signal = [&](const boost::system::error_code& ec, int sig) {
         if (ec) return;
         if (sig == SIGUSR1) {
-            log::info("SIGUSR1: Reloading");
-            reload();
+            reload_on_signal();
         } else if (sig == SIGQUIT) {
             std::_Exit(0);
         } else if (sig == SIGINT && stopping_) {

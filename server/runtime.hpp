@@ -3,6 +3,7 @@
 // the workers, and the current configuration.
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <boost/asio/io_context.hpp>
 #include <map>
 #include <memory>
@@ -44,8 +45,22 @@ public:
     // Control thread: re-read the Corefile and switch to it. On failure logs
     // CoreDNS's error, keeps the old configuration and returns false.
     bool reload(std::string* error = nullptr);
+    // Control thread: switch to this Corefile content (what the reload plugin
+    // read and hashed). Same logging and failure behaviour as reload().
+    bool reload(corefile::CorefileSource src, std::string* error = nullptr);
+    // Called on the control thread after every SIGUSR1-triggered reload
+    // attempt with the content tried (the reload plugin keeps its checksum
+    // in step). One observer, process-wide; empty = none.
+    using ReloadObserver = std::function<void(const corefile::CorefileSource& tried, bool ok)>;
+    void set_reload_observer(ReloadObserver obs) { reload_observer_ = std::move(obs); }
     // Control thread: switch to an already-loaded configuration.
     void apply(std::shared_ptr<ServerSet> next);
+
+    // Thread-safe: exit the process now with `code` (CoreDNS log.Fatal), after
+    // the current configuration's on_final_shutdown hooks ran on the control
+    // thread (bounded: the process exits within ~2 s whatever they do). The
+    // caller has logged the reason. Does not return.
+    [[noreturn]] void fatal_exit(int code);
 
     // Shutdown hooks (health lameduck) ask to keep serving this long.
     void add_shutdown_delay(std::chrono::milliseconds d);
@@ -60,6 +75,8 @@ private:
     void open_listeners(const ServerSet& set);
     void print_banner(const ServerSet& set) const;
     void run_hooks(const std::vector<Hook>& hooks);
+    bool do_reload(corefile::CorefileSource src, std::string* error, bool from_signal);
+    void reload_on_signal();
     void shutdown();
 
     RuntimeOptions opts_;
@@ -72,6 +89,7 @@ private:
     std::atomic<int> exit_code_{0};
     std::atomic<bool> stopping_{false};
     std::chrono::milliseconds shutdown_delay_{0};
+    ReloadObserver reload_observer_;
 };
 
 }  // namespace dnscore

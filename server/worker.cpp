@@ -506,6 +506,9 @@ void Worker::apply(std::shared_ptr<const ServerSet> cfg) {
     for (auto& t : impl_->tcp) {
         const Listener* spec = find(t->label());
         if (!spec) {
+            // Connections accepted by it outlive the old snapshot: they must
+            // not keep its zone table (REFUSED until the client goes).
+            t->set_spec(nullptr);
             t->close();
             continue;
         }
@@ -517,6 +520,20 @@ void Worker::apply(std::shared_ptr<const ServerSet> cfg) {
     impl_->tcp.swap(tcp_keep);
     impl_->started.clear();
     for (auto& u : impl_->udp) impl_->started.insert(u->label());
+}
+
+void Worker::discard_listener(const std::string& label) {
+    if (impl_->started.count(label)) return;  // serving: not ours to close
+    std::erase_if(impl_->udp, [&](const std::shared_ptr<UdpListener>& u) {
+        if (u->label() != label) return false;
+        u->close();
+        return true;
+    });
+    std::erase_if(impl_->tcp, [&](const std::shared_ptr<TcpListener>& t) {
+        if (t->label() != label) return false;
+        t->close();
+        return true;
+    });
 }
 
 void Worker::close_listeners() {

@@ -42,6 +42,9 @@ public:
     // Worker thread: switch to `cfg`; listeners whose label is absent from
     // it are closed, present ones get the new zone table.
     void apply(std::shared_ptr<const ServerSet> cfg);
+    // Worker thread: close this worker's not-yet-started sockets for `label`
+    // (a reload that failed after opening them).
+    void discard_listener(const std::string& label);
     // Worker thread: close every listener (shutdown).
     void close_listeners();
 

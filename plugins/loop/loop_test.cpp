@@ -1,0 +1,264 @@
+#include "plugins/loop/loop.hpp"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <boost/asio/ip/udp.hpp>
+#include <cstring>
+#include <regex>
+
+#include "corefile/loader.hpp"
+#include "server/config.hpp"
+#include "tests/support/catch.hpp"
+#include "tests/support/packets.hpp"
+
+using namespace dnscore;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct Exchange {
+    testing::Bytes req;
+    uint8_t resp[512];
+    Query q;
+    Exchange(const std::string& name, const std::string& type, bool tcp = false) {
+        req = testing::make_query(name, type);
+        q.req = req.data();
+        q.req_len = req.size();
+        REQUIRE(wire::parse_query(q.req, q.req_len, q.info) == wire::Verdict::ok);
+        q.resp = resp;
+        q.resp_cap = sizeof resp;
+        q.proto = tcp ? Proto::tcp : Proto::udp;
+        auto* c = reinterpret_cast<sockaddr_in*>(&q.client.addr);
+        c->sin_family = AF_INET;
+        c->sin_port = htons(40000);
+        inet_pton(AF_INET, "127.0.0.1", &c->sin_addr);
+        q.client.len = sizeof *c;
+        auto* l = reinterpret_cast<sockaddr_in*>(&q.local.addr);
+        l->sin_family = AF_INET;
+        l->sin_port = htons(1053);
+        inet_pton(AF_INET, "127.0.0.2", &l->sin_addr);
+        q.local.len = sizeof *l;
+    }
+};
+
+std::string load_error(const std::string& corefile) {
+    try {
+        corefile::load(corefile, "Corefile", {});
+    } catch (const std::exception& e) {
+        return e.what();
+    }
+    return "";
+}
+
+}  // namespace
+
+TEST_CASE("loop probe names", "[loop]") {
+    const std::regex re(R"(^(\d+)\.(\d+)\.example\.org\.$)");
+    std::smatch m;
+    const std::string a = plugins::loop_probe_name("example.org.");
+    REQUIRE(std::regex_match(a, m, re));
+    CHECK(std::stoull(m[1]) < (1ull << 62));
+    CHECK(std::stoull(m[2]) < (1ull << 62));
+    CHECK(plugins::loop_probe_name("example.org.") != a);
+    CHECK(std::regex_match(plugins::loop_probe_name("."), std::regex(R"(^\d+\.\d+\.$)")));
+}
+
+TEST_CASE("loop detection: the third probe query is fatal", "[loop]") {
+    auto loop = std::make_shared<plugins::Loop>("example.org.", "12.34.example.org.");
+    std::vector<std::string> fatal;
+    loop->on_loop = [&](const Query&, const std::string& msg) { fatal.push_back(msg); };
+
+    SECTION("other types and other names pass and do not count") {
+        for (const char* t : {"A", "AAAA", "TXT", "MX"}) {
+            Exchange e("12.34.example.org.", t);
+            CHECK(loop->query(e.q) == Step::next);
+        }
+        for (const char* n : {"12.35.example.org.", "34.example.org.", "x.12.34.example.org."}) {
+            Exchange e(n, "HINFO");
+            CHECK(loop->query(e.q) == Step::next);
+        }
+        CHECK(loop->seen() == 0);
+        CHECK(fatal.empty());
+    }
+    SECTION("counted case-insensitively; the third one fires with CoreDNS's line") {
+        Exchange e1("12.34.example.org.", "HINFO");
+        CHECK(loop->query(e1.q) == Step::next);
+        Exchange e2("12.34.EXAMPLE.Org.", "HINFO");
+        CHECK(loop->query(e2.q) == Step::next);
+        CHECK(loop->seen() == 2);
+        CHECK(fatal.empty());
+        Exchange e3("12.34.example.org.", "HINFO", true);
+        CHECK(loop->query(e3.q) == Step::next);
+        REQUIRE(fatal.size() == 1);
+        CHECK(fatal[0] ==
+              "Loop (127.0.0.1:40000 -> 127.0.0.2:1053) detected for zone \"example.org.\", see "
+              "https://coredns.io/plugins/loop#troubleshooting. Query: \"HINFO 12.34.example.org.\"");
+    }
+    SECTION("a failed probe exchange resets the counter") {
+        Exchange e("12.34.example.org.", "HINFO");
+        loop->query(e.q);
+        loop->query(e.q);
+        loop->reset();
+        loop->query(e.q);
+        loop->query(e.q);
+        CHECK(fatal.empty());
+        loop->query(e.q);
+        CHECK(fatal.size() == 1);
+    }
+    SECTION("disabled: nothing is counted") {
+        loop->disable();
+        Exchange e("12.34.example.org.", "HINFO");
+        for (int i = 0; i < 5; ++i) CHECK(loop->query(e.q) == Step::next);
+        CHECK(loop->seen() == 0);
+        CHECK(fatal.empty());
+    }
+}
+
+TEST_CASE("loop FATAL line: wildcard UDP listeners report [::]:PORT", "[loop]") {
+    plugins::Loop loop(".", "1.2.");
+    Site site;
+    site.server = "dns://:1053";
+    Exchange e("1.2.", "HINFO");
+    e.q.site = &site;
+    CHECK(loop.fatal_message(e.q) ==
+          "Loop (127.0.0.1:40000 -> [::]:1053) detected for zone \".\", see "
+          "https://coredns.io/plugins/loop#troubleshooting. Query: \"HINFO 1.2.\"");
+}
+
+TEST_CASE("loop setup", "[loop]") {
+    CHECK(load_error(".:0 {\n loop\n whoami\n}\n").empty());
+    CHECK(load_error(".:0 {\n loop foo\n}\n") ==
+          "plugin/loop: Corefile:2 - Error during parsing: Wrong argument count or unexpected "
+          "line ending after 'foo'");
+    CHECK(load_error(".:0 {\n loop\n loop\n}\n") ==
+          "plugin/loop: this plugin can only be used once per Server Block");
+    auto set = corefile::load("Example.ORG:0 other.org:0 {\n loop\n whoami\n}\n", "Corefile", {});
+    auto* l = dynamic_cast<plugins::Loop*>(set->blocks[0]->chain.at(0));
+    REQUIRE(l);
+    CHECK(l->zone() == "example.org.");
+    CHECK(l->probe_name().size() > std::string(".example.org.").size());
+    CHECK(set->on_startup.size() == 1);
+    CHECK(set->on_shutdown.size() == 1);
+}
+
+namespace {
+using boost::asio::ip::udp;
+
+// A UDP responder on 127.0.0.1 that answers (or not) every query.
+struct Responder {
+    boost::asio::io_context& io;
+    udp::socket sock;
+    uint8_t buf[512];
+    udp::endpoint from;
+    int received = 0;
+    bool answer = true;
+    explicit Responder(boost::asio::io_context& io_)
+        : io(io_), sock(io_, udp::endpoint(boost::asio::ip::make_address("127.0.0.1"), 0)) {
+        arm();
+    }
+    uint16_t port() const { return sock.local_endpoint().port(); }
+    std::string last_name;
+    void arm() {
+        sock.async_receive_from(boost::asio::buffer(buf), from,
+                                [this](const boost::system::error_code& ec, size_t n) {
+                                    if (ec) return;
+                                    ++received;
+                                    wire::QueryInfo qi;
+                                    if (wire::parse_query(buf, n, qi) == wire::Verdict::ok &&
+                                        qi.qtype == wire::kTypeHINFO && (qi.flags & wire::kRD))
+                                        last_name.assign(reinterpret_cast<char*>(qi.name), qi.name_len);
+                                    if (answer) {
+                                        buf[2] |= 0x80;  // QR
+                                        buf[3] = (buf[3] & 0xf0) | 5;  // REFUSED still counts
+                                        sock.send_to(boost::asio::buffer(buf, n), from);
+                                    }
+                                    arm();
+                                });
+    }
+};
+}  // namespace
+
+TEST_CASE("loop probe: the first reply disables the plugin", "[loop]") {
+    boost::asio::io_context io;
+    Responder r(io);
+    auto loop = std::make_shared<plugins::Loop>(".", "7.8.");
+    auto probe = std::make_shared<plugins::LoopProbe>(io, loop, "127.0.0.1", r.port(),
+                                                      plugins::LoopProbe::Timing{});
+    probe->start();
+    const auto t0 = std::chrono::steady_clock::now();
+    while (!probe->finished() && std::chrono::steady_clock::now() - t0 < 10s) io.run_for(20ms);
+    CHECK(probe->finished());
+    CHECK(loop->disabled());
+    CHECK(probe->attempts() == 1);
+    CHECK(r.received == 1);
+    uint8_t want[wire::kMaxNameLen];
+    const size_t wl = wire::text_to_name("7.8.", want);
+    CHECK(r.last_name == std::string(reinterpret_cast<char*>(want), wl));
+}
+
+TEST_CASE("loop probe: retries after failures, resets the counter, gives up at the deadline",
+          "[loop]") {
+    boost::asio::io_context io;
+    Responder r(io);
+    r.answer = false;
+    auto loop = std::make_shared<plugins::Loop>(".", "7.8.");
+    loop->on_loop = [](const Query&, const std::string&) {};
+    plugins::LoopProbe::Timing t;
+    t.timeout = 150ms;
+    t.retry = 100ms;
+    t.deadline = 1200ms;
+    auto probe = std::make_shared<plugins::LoopProbe>(io, loop, "127.0.0.1", r.port(), t);
+    Exchange e("7.8.", "HINFO");
+    loop->query(e.q);
+    loop->query(e.q);
+    CHECK(loop->seen() == 2);
+    probe->start();
+    const auto t0 = std::chrono::steady_clock::now();
+    bool reset_seen = false;
+    while (!probe->finished() && std::chrono::steady_clock::now() - t0 < 10s) {
+        io.run_for(20ms);
+        reset_seen = reset_seen || loop->seen() == 0;
+    }
+    const auto took = std::chrono::steady_clock::now() - t0;
+    CHECK(reset_seen);
+    CHECK(probe->finished());
+    CHECK(loop->disabled());
+    CHECK(probe->attempts() >= 2);
+    CHECK(r.received == probe->attempts());
+    CHECK(took >= 1100ms);
+    CHECK(took < 5s);
+}
+
+TEST_CASE("loop probe: nothing listening (ICMP refused) retries until answered", "[loop]") {
+    boost::asio::io_context io;
+    // Take a free port, then close it: the first attempts are refused.
+    uint16_t port;
+    {
+        udp::socket s(io, udp::endpoint(boost::asio::ip::make_address("127.0.0.1"), 0));
+        port = s.local_endpoint().port();
+    }
+    auto loop = std::make_shared<plugins::Loop>(".", "7.8.");
+    plugins::LoopProbe::Timing t;
+    t.timeout = 300ms;
+    t.retry = 100ms;
+    t.deadline = 20s;
+    auto probe = std::make_shared<plugins::LoopProbe>(io, loop, "127.0.0.1", port, t);
+    probe->start();
+    io.run_for(350ms);
+    CHECK_FALSE(loop->disabled());
+    CHECK(probe->attempts() >= 2);
+    // Now something answers on that port.
+    udp::socket s(io, udp::endpoint(boost::asio::ip::make_address("127.0.0.1"), port));
+    uint8_t buf[512];
+    udp::endpoint from;
+    s.async_receive_from(boost::asio::buffer(buf), from, [&](const boost::system::error_code& ec, size_t n) {
+        if (ec) return;
+        buf[2] |= 0x80;
+        s.send_to(boost::asio::buffer(buf, n), from);
+    });
+    const auto t0 = std::chrono::steady_clock::now();
+    while (!probe->finished() && std::chrono::steady_clock::now() - t0 < 10s) io.run_for(20ms);
+    CHECK(loop->disabled());
+    probe->cancel();
+}
