@@ -4,6 +4,7 @@
 #include <netinet/in.h>
 
 #include <cstring>
+#include <vector>
 
 #include "server/config.hpp"
 #include "server/plugin.hpp"
@@ -83,12 +84,66 @@ void Query::reset() {
     sink = nullptr;
 }
 
+namespace {
+// Reply buffers of async exchanges are 64 KiB (any TCP reply fits); malloc
+// and free of blocks that size cost more than the rest of a miss, so each
+// thread keeps a few for reuse. Untouched pages of a pooled buffer are not
+// resident, so the pool costs little memory.
+struct ReplyBufferPool {
+    static constexpr size_t kKeep = 64;
+    std::vector<std::unique_ptr<uint8_t[]>> free;
+    ReplyBufferPool() { free.reserve(kKeep); }
+    std::unique_ptr<uint8_t[]> take() {
+        if (free.empty()) return std::unique_ptr<uint8_t[]>(new uint8_t[wire::kMaxMessage]);
+        auto b = std::move(free.back());
+        free.pop_back();
+        return b;
+    }
+    void give(std::unique_ptr<uint8_t[]> b) {
+        if (b && free.size() < kKeep) free.push_back(std::move(b));
+    }
+};
+thread_local ReplyBufferPool t_reply_buffers;
+
+// Free OwnedQuery blocks of this thread (all the same size).
+struct QueryBlockPool {
+    static constexpr size_t kKeep = 256;
+    std::vector<void*> free;
+    QueryBlockPool() { free.reserve(kKeep); }
+    ~QueryBlockPool() {
+        for (void* p : free) ::operator delete(p);
+    }
+};
+thread_local QueryBlockPool t_query_blocks;
+}  // namespace
+
+void* OwnedQuery::operator new(size_t size) {
+    auto& pool = t_query_blocks.free;
+    if (size == sizeof(OwnedQuery) && !pool.empty()) {
+        void* p = pool.back();
+        pool.pop_back();
+        return p;
+    }
+    return ::operator new(size);
+}
+
+void OwnedQuery::operator delete(void* p, size_t size) noexcept {
+    auto& pool = t_query_blocks.free;
+    if (size == sizeof(OwnedQuery) && pool.size() < QueryBlockPool::kKeep) {
+        pool.push_back(p);
+        return;
+    }
+    ::operator delete(p);
+}
+
+OwnedQuery::~OwnedQuery() { t_reply_buffers.give(std::move(resp_store)); }
+
 OwnedQuery::OwnedQuery(const Query& from) : Query(from) {
     req_store.reset(new uint8_t[from.req_len ? from.req_len : 1]);
     std::memcpy(req_store.get(), from.req, from.req_len);
     req = req_store.get();
     resp_cap = wire::kMaxMessage;
-    resp_store.reset(new uint8_t[resp_cap]);
+    resp_store = t_reply_buffers.take();
     if (from.resp_len) std::memcpy(resp_store.get(), from.resp, from.resp_len);
     resp = resp_store.get();
     owned = true;
