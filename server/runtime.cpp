@@ -1,5 +1,6 @@
 #include "server/runtime.hpp"
 
+#include <sched.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -41,6 +42,19 @@ std::string Runtime::bound_port(const std::string& label) const {
 }
 
 namespace {
+
+// One worker per CPU this process may run on: the affinity mask (taskset,
+// cpusets, Kubernetes' static CPU manager), not every CPU of the host. Two
+// workers sharing one CPU only add context switches.
+unsigned usable_cpus() {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof set, &set) == 0) {
+        const int n = CPU_COUNT(&set);
+        if (n > 0) return unsigned(n);
+    }
+    return std::max(1u, std::thread::hardware_concurrency());
+}
 
 // CoreDNS prints listen errors as Go's net package does:
 // "listen tcp 127.0.0.1:53: bind: address already in use".
@@ -261,7 +275,7 @@ int Runtime::run() {
         corefile::LoadOptions lo;
         lo.dns_port = opts_.dns_port;
         set = corefile::load(source_.text, source_.file, lo);
-        unsigned n = opts_.workers ? opts_.workers : std::max(1u, std::thread::hardware_concurrency());
+        unsigned n = opts_.workers ? opts_.workers : usable_cpus();
         n = std::min(n, unsigned(kMaxWorkers));
         for (unsigned i = 0; i < n; ++i) workers_.push_back(std::make_unique<Worker>(*this, int(i)));
         open_listeners(*set);
