@@ -79,11 +79,17 @@ void Runtime::open_listeners(const ServerSet& set) {
             if (bound_ports_.count(l.label)) continue;  // already open (reload keeps it)
             std::string port = l.port;
             opened.push_back(l.label);
-            for (auto& w : workers_) {
-                try {
-                    port = w->open_listener(l, port);
-                } catch (const std::exception& e) {
-                    throw parser::ConfigError(listen_error(l, "tcp", e));
+            for (size_t wi = 0; wi < workers_.size(); ++wi) {
+                for (int attempt = 0;; ++attempt) {
+                    try {
+                        port = workers_[wi]->open_listener(l, port);
+                        break;
+                    } catch (const std::exception& e) {
+                        // Port 0: the free UDP port the kernel picked may be
+                        // taken for TCP; the first worker picks another.
+                        if (wi == 0 && l.port == "0" && attempt < 16) continue;
+                        throw parser::ConfigError(listen_error(l, "tcp", e));
+                    }
                 }
             }
             bound_ports_[l.label] = port;
@@ -140,14 +146,38 @@ void Runtime::apply(std::shared_ptr<ServerSet> next) {
         old = config_;
         config_ = next;
     }
-    if (old) run_hooks(old->on_shutdown);
     // Forget ports of listeners the new configuration drops (workers close them).
     std::set<std::string> labels;
     for (const auto& l : next->listeners) labels.insert(l.label);
     for (auto it = bound_ports_.begin(); it != bound_ports_.end();)
         it = labels.count(it->first) ? std::next(it) : bound_ports_.erase(it);
+    // Switch the workers first and wait until they did (bounded): from then
+    // on no new query enters the old configuration, so its shutdown hooks
+    // (forward closing its upstream sockets) cannot fail queries that
+    // arrive during the switch. Hook order stays CoreDNS's: the old
+    // configuration's on_shutdown, then the new one's on_startup (HTTP
+    // listeners of health/prometheus move from one to the other).
     std::shared_ptr<const ServerSet> snap = next;
-    for (auto& w : workers_) asio::post(w->io(), [w = w.get(), snap] { w->apply(snap); });
+    std::vector<std::future<void>> switched;
+    for (auto& w : workers_) {
+        auto done = std::make_shared<std::promise<void>>();
+        switched.push_back(done->get_future());
+        asio::post(w->io(), [w = w.get(), snap, done] {
+            w->apply(snap);
+            done->set_value();
+        });
+    }
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+    for (auto& f : switched) f.wait_until(deadline);
+    if (old) {
+        // Exchanges still running in the old configuration (a forwarded
+        // query waiting for its upstream) hold it; let them finish before its
+        // plugins stop (bounded: a dead upstream must not stall reloads).
+        const auto drain_until = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+        while (old.use_count() > 1 && std::chrono::steady_clock::now() < drain_until)
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        run_hooks(old->on_shutdown);
+    }
     run_hooks(next->on_startup);
 }
 

@@ -9,7 +9,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <array>
 #include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
 #include <chrono>
 #include <fstream>
 #include <functional>
@@ -48,6 +52,12 @@ size_t count(const std::string& hay, const std::string& needle) {
     size_t n = 0;
     for (size_t p = hay.find(needle); p != std::string::npos; p = hay.find(needle, p + 1)) ++n;
     return n;
+}
+
+// Nothing from AddressSanitizer/UBSan in the server's stderr.
+bool sanitizer_clean(const testing::ServerProcess& srv) {
+    const std::string e = srv.err();
+    return e.find("runtime error") == std::string::npos && e.find("Sanitizer") == std::string::npos;
 }
 
 void write_file(const std::string& path, const std::string& text) {
@@ -216,6 +226,18 @@ bool udp_port_taken(const char* ip, uint16_t port) {
     return taken;
 }
 
+// `dnscore -plugins` lists "dns.NAME" for every compiled-in directive.
+bool has_plugin(const std::string& name) {
+    const char* b = std::getenv("DNSCORE");
+    std::string out;
+    std::unique_ptr<FILE, int (*)(FILE*)> p(
+        ::popen((std::string(b ? b : "./dnscore") + " -plugins").c_str(), "r"), ::pclose);
+    if (!p) return false;
+    std::array<char, 512> buf;
+    while (std::fgets(buf.data(), int(buf.size()), p.get())) out += buf.data();
+    return out.find("  dns." + name + "\n") != std::string::npos;
+}
+
 }  // namespace
 
 TEST_CASE("50 SIGUSR1 reloads under UDP and TCP load drop nothing", "[reload][e2e]") {
@@ -262,10 +284,12 @@ TEST_CASE("50 SIGUSR1 reloads under UDP and TCP load drop nothing", "[reload][e2
     // Same port all along: the listening sockets were kept, not re-bound.
     CHECK(rcode_of(port, "again.example.org.") == 0);
     CHECK(srv.stop() == 0);
+    CHECK(sanitizer_clean(srv));
 }
 
 TEST_CASE("a broken edit keeps the old configuration serving", "[reload][e2e]") {
     testing::ServerProcess srv(variant(1));
+    INFO("stdout:\n" << srv.out() << "\nstderr:\n" << srv.err());
     REQUIRE(srv.started());
     const uint16_t port = srv.port();
     const std::string corefile = srv.dir() + "/Corefile";
@@ -317,6 +341,7 @@ TEST_CASE("a broken edit keeps the old configuration serving", "[reload][e2e]") 
     }
     CHECK(srv.alive());
     CHECK(srv.stop() == 0);
+    CHECK(sanitizer_clean(srv));
 }
 
 TEST_CASE("the reload plugin polls: comments ignored, changes applied, failures not retried",
@@ -371,4 +396,49 @@ TEST_CASE("the reload plugin polls: comments ignored, changes applied, failures 
     CHECK(rcode_of(port, "x.two.test.") == 0);  // the old configuration still serves
     CHECK(count(srv.out(), "[INFO] Reloading complete") == 1);
     CHECK(srv.stop() == 0);
+    CHECK(sanitizer_clean(srv));
+}
+
+TEST_CASE("50 reloads of a forwarding configuration under load drop nothing", "[reload][e2e]") {
+    if (!has_plugin("forward")) {
+        WARN("SKIPPED: the forward directive is not compiled in");
+        return;
+    }
+    // The upstream is a second dnscore answering with whoami.
+    testing::ServerProcess up(".:0 {\n bind 127.0.0.1\n whoami\n}\n");
+    REQUIRE(up.started());
+    auto conf = [&](int i) {
+        return "# variant " + std::to_string(i) + "\nexample.org:0 {\n bind 127.0.0.1\n forward . 127.0.0.1:" +
+               std::to_string(up.port()) + "\n}\nv" + std::to_string(i) +
+               ".test:0 {\n bind 127.0.0.1\n whoami\n}\n";
+    };
+    testing::ServerProcess srv(conf(0));
+    REQUIRE(srv.started());
+    const uint16_t port = srv.port();
+    const std::string corefile = srv.dir() + "/Corefile";
+    REQUIRE(rcode_of(port, "a.example.org.") == 0);
+
+    Stream u1, u2, t1;
+    u1.th = std::thread(udp_stream, std::ref(u1), port, 0);
+    u2.th = std::thread(udp_stream, std::ref(u2), port, 0x8000);
+    t1.th = std::thread(tcp_stream, std::ref(t1), port);
+    std::this_thread::sleep_for(200ms);
+    for (int i = 1; i <= 50; ++i) {
+        write_file(corefile, conf(i));
+        REQUIRE(::kill(srv.pid(), SIGUSR1) == 0);
+        REQUIRE(wait_for(
+            [&] { return count(srv.out(), "[INFO] Reloading complete") == size_t(i); }, 10000ms));
+        std::this_thread::sleep_for(30ms);
+    }
+    std::this_thread::sleep_for(200ms);
+    for (auto* s : {&u1, &u2, &t1}) s->join();
+    INFO("stdout:\n" << srv.out() << "\nstderr:\n" << srv.err());
+    for (auto* s : {&u1, &u2, &t1}) {
+        CHECK(s->answered > 50);
+        CHECK(s->lost == 0);
+        CHECK(s->bad == 0);  // no SERVFAIL from a forwarder stopped under the query
+    }
+    CHECK(t1.reconnects == 0);
+    CHECK(srv.stop() == 0);
+    CHECK(up.stop() == 0);
 }
