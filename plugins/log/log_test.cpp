@@ -32,8 +32,18 @@ void* operator new(std::size_t n) {
     if (void* p = std::malloc(n ? n : 1)) return p;
     throw std::bad_alloc();
 }
+// Every allocating form that pairs with the deletes below must come from
+// malloc too (ASan checks new/delete pairs; Catch2 uses the nothrow form).
+void* operator new(std::size_t n, const std::nothrow_t&) noexcept {
+    if (g_count_allocs.load(std::memory_order_relaxed)) g_allocs.fetch_add(1);
+    return std::malloc(n ? n : 1);
+}
+void* operator new[](std::size_t n) { return operator new(n); }
+void* operator new[](std::size_t n, const std::nothrow_t& t) noexcept { return operator new(n, t); }
 void operator delete(void* p) noexcept { std::free(p); }
 void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+void operator delete[](void* p) noexcept { std::free(p); }
+void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
 
 namespace {
 

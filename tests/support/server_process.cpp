@@ -51,7 +51,8 @@ ServerProcess::ServerProcess(const std::string& corefile, std::vector<std::strin
     if (pid_ < 0) return;
 
     const std::regex port_line(R"(^\S+:(\d+)( on .*)?$)");
-    for (int i = 0; i < 200 && port_ == 0; ++i) {
+    // Up to 20 s: sanitizer builds on a loaded 2-core machine start slowly.
+    for (int i = 0; i < 800 && port_ == 0; ++i) {
         std::istringstream lines(out());
         for (std::string l; std::getline(lines, l);) {
             std::smatch m;
