@@ -118,16 +118,6 @@ void build_listeners(ServerSet& set) {
 
 }  // namespace
 
-namespace {
-Hook g_first_startup_hook;
-Hook g_final_shutdown_hook;
-}  // namespace
-
-void set_process_hooks(Hook first_startup, Hook final_shutdown) {
-    g_first_startup_hook = std::move(first_startup);
-    g_final_shutdown_hook = std::move(final_shutdown);
-}
-
 std::shared_ptr<ServerSet> load(std::string_view text, const std::string& file,
                                 const LoadOptions& opts) {
     parser::ParseOptions popts;
@@ -187,10 +177,6 @@ std::shared_ptr<ServerSet> load(std::string_view text, const std::string& file,
             if (p->name() == "forward" || p->name() == "chaos") block->any_class = true;
     }
     build_listeners(*set);
-    if (!opts.validate_only) {
-        if (g_first_startup_hook) set->on_first_startup.push_back(g_first_startup_hook);
-        if (g_final_shutdown_hook) set->on_final_shutdown.push_back(g_final_shutdown_hook);
-    }
     return set;
 }
 

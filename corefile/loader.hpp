@@ -6,8 +6,9 @@
 #include <string>
 #include <string_view>
 
+#include "core/host.hpp"
 #include "corefile/setup.hpp"
-#include "server/config.hpp"
+#include "core/config.hpp"
 
 namespace dnscore::corefile {
 
@@ -17,19 +18,9 @@ std::string default_corefile(const std::string& port);
 std::shared_ptr<ServerSet> load(std::string_view text, const std::string& file,
                                 const LoadOptions& opts);
 
-// Hooks an embedding program (node-cache's networking) adds to every
-// configuration load() builds (not with validate_only): `first_startup` to
-// on_first_startup (once, after the listeners opened), `final_shutdown` to
-// on_final_shutdown (graceful stop and fatal exits, before the listeners
-// close). Set once, before the Runtime runs.
-void set_process_hooks(Hook first_startup, Hook final_shutdown);
-
 // Reads the Corefile source as CoreDNS does (-conf PATH, "stdin", or
 // ./Corefile falling back to the default). Sets `text`, `file` for load().
-struct CorefileSource {
-    std::string text;
-    std::string file;
-};
+using CorefileSource = ConfigSource;
 CorefileSource read_corefile(const std::string& conf_flag, const std::string& dns_port);
 
 }  // namespace dnscore::corefile

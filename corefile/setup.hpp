@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "parser/dispenser.hpp"
-#include "server/config.hpp"
+#include "core/config.hpp"
 
 namespace dnscore::corefile {
 

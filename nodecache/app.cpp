@@ -12,9 +12,10 @@
 #include <sstream>
 
 #include "nodecache/netif.hpp"
-#include "server/http.hpp"
-#include "server/log.hpp"
-#include "server/metrics.hpp"
+#include "core/http.hpp"
+#include "core/log.hpp"
+#include "plugins/reload/reload.hpp"
+#include "core/metrics.hpp"
 
 namespace dnscore::nodecache {
 
@@ -216,8 +217,10 @@ void CacheApp::sync_configs() {
         if (::kill(::getpid(), SIGUSR1) != 0)
             error(std::string("Failed to trigger CoreDNS reload: ") + std::strerror(errno));
     } else {
-        // Reload now rather than waiting up to 45 s for the reload plugin.
-        rt_.reload();
+        // Reload now rather than waiting up to 45 s for the reload plugin;
+        // a failure prints what the reload plugin would.
+        std::string why;
+        if (!rt_.reload(&why)) plugins::reload::log_reload_failed(why);
     }
 }
 

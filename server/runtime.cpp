@@ -18,8 +18,8 @@
 #include <thread>
 
 #include "parser/parser.hpp"
-#include "server/log.hpp"
-#include "server/worker_local.hpp"
+#include "core/log.hpp"
+#include "core/worker_local.hpp"
 
 namespace asio = boost::asio;
 
@@ -128,6 +128,15 @@ void Runtime::print_banner(const ServerSet& set) const {
     std::fflush(stdout);
 }
 
+void Runtime::run_final_shutdown(const ServerSet& cfg) {
+    run_hooks(cfg.on_final_shutdown);
+    if (opts_.on_final_shutdown) run_hooks({opts_.on_final_shutdown});
+}
+
+void Runtime::post_to_workers(std::function<void(int worker)> fn) {
+    for (auto& w : workers_) asio::post(w->io(), [fn, i = w->index()] { fn(i); });
+}
+
 void Runtime::run_hooks(const std::vector<Hook>& hooks) {
     for (const auto& h : hooks) {
         try {
@@ -187,20 +196,19 @@ bool Runtime::reload(std::string* error) {
         src = corefile::read_corefile(opts_.conf_flag, opts_.dns_port);
     } catch (const std::exception& e) {
         if (error) *error = e.what();
-        log::PluginLog{"reload"}.error("Corefile changed but reload failed: {}", e.what());
         return false;
     }
     return do_reload(std::move(src), error, false);
 }
 
-bool Runtime::reload(corefile::CorefileSource src, std::string* error) {
+bool Runtime::reload(ConfigSource src, std::string* error) {
     return do_reload(std::move(src), error, false);
 }
 
 // CoreDNS (caddy Instance.Restart): "[INFO] Reloading", then on success
 // "[INFO] Reloading complete"; on failure caddy logs "[ERROR] Restart failed:
 // ERR" and returns "starting with listener file descriptors: ERR", which the
-// caller logs (the reload plugin or the SIGUSR1 handler).
+// caller logs (the reload plugin, or the SIGUSR1 handler here).
 bool Runtime::do_reload(corefile::CorefileSource src, std::string* error, bool from_signal) {
     log::info("Reloading");
     try {
@@ -220,14 +228,10 @@ bool Runtime::do_reload(corefile::CorefileSource src, std::string* error, bool f
         log::info("Reloading complete");
         return true;
     } catch (const std::exception& e) {
-        if (error) *error = e.what();
+        const std::string returned = std::string("starting with listener file descriptors: ") + e.what();
+        if (error) *error = returned;
         log::error("Restart failed: {}", e.what());
-        if (from_signal)
-            log::error("SIGUSR1: starting with listener file descriptors: {}", e.what());
-        else
-            log::PluginLog{"reload"}.error(
-                "Corefile changed but reload failed: starting with listener file descriptors: {}",
-                e.what());
+        if (from_signal) log::error("SIGUSR1: {}", returned);
         return false;
     }
 }
@@ -250,13 +254,13 @@ void Runtime::fatal_exit(int code) {
     if (!exiting.exchange(true)) {
         // Tear down (node-cache interface/iptables) on the control thread.
         asio::post(control_, [this, code] {
-            if (auto cfg = config()) run_hooks(cfg->on_final_shutdown);
+            if (auto cfg = config()) run_final_shutdown(*cfg);
             std::fflush(nullptr);
             std::_Exit(code);
         });
     }
     if (control_.get_executor().running_in_this_thread()) {
-        if (auto cfg = config()) run_hooks(cfg->on_final_shutdown);
+        if (auto cfg = config()) run_final_shutdown(*cfg);
         std::fflush(nullptr);
         std::_Exit(code);
     }
@@ -280,7 +284,7 @@ void Runtime::shutdown() {
     auto cfg = config();
     if (cfg) {
         run_hooks(cfg->on_shutdown);
-        run_hooks(cfg->on_final_shutdown);
+        run_final_shutdown(*cfg);
     }
     // Lameduck: keep serving for the requested time, then close.
     auto timer = std::make_shared<asio::steady_timer>(control_, shutdown_delay_);
@@ -353,6 +357,7 @@ int Runtime::run() {
 
     asio::post(control_, [this, set] {
         run_hooks(set->on_first_startup);
+        if (opts_.on_first_startup) run_hooks({opts_.on_first_startup});
         run_hooks(set->on_startup);
     });
     control_.run();

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "corefile/loader.hpp"
-#include "server/config.hpp"
+#include "core/config.hpp"
 #include "server/worker.hpp"
 
 namespace dnscore {
@@ -23,9 +23,16 @@ struct RuntimeOptions {
     std::string pidfile;
     bool quiet = false;
     unsigned workers = 0;       // 0 = hardware threads
+    // An embedding program's own lifecycle (node-cache's interface and
+    // iptables rules): after the first configuration's listeners opened
+    // (after its plugins' first-startup hooks), and at a graceful stop or a
+    // fatal exit (after the plugins' final-shutdown hooks, before the
+    // listeners close). Not run when no configuration ever loaded.
+    Hook on_first_startup;
+    Hook on_final_shutdown;
 };
 
-class Runtime {
+class Runtime final : public Host {
 public:
     explicit Runtime(RuntimeOptions opts);
     ~Runtime();
@@ -34,25 +41,30 @@ public:
     // exit status. Configuration errors are printed to stderr (status 1).
     int run();
 
-    boost::asio::io_context& control() { return control_; }
+    // ---- Host ----
+    boost::asio::io_context& control() override { return control_; }
+    void post_to_workers(std::function<void(int worker)> fn) override;
+    const std::string& conf_flag() const override { return opts_.conf_flag; }
+    const std::string& dns_port() const override { return opts_.dns_port; }
+
     const RuntimeOptions& options() const { return opts_; }
-    std::shared_ptr<const ServerSet> config() const;
+    std::shared_ptr<const ServerSet> config() const override;
     size_t worker_count() const { return workers_.size(); }
     Worker& worker(size_t i) { return *workers_[i]; }
 
     // Thread-safe: begin a graceful stop with this exit status.
     void stop(int exit_code);
-    // Control thread: re-read the Corefile and switch to it. On failure logs
-    // CoreDNS's error, keeps the old configuration and returns false.
+    // Control thread: re-read the Corefile and switch to it. On failure keeps
+    // the old configuration, returns false and sets *error to what CoreDNS's
+    // reload plugin prints after "Corefile changed but reload failed: ".
     bool reload(std::string* error = nullptr);
     // Control thread: switch to this Corefile content (what the reload plugin
     // read and hashed). Same logging and failure behaviour as reload().
-    bool reload(corefile::CorefileSource src, std::string* error = nullptr);
+    bool reload(ConfigSource src, std::string* error) override;
     // Called on the control thread after every SIGUSR1-triggered reload
     // attempt with the content tried (the reload plugin keeps its checksum
     // in step). One observer, process-wide; empty = none.
-    using ReloadObserver = std::function<void(const corefile::CorefileSource& tried, bool ok)>;
-    void set_reload_observer(ReloadObserver obs) { reload_observer_ = std::move(obs); }
+    void set_reload_observer(ReloadObserver obs) override { reload_observer_ = std::move(obs); }
     // Control thread: switch to an already-loaded configuration.
     void apply(std::shared_ptr<ServerSet> next);
 
@@ -60,21 +72,22 @@ public:
     // the current configuration's on_final_shutdown hooks ran on the control
     // thread (bounded: the process exits within ~2 s whatever they do). The
     // caller has logged the reason. Does not return.
-    [[noreturn]] void fatal_exit(int code);
+    [[noreturn]] void fatal_exit(int code) override;
 
     // Shutdown hooks (health lameduck) ask to keep serving this long.
-    void add_shutdown_delay(std::chrono::milliseconds d);
+    void add_shutdown_delay(std::chrono::milliseconds d) override;
 
     // The port a listener really got (differs from the configured one for 0).
-    std::string bound_port(const std::string& label) const;
+    std::string bound_port(const std::string& label) const override;
 
     // Source text of the configuration currently served (for reload checks).
-    const corefile::CorefileSource& source() const { return source_; }
+    const ConfigSource& source() const override { return source_; }
 
 private:
     void open_listeners(const ServerSet& set);
     void print_banner(const ServerSet& set) const;
     void run_hooks(const std::vector<Hook>& hooks);
+    void run_final_shutdown(const ServerSet& cfg);
     bool do_reload(corefile::CorefileSource src, std::string* error, bool from_signal);
     void reload_on_signal();
     void shutdown();

@@ -19,8 +19,9 @@
 #include <set>
 #include <vector>
 
-#include "server/dns_metrics.hpp"
-#include "server/log.hpp"
+#include "core/chain.hpp"
+#include "core/dns_metrics.hpp"
+#include "core/log.hpp"
 #include "server/runtime.hpp"
 
 namespace asio = boost::asio;
@@ -372,7 +373,9 @@ struct Worker::Impl {
     std::set<std::string> started;  // labels whose listeners are running
 };
 
-Worker::Worker(Runtime& rt, int index) : rt_(rt), index_(index), impl_(std::make_unique<Impl>()) {
+Worker::Worker(Runtime& rt, int index)
+    : WorkerHost(rt, index), rt_(rt), impl_(std::make_unique<Impl>()) {
+    set_io(impl_->io);
     impl_->slot.worker = this;
     impl_->slot.error.reserve(512);  // error texts on the sync path reuse this capacity
     impl_->guard = std::make_unique<asio::executor_work_guard<asio::io_context::executor_type>>(
@@ -380,8 +383,6 @@ Worker::Worker(Runtime& rt, int index) : rt_(rt), index_(index), impl_(std::make
 }
 
 Worker::~Worker() { join(); }
-
-asio::io_context& Worker::io() { return impl_->io; }
 
 Query& Worker::slot() {
     Query& q = impl_->slot;
@@ -399,7 +400,7 @@ void Worker::start() {
                 impl_->io.run();
                 break;
             } catch (const std::exception& e) {
-                log::error("Recovered from panic in worker {}: {}", index_, e.what());
+                log::error("Recovered from panic in worker {}: {}", index(), e.what());
             }
         }
     });
@@ -577,7 +578,7 @@ Worker::Handled Worker::handle(Query& q, const Listener* spec) {
         return Handled::replied;
     }
     q.site = site;
-    return drive(q, nullptr) ? Handled::pending : Handled::replied;
+    return run_chain(q) ? Handled::pending : Handled::replied;
 }
 
 }  // namespace dnscore

@@ -8,8 +8,9 @@
 #include <string>
 #include <thread>
 
-#include "server/config.hpp"
-#include "server/query.hpp"
+#include "core/config.hpp"
+#include "core/host.hpp"
+#include "core/query.hpp"
 
 namespace boost::asio {
 class io_context;
@@ -21,16 +22,15 @@ class Runtime;
 class UdpListener;
 class TcpListener;
 
-class Worker {
+class Worker final : public WorkerHost {
 public:
     Worker(Runtime& rt, int index);
     ~Worker();
     Worker(const Worker&) = delete;
     Worker& operator=(const Worker&) = delete;
 
-    int index() const { return index_; }
-    boost::asio::io_context& io();
     Runtime& runtime() { return rt_; }
+    std::shared_ptr<const void> config_keepalive() const override { return config_; }
 
     // Thread control (called from the control thread).
     void start();
@@ -60,7 +60,6 @@ public:
 
 private:
     Runtime& rt_;
-    int index_;
     struct Impl;
     std::unique_ptr<Impl> impl_;
     std::shared_ptr<const ServerSet> config_;
@@ -71,9 +70,5 @@ private:
 
 // Sends a reply the server itself produced (no plugin ran).
 void send_direct(Query& q, size_t len);
-
-// Runs the chain from q.pos; the exchange either finishes (reply sent) or is
-// handed to a plugin's query_async with an owned copy (returns true).
-bool drive(Query& q, std::unique_ptr<OwnedQuery> owned);
 
 }  // namespace dnscore

@@ -17,7 +17,7 @@
 #include <future>
 #include <thread>
 
-#include "server/wire/wire.hpp"
+#include "core/wire/wire.hpp"
 #include "tests/support/catch.hpp"
 #include "tests/support/fake_upstream.hpp"
 #include "tests/support/packets.hpp"

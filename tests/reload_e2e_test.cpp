@@ -20,7 +20,7 @@
 #include <regex>
 #include <thread>
 
-#include "server/wire/wire.hpp"
+#include "core/wire/wire.hpp"
 #include "tests/support/catch.hpp"
 #include "tests/support/packets.hpp"
 #include "tests/support/server_process.hpp"

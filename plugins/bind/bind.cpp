@@ -10,7 +10,7 @@
 
 #include "corefile/setup.hpp"
 #include "parser/gostd.hpp"
-#include "server/log.hpp"
+#include "core/log.hpp"
 
 namespace dnscore::plugins {
 

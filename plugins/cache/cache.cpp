@@ -4,9 +4,9 @@
 #include <map>
 #include <mutex>
 
-#include "server/config.hpp"
-#include "server/metrics.hpp"
-#include "server/worker.hpp"
+#include "core/config.hpp"
+#include "core/metrics.hpp"
+#include "core/host.hpp"
 
 namespace dnscore::plugins::cache {
 
@@ -22,14 +22,6 @@ enum : uint64_t {
     kInheritHits = 4,  // refresh: carry the old entry's hit count (upper 32 bits)
 };
 
-class NullSink final : public ReplySink {
-public:
-    void send_reply(const uint8_t*, size_t, const Query&) override {}
-};
-const std::shared_ptr<ReplySink>& null_sink() {
-    static const std::shared_ptr<ReplySink> s = std::make_shared<NullSink>();
-    return s;
-}
 
 // miekg/dns RRSIG.ValidityPeriod with serial arithmetic over 2^31 s.
 bool rrsig_valid(const uint8_t* rdata, uint16_t rdlen, int64_t now) {
@@ -326,9 +318,7 @@ Step Cache::query(Query& q) {
             return Step::next;
         case Lookup::stale:
             if (verify) {
-                q.written = false;
-                q.resp_len = 0;
-                q.writer = {};
+                q.clear_reply();
                 state = kVerify;
                 return Step::next;
             }
@@ -348,25 +338,7 @@ void Cache::start_refresh(Query& q, uint32_t inherit_hits) {
     if (!q.site) return;  // no chain to run (unit tests without a Site)
     // The refresh runs only the plugins below this one, over "TCP" (no
     // truncation), and its reply goes nowhere but into the store.
-    ReplySink* saved = q.sink;
-    q.sink = nullptr;
-    auto oq = std::make_unique<OwnedQuery>(q);
-    q.sink = saved;
-    oq->sink = null_sink().get();
-    oq->sink_owner = null_sink();
-    oq->proto = Proto::tcp;
-    oq->base = q.pos;
-    oq->ran = uint16_t(q.pos + 1);
-    oq->pos = uint16_t(q.pos + 1);
-    oq->resp_len = 0;
-    oq->written = false;
-    oq->rcode = 0;
-    oq->writer = {};
-    oq->error.clear();
-    oq->error_plugin = {};
-    oq->plugin_data[q.pos] = kRefresh | kInheritHits | (uint64_t(inherit_hits) << 32);
-    Query& ref = *oq;
-    drive(ref, std::move(oq));
+    run_below(q, kRefresh | kInheritHits | (uint64_t(inherit_hits) << 32));
 }
 
 void Cache::store_reply(Query& q, const uint8_t* msg, size_t len, ReplyType t, int64_t duration_ns,

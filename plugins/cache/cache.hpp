@@ -11,8 +11,8 @@
 #include <vector>
 
 #include "plugins/cache/store.hpp"
-#include "server/plugin.hpp"
-#include "server/worker_local.hpp"
+#include "core/plugin.hpp"
+#include "core/worker_local.hpp"
 
 namespace dnscore::plugins::cache {
 

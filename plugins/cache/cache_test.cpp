@@ -5,8 +5,8 @@
 #include <cstring>
 #include <functional>
 
-#include "server/config.hpp"
-#include "server/worker.hpp"
+#include "core/config.hpp"
+#include "core/chain.hpp"
 #include "tests/support/catch.hpp"
 #include "tests/support/packets.hpp"
 
@@ -91,7 +91,7 @@ struct Harness {
         q.site = &site;
         q.sink = sink.get();
         sink->last.clear();
-        drive(q, nullptr);
+        run_chain(q);
         last_error = q.error;
         return sink->last;
     }

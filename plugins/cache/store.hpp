@@ -14,7 +14,7 @@
 #include <mutex>
 #include <vector>
 
-#include "server/wire/wire.hpp"
+#include "core/wire/wire.hpp"
 
 namespace dnscore::plugins::cache {
 

@@ -7,7 +7,7 @@
 #include <stdexcept>
 
 #include "corefile/setup.hpp"
-#include "server/runtime.hpp"
+#include "core/host.hpp"
 
 namespace dnscore::plugins {
 
@@ -243,10 +243,10 @@ void setup_errors(corefile::SetupContext& c) {
     auto plugin = std::make_shared<Errors>(std::move(rules));
     if (plugin->rule_count() > 0) {
         std::weak_ptr<Errors> w = plugin;
-        c.set.on_startup.push_back([w](Runtime& rt) {
+        c.set.on_startup.push_back([w](Host& rt) {
             if (auto p = w.lock()) p->attach(rt.control());
         });
-        auto stop = [w](Runtime&) {
+        auto stop = [w](Host&) {
             if (auto p = w.lock()) p->stop();
         };
         c.set.on_shutdown.push_back(stop);

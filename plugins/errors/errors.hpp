@@ -9,8 +9,8 @@
 #include <vector>
 
 #include "parser/gostd.hpp"
-#include "server/log.hpp"
-#include "server/plugin.hpp"
+#include "core/log.hpp"
+#include "core/plugin.hpp"
 
 namespace boost::asio {
 class io_context;

@@ -13,10 +13,10 @@
 
 #include "parser/parser.hpp"
 #include "plugins/forward/internal.hpp"
-#include "server/log.hpp"
-#include "server/metrics.hpp"
-#include "server/runtime.hpp"
-#include "server/worker.hpp"
+#include "core/log.hpp"
+#include "core/metrics.hpp"
+#include "core/host.hpp"
+#include "core/host.hpp"
 
 namespace dnscore::plugins::forward {
 
@@ -221,7 +221,7 @@ awaitable<void> probe_loop(std::shared_ptr<Core> core, size_t ui, asio::io_conte
     up.probing.store(false);
 }
 
-void start_probe(const std::shared_ptr<Core>& core, size_t ui, Runtime& rt) {
+void start_probe(const std::shared_ptr<Core>& core, size_t ui, Host& rt) {
     Upstream& up = *core->upstreams[ui];
     if (up.probing.exchange(true)) return;  // already running
     asio::co_spawn(rt.control(), probe_loop(core, ui, &rt.control()), [core, ui](std::exception_ptr e) {
@@ -318,8 +318,8 @@ awaitable<Outcome> exchange_once(std::shared_ptr<WorkerState> ws, std::shared_pt
 }
 
 bool next_is_forward(const Query& q) {
-    const auto& chain = q.site->block->chain;
-    return size_t(q.pos) + 1 < chain.size() && chain[q.pos + 1]->name() == kName;
+    const Plugin* next = next_plugin(q);
+    return next && next->name() == kName;
 }
 
 awaitable<void> run_query(std::shared_ptr<Core> core, std::shared_ptr<WorkerState> ws,
@@ -336,7 +336,7 @@ awaitable<void> run_query(std::shared_ptr<Core> core, std::shared_ptr<WorkerStat
         size_t i = 0, fails = 0;
         std::string upstream_err;
         bool done = false;
-        Runtime& rt = q.worker->runtime();
+        Host& rt = q.worker->host();
         while (Clock::now() < deadline && !ws->stopped) {
             if (i >= n) {
                 i = 0;
@@ -475,16 +475,12 @@ const Options& Forward::options() const { return core_->opts; }
 
 void Forward::on_startup() { core_->stopped.store(false); }
 
-void Forward::on_shutdown(Runtime& rt) {
+void Forward::on_shutdown(Host& rt) {
     core_->stopped.store(true);
     // Each worker closes its own sockets (Asio objects stay single-threaded).
-    for (size_t i = 0; i < rt.worker_count() && i < size_t(kMaxWorkers); ++i) {
-        std::shared_ptr<WorkerState> ws;
-        core_->workers.for_each([&](const WorkerSlot& s) {
-            if (s.state && size_t(s.state->index) == i) ws = s.state;
-        });
-        if (ws) asio::post(rt.worker(i).io(), [ws] { ws->close_all(); });
-    }
+    rt.post_to_workers([core = core_](int worker) {
+        if (const WorkerSlot* s = core->workers.find(worker)) s->state->close_all();
+    });
 }
 
 bool Forward::matches(const uint8_t* name, size_t len) const {

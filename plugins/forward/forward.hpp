@@ -14,10 +14,10 @@
 #include <string_view>
 #include <vector>
 
-#include "server/plugin.hpp"
+#include "core/plugin.hpp"
 
 namespace dnscore {
-class Runtime;
+class Host;
 }
 namespace dnscore::parser {
 class Dispenser;
@@ -104,7 +104,7 @@ public:
     const Options& options() const;
     // Lifecycle (hooked into the ServerSet by setup).
     void on_startup();
-    void on_shutdown(Runtime& rt);
+    void on_shutdown(Host& rt);
 
     // Whether the query's name is handled by this forward (FROM and except).
     bool matches(const uint8_t* name, size_t len) const;

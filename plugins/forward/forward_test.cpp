@@ -8,7 +8,7 @@
 
 #include "corefile/loader.hpp"
 #include "plugins/forward/forward.hpp"
-#include "server/wire/wire.hpp"
+#include "core/wire/wire.hpp"
 #include "tests/support/catch.hpp"
 
 using namespace dnscore;

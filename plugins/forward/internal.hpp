@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "plugins/forward/forward.hpp"
-#include "server/worker_local.hpp"
+#include "core/worker_local.hpp"
 
 namespace dnscore::plugins::forward {
 

@@ -1,6 +1,7 @@
 // forward setup: Corefile syntax, defaults and error texts of CoreDNS 1.12
 // (plugin/forward/setup.go, plugin/pkg/parse/host.go, miekg/dns clientconfig).
 #include <arpa/inet.h>
+#include <net/if.h>
 #include <netinet/in.h>
 
 #include <algorithm>
@@ -13,9 +14,9 @@
 #include "parser/dispenser.hpp"
 #include "parser/gostd.hpp"
 #include "plugins/forward/forward.hpp"
-#include "server/log.hpp"
-#include "server/runtime.hpp"
-#include "server/wire/wire.hpp"
+#include "core/log.hpp"
+#include "core/host.hpp"
+#include "core/wire/wire.hpp"
 
 namespace dnscore::plugins::forward {
 
@@ -336,10 +337,10 @@ void setup_forward(corefile::SetupContext& c) {
         auto f = std::make_shared<Forward>(std::move(o), c.opts.validate_only);
         c.add_plugin(f);
         std::weak_ptr<Forward> weak = f;
-        c.set.on_startup.push_back([weak](Runtime&) {
+        c.set.on_startup.push_back([weak](Host&) {
             if (auto p = weak.lock()) p->on_startup();
         });
-        c.set.on_shutdown.push_back([weak](Runtime& rt) {
+        c.set.on_shutdown.push_back([weak](Host& rt) {
             if (auto p = weak.lock()) p->on_shutdown(rt);
         });
     }

@@ -16,8 +16,8 @@
 #include <sstream>
 
 #include "plugins/forward/internal.hpp"
-#include "server/log.hpp"
-#include "server/wire/wire.hpp"
+#include "core/log.hpp"
+#include "core/wire/wire.hpp"
 
 namespace dnscore::plugins::forward {
 

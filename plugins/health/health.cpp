@@ -5,10 +5,10 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "parser/gostd.hpp"
-#include "server/http.hpp"
-#include "server/log.hpp"
-#include "server/metrics.hpp"
-#include "server/runtime.hpp"
+#include "core/http.hpp"
+#include "core/log.hpp"
+#include "core/metrics.hpp"
+#include "core/host.hpp"
 
 namespace dnscore::plugins {
 
@@ -25,7 +25,7 @@ struct HealthState : std::enable_shared_from_this<HealthState> {
     bool final = false;  // process exit: serve through the lameduck window
     boost::asio::io_context* io = nullptr;
 
-    void start(Runtime& rt) {
+    void start(Host& rt) {
         final = false;
         io = &rt.control();
         handle = http::serve(rt.control(), cfg.address, "/health",
@@ -118,15 +118,15 @@ void setup_health(corefile::SetupContext& c) {
     auto st = std::make_shared<HealthState>();
     st->cfg = parse_health(c.d);
     if (c.opts.validate_only) return;
-    c.set.on_startup.push_back([st](Runtime& rt) { st->start(rt); });
-    c.set.on_shutdown.push_back([st](Runtime& rt) {
+    c.set.on_startup.push_back([st](Host& rt) { st->start(rt); });
+    c.set.on_shutdown.push_back([st](Host& rt) {
         // A reload: stop after the next configuration registered its paths
         // (a listener both name stays open). Process exit: see below.
         boost::asio::post(rt.control(), [st] {
             if (!st->final) st->stop();
         });
     });
-    c.set.on_final_shutdown.push_back([st](Runtime& rt) {
+    c.set.on_final_shutdown.push_back([st](Host& rt) {
         st->final = true;
         if (st->cfg.lameduck.count() > 0) {
             kLog.info("Going into lameduck mode for {}", gostd::format_duration(st->cfg.lameduck));

@@ -5,7 +5,7 @@
 #include <iterator>
 
 #include "corefile/setup.hpp"
-#include "server/log.hpp"
+#include "core/log.hpp"
 
 namespace dnscore::plugins {
 

@@ -8,7 +8,7 @@
 
 #include <fmt/format.h>
 
-#include "server/plugin.hpp"
+#include "core/plugin.hpp"
 
 namespace dnscore::plugins {
 

@@ -8,10 +8,10 @@
 
 #include "corefile/setup.hpp"
 #include "parser/gostd.hpp"
-#include "server/config.hpp"
-#include "server/log.hpp"
-#include "server/runtime.hpp"
-#include "server/worker.hpp"
+#include "core/config.hpp"
+#include "core/log.hpp"
+#include "core/host.hpp"
+#include "core/host.hpp"
 
 namespace asio = boost::asio;
 using asio::ip::udp;
@@ -60,7 +60,7 @@ Step Loop::query(Query& q) {
             on_loop(q, msg);
         } else {
             log::emit(log::Level::fatal, "loop", msg);
-            if (q.worker) q.worker->runtime().fatal_exit(1);
+            if (q.worker) q.worker->host().fatal_exit(1);
             std::fflush(nullptr);
             std::_Exit(1);
         }
@@ -207,7 +207,7 @@ struct ProbeHook {
     std::string label;  // the listener the probe goes to
     std::string host;
     std::shared_ptr<std::shared_ptr<LoopProbe>> running;
-    void operator()(Runtime& rt) const {
+    void operator()(Host& rt) const {
         const std::string port = rt.bound_port(label);
         if (port.empty()) {
             loop->disable();
@@ -247,7 +247,7 @@ void setup_loop(corefile::SetupContext& c) {
 
     auto running = std::make_shared<std::shared_ptr<LoopProbe>>();
     c.set.on_startup.push_back(ProbeHook{loop, label, host, running});
-    c.set.on_shutdown.push_back([running](Runtime&) {
+    c.set.on_shutdown.push_back([running](Host&) {
         if (*running) (*running)->cancel();
         running->reset();
     });

@@ -12,8 +12,8 @@
 #include <memory>
 #include <string>
 
-#include "server/plugin.hpp"
-#include "server/wire/wire.hpp"
+#include "core/plugin.hpp"
+#include "core/wire/wire.hpp"
 
 namespace dnscore::plugins {
 

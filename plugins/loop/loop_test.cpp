@@ -8,7 +8,7 @@
 #include <regex>
 
 #include "corefile/loader.hpp"
-#include "server/config.hpp"
+#include "core/config.hpp"
 #include "tests/support/catch.hpp"
 #include "tests/support/packets.hpp"
 

@@ -4,8 +4,9 @@
 #include <chrono>
 #include <cstring>
 
-#include "server/dns_metrics.hpp"
-#include "server/worker.hpp"
+#include "core/dns_metrics.hpp"
+#include "core/config.hpp"
+#include "core/host.hpp"
 
 namespace dnscore::plugins {
 

@@ -1,14 +1,14 @@
 #pragma once
 // prometheus: counts every exchange of its server block in the core DNS
-// metrics (server/dns_metrics.hpp) and serves /metrics (CoreDNS
+// metrics (core/dns_metrics.hpp) and serves /metrics (CoreDNS
 // plugin/metrics). query() only stamps the start time; response() counts.
 #include <array>
 #include <string>
 #include <vector>
 
-#include "server/plugin.hpp"
-#include "server/wire/wire.hpp"
-#include "server/worker_local.hpp"
+#include "core/plugin.hpp"
+#include "core/wire/wire.hpp"
+#include "core/worker_local.hpp"
 
 namespace dnscore::plugins {
 

@@ -6,7 +6,8 @@
 #include <cstring>
 
 #include "corefile/loader.hpp"
-#include "server/metrics.hpp"
+#include "core/chain.hpp"
+#include "core/metrics.hpp"
 #include "server/runtime.hpp"
 #include "server/worker.hpp"
 #include "tests/support/catch.hpp"
@@ -27,12 +28,16 @@ std::string load_error(const std::string& corefile) {
     return "";
 }
 
-// Runs `name`/`type` through a block's chain the way server/chain.cpp does.
+// Runs `name`/`type` through a block's chain with the real chain runner.
 struct Harness {
     Runtime rt{RuntimeOptions{}};
     Worker worker{rt, 0};
     std::shared_ptr<ServerSet> set;
     uint8_t resp[4096];
+    struct DiscardSink final : ReplySink {
+        void send_reply(const uint8_t*, size_t, const Query&) override {}
+    };
+    std::shared_ptr<DiscardSink> sink = std::make_shared<DiscardSink>();
 
     explicit Harness(const std::string& corefile) { set = corefile::load(corefile, "Corefile", {}); }
 
@@ -53,17 +58,8 @@ struct Harness {
         q.worker = &worker;
         q.site = set->listeners.at(0).route(q.info);
         REQUIRE(q.site);
-        const auto& chain = q.site->block->chain;
-        bool done = false;
-        for (q.pos = 0; q.pos < chain.size() && !done; ++q.pos) {
-            q.ran = uint16_t(q.pos + 1);
-            done = chain[q.pos]->query(q) != Step::next;
-        }
-        if (!done) q.rcode = wire::kServFail;  // no next plugin
-        for (int i = int(q.ran) - 1; i >= 0; --i) {
-            q.pos = uint16_t(i);
-            chain[size_t(i)]->response(q);
-        }
+        q.sink = sink.get();
+        REQUIRE_FALSE(run_chain(q));  // synchronous chains only
         q.req = nullptr;
         return q;
     }

@@ -5,11 +5,11 @@
 
 #include "corefile/setup.hpp"
 #include "plugins/prometheus/prometheus.hpp"
-#include "server/dns_metrics.hpp"
-#include "server/http.hpp"
-#include "server/log.hpp"
-#include "server/metrics.hpp"
-#include "server/runtime.hpp"
+#include "core/dns_metrics.hpp"
+#include "core/http.hpp"
+#include "core/log.hpp"
+#include "core/metrics.hpp"
+#include "core/host.hpp"
 
 namespace dnscore::plugins {
 
@@ -51,7 +51,7 @@ void setup_prometheus(corefile::SetupContext& c) {
 
     auto ep = std::make_shared<MetricsEndpoint>();
     ep->address = address;
-    c.set.on_startup.push_back([ep](Runtime& rt) {
+    c.set.on_startup.push_back([ep](Host& rt) {
         if (auto cfg = rt.config()) metrics::dns::mark_enabled(*cfg);
         ep->final = false;
         ep->handle = http::serve(rt.control(), ep->address, "/metrics", [] {
@@ -63,14 +63,14 @@ void setup_prometheus(corefile::SetupContext& c) {
         if (port == "0")
             log::PluginLog{"prometheus"}.info("Serving /metrics on {}", http::bound_address(ep->address));
     });
-    c.set.on_shutdown.push_back([ep](Runtime& rt) {
+    c.set.on_shutdown.push_back([ep](Host& rt) {
         // Released after the next configuration's on_startup registered its
         // paths, so a listener both configurations name stays open.
         boost::asio::post(rt.control(), [ep] {
             if (!ep->final) ep->handle.reset();
         });
     });
-    c.set.on_final_shutdown.push_back([ep](Runtime&) { ep->final = true; });
+    c.set.on_final_shutdown.push_back([ep](Host&) { ep->final = true; });
 }
 
 }  // namespace dnscore::plugins

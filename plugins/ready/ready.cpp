@@ -5,9 +5,9 @@
 #include <mutex>
 
 #include "parser/gostd.hpp"
-#include "server/http.hpp"
-#include "server/log.hpp"
-#include "server/runtime.hpp"
+#include "core/http.hpp"
+#include "core/log.hpp"
+#include "core/host.hpp"
 
 namespace dnscore::plugins {
 
@@ -104,7 +104,7 @@ void setup_ready(corefile::SetupContext& c) {
     st->cfg = parse_ready(c.d);
     st->block = &c.block;
     if (c.opts.validate_only) return;
-    c.set.on_startup.push_back([st](Runtime& rt) {
+    c.set.on_startup.push_back([st](Host& rt) {
         {
             std::lock_guard lk(g_mu);
             g_by_address[st->cfg.address].push_back(st);
@@ -117,7 +117,7 @@ void setup_ready(corefile::SetupContext& c) {
     });
     // Reload and exit alike: ready stops at once, before health's lameduck
     // wait, so /ready refuses connections while the process drains.
-    c.set.on_shutdown.push_back([st](Runtime&) { unregister(st); });
+    c.set.on_shutdown.push_back([st](Host&) { unregister(st); });
 }
 
 }  // namespace dnscore::plugins

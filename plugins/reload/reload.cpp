@@ -7,9 +7,9 @@
 
 #include "corefile/setup.hpp"
 #include "parser/parser.hpp"
-#include "server/log.hpp"
-#include "server/metrics.hpp"
-#include "server/runtime.hpp"
+#include "core/log.hpp"
+#include "core/metrics.hpp"
+#include "core/host.hpp"
 
 namespace asio = boost::asio;
 
@@ -98,15 +98,19 @@ void Watcher::set_version(const std::string& hex) {
     version_ = hex;  // the old value's series goes away with it
 }
 
-void Watcher::start(Runtime& rt, Duration period) {
+void log_reload_failed(std::string_view why) {
+    kLog.error("Corefile changed but reload failed: {}", why);
+}
+
+void Watcher::start(Host& rt, Duration period) {
     register_collector();
-    if (!observer_set_ || rt_ != &rt) {
+    if (!observer_set_ || host_ != &rt) {
         rt.set_reload_observer(
             [this](const corefile::CorefileSource& src, bool ok) { observe(src, ok); });
         observer_set_ = true;
     }
     stop();
-    rt_ = &rt;
+    host_ = &rt;
     const auto& src = rt.source();
     std::string h;
     try {
@@ -139,8 +143,8 @@ void Watcher::stop() {
 void Watcher::arm(uint64_t gen) {
     timer_->expires_at(next_);
     timer_->async_wait([this, gen](const boost::system::error_code& ec) {
-        if (ec || gen != gen_ || !rt_) return;
-        tick(*rt_);
+        if (ec || gen != gen_ || !host_) return;
+        tick(*host_);
         if (gen != gen_) return;  // the reload replaced (or removed) the watcher
         next_ += std::chrono::duration_cast<std::chrono::steady_clock::duration>(period_);
         const auto now = std::chrono::steady_clock::now();
@@ -149,11 +153,11 @@ void Watcher::arm(uint64_t gen) {
     });
 }
 
-Watcher::Tick Watcher::tick(Runtime& rt) {
-    if (rt.options().conf_flag == "stdin") return Tick::unreadable;  // cannot be read twice
+Watcher::Tick Watcher::tick(Host& rt) {
+    if (rt.conf_flag() == "stdin") return Tick::unreadable;  // cannot be read twice
     corefile::CorefileSource src;
     try {
-        src = corefile::read_corefile(rt.options().conf_flag, rt.options().dns_port);
+        src = corefile::read_corefile(rt.conf_flag(), rt.dns_port());
     } catch (const std::exception&) {
         return Tick::unreadable;
     }
@@ -168,7 +172,9 @@ Watcher::Tick Watcher::tick(Runtime& rt) {
     // Adopt first: a broken file is not retried until it changes again.
     hash_ = h;
     set_version(h);
-    if (rt.reload(std::move(src))) return Tick::reloaded;
+    std::string why;
+    if (rt.reload(std::move(src), &why)) return Tick::reloaded;
+    log_reload_failed(why);
     failed_.fetch_add(1, std::memory_order_relaxed);
     metrics::process_wide().reload_failed_total.fetch_add(1, std::memory_order_relaxed);
     return Tick::failed;
@@ -198,10 +204,10 @@ namespace {
 // win (CoreDNS keeps one process-global interval).
 struct StartHook {
     std::shared_ptr<Settings> settings;
-    void operator()(Runtime& rt) const { Watcher::global().start(rt, settings->period); }
+    void operator()(Host& host) const { Watcher::global().start(host, settings->period); }
 };
 struct StopHook {
-    void operator()(Runtime&) const { Watcher::global().stop(); }
+    void operator()(Host&) const { Watcher::global().stop(); }
 };
 
 }  // namespace

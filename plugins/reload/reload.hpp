@@ -17,7 +17,7 @@
 #include "parser/gostd.hpp"
 
 namespace dnscore {
-class Runtime;
+class Host;
 }
 
 namespace dnscore::plugins::reload {
@@ -48,6 +48,11 @@ std::string sha512_hex(std::string_view data);
 // Throws parser::ConfigError when the text does not parse.
 std::string corefile_checksum(std::string_view text, const std::string& file);
 
+// "[ERROR] plugin/reload: Corefile changed but reload failed: WHY", the
+// line CoreDNS's reload plugin prints when a detected change does not load
+// (also what node-cache's own config-change reload prints).
+void log_reload_failed(std::string_view why);
+
 // The process-wide watcher. Everything runs on the control thread except the
 // counters read by metrics scrapes.
 class Watcher {
@@ -57,7 +62,7 @@ public:
     // Control thread (on_startup of a configuration with `reload`): take the
     // checksum of the running source, log "Running configuration SHA512 = X",
     // and poll every `period`. Replaces a running watcher.
-    void start(Runtime& rt, Duration period);
+    void start(Host& host, Duration period);
     // Control thread (on_shutdown): stop polling. The checksum is kept.
     void stop();
     bool active() const { return active_; }
@@ -67,7 +72,7 @@ public:
     // One poll, what the timer runs: re-read the Corefile, compare checksums,
     // reload on change. A changed checksum is adopted before the reload, so
     // content that failed is not retried until the file changes again.
-    Tick tick(Runtime& rt);
+    Tick tick(Host& host);
 
     // Runtime's SIGUSR1 observer: keep the checksum in step with what the
     // signal tried (a failed SIGUSR1 reload counts once, as the next poll
@@ -85,7 +90,7 @@ private:
     void arm(uint64_t gen);
     void set_version(const std::string& hex);
 
-    Runtime* rt_ = nullptr;
+    Host* host_ = nullptr;
     std::unique_ptr<boost::asio::steady_timer> timer_;
     std::chrono::steady_clock::time_point next_{};
     Duration period_{kDefaultInterval};

@@ -8,7 +8,7 @@
 
 #include "corefile/loader.hpp"
 #include "parser/parser.hpp"
-#include "server/metrics.hpp"
+#include "core/metrics.hpp"
 #include "server/runtime.hpp"
 #include "tests/support/catch.hpp"
 

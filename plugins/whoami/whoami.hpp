@@ -1,7 +1,7 @@
 #pragma once
 // whoami: answers every query with the client's address and port (CoreDNS
 // plugin/whoami). Terminal: never calls the next plugin.
-#include "server/plugin.hpp"
+#include "core/plugin.hpp"
 
 namespace dnscore::plugins {
 

@@ -15,7 +15,7 @@
 #include <thread>
 #include <vector>
 
-#include "server/wire/wire.hpp"
+#include "core/wire/wire.hpp"
 
 namespace dnscore::testing {
 

@@ -13,12 +13,13 @@
 #include <string>
 #include <string_view>
 
-#include "server/wire/wire.hpp"
+#include "core/wire/wire.hpp"
 
 namespace dnscore {
 
-class Worker;
+class WorkerHost;
 struct Site;
+class ChainRunner;
 class ReplySink;
 
 enum class Proto : uint8_t { udp, tcp };
@@ -62,19 +63,13 @@ struct Query {
     Clock::time_point start;
 
     // ---- routing ----
-    Worker* worker = nullptr;
+    WorkerHost* worker = nullptr;     // the worker running this exchange
     const Site* site = nullptr;       // the matched zone's configuration
     ReplySink* sink = nullptr;               // who sends the reply
     std::shared_ptr<ReplySink> sink_owner;   // set only while async: keeps the sink alive
     std::shared_ptr<const void> keepalive;   // set only while async: the config snapshot
     bool owned = false;                      // this is an OwnedQuery (async)
 
-    // ---- chain state ----
-    uint16_t pos = 0;    // index of the plugin being run
-    uint16_t ran = 0;    // plugins whose query() ran (response hooks run for these)
-    uint16_t base = 0;   // lowest chain index whose response hook runs (background
-                         // refreshes started by a plugin skip the plugins above it)
-    std::array<uint64_t, kMaxChain> plugin_data{};  // per-plugin scratch, by chain index
 
     // ---- reply ----
     uint8_t* resp = nullptr;  // reply buffer (capacity resp_cap)
@@ -87,7 +82,9 @@ struct Query {
     std::string_view error_plugin;
 
     bool tcp() const { return proto == Proto::tcp; }
-    uint64_t& data() { return plugin_data[pos]; }
+    // The running plugin's scratch word for this exchange (zero at the start,
+    // kept across async steps; plugins keep their per-exchange state here).
+    uint64_t& data() { return plugin_data_[pos_]; }
 
     // Copies `msg` into the reply buffer and marks it written by `plugin`.
     // Returns false if it does not fit.
@@ -100,8 +97,21 @@ struct Query {
     // The question name (lower case) as presentation text; out needs 1024 bytes.
     size_t name_text(char* out, size_t cap) const;
 
+    // Forgets the reply or error so far (the plugins below answer afresh).
+    void clear_reply();
+
     // Resets the per-exchange state before reuse.
     void reset();
+
+private:
+    // The chain cursor belongs to the chain runner (core/chain.cpp); plugins
+    // steer through the chain API in core/plugin.hpp.
+    friend class ChainRunner;
+    uint16_t pos_ = 0;   // index of the plugin being run
+    uint16_t ran_ = 0;   // plugins whose query() ran (response hooks run for these)
+    uint16_t base_ = 0;  // lowest chain index whose response hook runs (a background
+                         // exchange started by run_below skips the plugins above)
+    std::array<uint64_t, kMaxChain> plugin_data_{};  // per-plugin scratch, by chain index
 };
 
 // A Query that owns copies of its buffers, for exchanges that wait.

@@ -6,7 +6,7 @@
 #include <memory>
 #include <string_view>
 
-#include "server/query.hpp"
+#include "core/query.hpp"
 
 namespace dnscore {
 
@@ -39,8 +39,21 @@ public:
     virtual bool ready() const { return true; }
 };
 
-// Continues an async exchange: runs the rest of the chain from q->pos + 1
-// (Step::next) or finishes it (Step::done), then sends the reply.
+// ---- the chain API: how a plugin steers its exchange ----
+
+// Continues an async exchange on its worker: Step::next runs the plugins
+// after the current one, Step::done finishes it (response hooks, then the
+// reply is sent).
 void resume(std::unique_ptr<OwnedQuery> q, Step step);
+
+// The plugin after the running one in q's chain, or nullptr at the end.
+const Plugin* next_plugin(const Query& q);
+
+// Starts a background copy of `q` that runs only the plugins after the
+// current one, as over TCP (no truncation), whose reply goes to no client:
+// only the response hooks from the current plugin down see it (cache's
+// prefetch and stale refresh). `data` is the current plugin's data() in the
+// copy. Needs q.site; worker thread.
+void run_below(const Query& q, uint64_t data);
 
 }  // namespace dnscore

@@ -1,4 +1,4 @@
-#include "server/dns_metrics.hpp"
+#include "core/dns_metrics.hpp"
 
 #include <array>
 #include <atomic>
@@ -10,12 +10,12 @@
 #include <tuple>
 #include <vector>
 
-#include "server/config.hpp"
-#include "server/metrics.hpp"
-#include "server/query.hpp"
-#include "server/wire/wire.hpp"
-#include "server/worker.hpp"
-#include "server/worker_local.hpp"
+#include "core/config.hpp"
+#include "core/metrics.hpp"
+#include "core/query.hpp"
+#include "core/wire/wire.hpp"
+#include "core/host.hpp"
+#include "core/worker_local.hpp"
 
 namespace dnscore::metrics::dns {
 

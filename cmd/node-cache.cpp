@@ -36,14 +36,18 @@ int main(int argc, char** argv) {
     if (!flags.args().empty() || core_flags.version || core_flags.plugins)
         return dnscore::run_core(flags, opts, core_flags);
 
+    // The app's networking follows the server's life: rules in once the
+    // listeners are open, out before they close (also on fatal exits).
+    dnscore::nodecache::CacheApp* app_ptr = nullptr;
+    opts.on_first_startup = [&app_ptr](dnscore::Host&) { app_ptr->on_serving(); };
+    opts.on_final_shutdown = [&app_ptr](dnscore::Host&) { app_ptr->on_closing(); };
     dnscore::Runtime rt(opts);
     dnscore::nodecache::CacheApp app(params, rt);
+    app_ptr = &app;
     app.start_metrics_server();
     app.initial_render();
     if (core_flags.validate) return dnscore::validate_corefile(opts);
     app.ensure_interface();  // rules only once the listeners are open
-    dnscore::corefile::set_process_hooks([&app](dnscore::Runtime&) { app.on_serving(); },
-                                         [&app](dnscore::Runtime&) { app.on_closing(); });
     const int status = rt.run();
     app.after_run(status);  // e.g. a bad Corefile at start: take old rules out (fail open)
     return status;

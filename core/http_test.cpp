@@ -1,5 +1,5 @@
 // The shared HTTP listener on a loopback port 0: paths, 404, sharing and close.
-#include "server/http.hpp"
+#include "core/http.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <optional>

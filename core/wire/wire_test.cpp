@@ -1,4 +1,4 @@
-#include "server/wire/wire.hpp"
+#include "core/wire/wire.hpp"
 
 #include <string>
 #include <vector>

@@ -1,14 +1,14 @@
-// Running a zone's chain: the synchronous loop, the hand-off to async
-// plugins, the response hooks, the server-written replies and the finisher.
+// Query and OwnedQuery: the per-exchange state, its reset, and the copies
+// async exchanges make (with their per-thread buffer pools); Endpoint.
+#include "core/query.hpp"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
 #include <cstring>
 #include <vector>
 
-#include "server/config.hpp"
-#include "server/plugin.hpp"
-#include "server/worker.hpp"
+#include "core/host.hpp"
 
 namespace dnscore {
 
@@ -66,18 +66,21 @@ void Query::fail(int rc, std::string err, std::string_view plugin) {
 size_t Query::name_text(char* out, size_t cap) const {
     return wire::name_to_text(info.name, info.name_len, out, cap);
 }
-void Query::reset() {
-    site = nullptr;
-    pos = 0;
-    ran = 0;
-    base = 0;
+void Query::clear_reply() {
     resp_len = 0;
     written = false;
     rcode = 0;
     writer = {};
     error.clear();
     error_plugin = {};
-    plugin_data.fill(0);
+}
+void Query::reset() {
+    site = nullptr;
+    pos_ = 0;
+    ran_ = 0;
+    base_ = 0;
+    clear_reply();
+    plugin_data_.fill(0);
     local_ifindex = 0;
     keepalive.reset();
     sink_owner.reset();
@@ -148,100 +151,7 @@ OwnedQuery::OwnedQuery(const Query& from) : Query(from) {
     resp = resp_store.get();
     owned = true;
     if (sink) sink_owner = sink->shared_from_this();
-    if (worker) keepalive = worker->config();
-}
-
-void Plugin::query_async(std::unique_ptr<OwnedQuery> q) {
-    // A plugin that returns Step::async must override this; failing safe.
-    q->fail(wire::kServFail, "plugin/" + std::string(name()) + ": no async handler", name());
-    resume(std::move(q), Step::done);
-}
-
-// ---- Listener ----
-const Site* Listener::route(const wire::QueryInfo& q) const {
-    const uint8_t* name = q.name;
-    const size_t nlen = q.name_len;
-    const Site* root = nullptr;
-    const Site* ds_match = nullptr;
-    for (const auto& s : sites)
-        if (s.zone_wire_len == 1) root = &s;
-    // Walk suffixes from the full name towards the root (root excluded).
-    for (size_t off = 0; off < nlen && name[off] != 0; off += 1 + name[off]) {
-        const size_t slen = nlen - off;
-        for (const auto& s : sites) {
-            if (s.zone_wire_len == slen && std::memcmp(s.zone_wire, name + off, slen) == 0) {
-                if (q.qtype != wire::kTypeDS) return &s;
-                ds_match = &s;  // DS: keep walking, the parent side answers
-            }
-        }
-    }
-    if (ds_match) return ds_match;
-    return root;
-}
-
-// ---- the chain ----
-namespace {
-
-Step run_from(Query& q) {
-    const auto& chain = q.site->block->chain;
-    while (q.pos < chain.size()) {
-        q.ran = uint16_t(q.pos + 1);
-        const Step s = chain[q.pos]->query(q);
-        if (s == Step::next) {
-            ++q.pos;
-            continue;
-        }
-        return s;
-    }
-    // Fell off the end: CoreDNS NextOrFailure of the last plugin.
-    const std::string_view last = chain.empty() ? std::string_view("dns") : chain.back()->name();
-    q.pos = uint16_t(chain.empty() ? 0 : chain.size() - 1);
-    q.error.assign("plugin/");
-    q.error.append(last);
-    q.error.append(": no next plugin found");
-    q.error_plugin = last;
-    q.rcode = wire::kServFail;
-    return Step::done;
-}
-
-void finish(Query& q) {
-    const auto& chain = q.site->block->chain;
-    for (int i = int(q.ran) - 1; i >= int(q.base); --i) {
-        q.pos = uint16_t(i);
-        chain[size_t(i)]->response(q);
-    }
-    size_t len = q.resp_len;
-    if (!q.written) {
-        // CoreDNS ClientWrite: the server writes the returned rcode (B.4).
-        const uint8_t rc = is_unwritten_rcode(q.rcode) ? uint8_t(q.rcode) : uint8_t(wire::kServFail);
-        len = wire::build_header_reply(q.req, q.info, rc, true, false, q.resp, q.resp_cap);
-    }
-    len = wire::finish_reply(q.resp, len, q.resp_cap, q.req, q.info, q.tcp());
-    q.sink->send_reply(q.resp, len, q);
-}
-
-}  // namespace
-
-bool drive(Query& q, std::unique_ptr<OwnedQuery> owned) {
-    const Step s = run_from(q);
-    if (s == Step::async) {
-        if (!owned) owned = std::make_unique<OwnedQuery>(q);
-        Plugin* p = owned->site->block->chain[owned->pos];
-        p->query_async(std::move(owned));
-        return true;
-    }
-    finish(q);
-    return false;
-}
-
-void resume(std::unique_ptr<OwnedQuery> q, Step step) {
-    if (step == Step::next) {
-        ++q->pos;
-        Query& ref = *q;
-        drive(ref, std::move(q));
-        return;
-    }
-    finish(*q);
+    if (worker) keepalive = worker->config_keepalive();
 }
 
 }  // namespace dnscore

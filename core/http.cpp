@@ -2,7 +2,7 @@
 // on the control thread's io_context: one coroutine per connection with Go
 // net/http's behaviour where clients can see it (404 body, Date header, 5 s
 // read/write/idle timeouts as CoreDNS sets them).
-#include "server/http.hpp"
+#include "core/http.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>

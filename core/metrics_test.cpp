@@ -1,5 +1,5 @@
 // The exposition text must match client_golang's byte for byte.
-#include "server/metrics.hpp"
+#include "core/metrics.hpp"
 
 #include <atomic>
 

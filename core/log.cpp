@@ -1,4 +1,4 @@
-#include "server/log.hpp"
+#include "core/log.hpp"
 
 #include <unistd.h>
 

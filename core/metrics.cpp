@@ -2,7 +2,7 @@
 // their families are merged and printed exactly as client_golang's text
 // encoder prints them (expfmt text_create.go), so CoreDNS dashboards and
 // scrapers see the same bytes.
-#include "server/metrics.hpp"
+#include "core/metrics.hpp"
 
 #include <dirent.h>
 #include <sys/resource.h>

@@ -24,6 +24,9 @@ public:
         }
         return *p;
     }
+    // The calling worker's slot if it was created, else nullptr (from that
+    // worker only).
+    T* find(int worker) const { return slots_[size_t(worker)].load(std::memory_order_acquire); }
     // Any thread: visit every slot created so far (for scrapes).
     template <class Fn>
     void for_each(Fn&& fn) const {

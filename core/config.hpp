@@ -7,12 +7,12 @@
 #include <string>
 #include <vector>
 
-#include "server/plugin.hpp"
-#include "server/wire/wire.hpp"
+#include "core/plugin.hpp"
+#include "core/wire/wire.hpp"
 
 namespace dnscore {
 
-class Runtime;  // the running process (server/runtime.hpp)
+class Host;  // the running process as plugins see it (core/host.hpp)
 
 // One server block: its keys share the plugin instances.
 struct Block {
@@ -51,7 +51,7 @@ struct Listener {
     const Site* route(const wire::QueryInfo& q) const;
 };
 
-using Hook = std::function<void(Runtime&)>;
+using Hook = std::function<void(Host&)>;
 
 struct ServerSet {
     std::string corefile_path;  // as given, for messages and reload

@@ -1,0 +1,122 @@
+// Running a zone's chain: the synchronous loop, the hand-off to async
+// plugins, the response hooks, the server-written replies and the finisher.
+// The only code that moves a Query's chain cursor.
+#include "core/chain.hpp"
+
+#include <string>
+
+#include "core/config.hpp"
+
+namespace dnscore {
+
+class ChainRunner {
+public:
+    static Step run_from(Query& q) {
+        const auto& chain = q.site->block->chain;
+        while (q.pos_ < chain.size()) {
+            q.ran_ = uint16_t(q.pos_ + 1);
+            const Step s = chain[q.pos_]->query(q);
+            if (s == Step::next) {
+                ++q.pos_;
+                continue;
+            }
+            return s;
+        }
+        // Fell off the end: CoreDNS NextOrFailure of the last plugin.
+        const std::string_view last = chain.empty() ? std::string_view("dns") : chain.back()->name();
+        q.pos_ = uint16_t(chain.empty() ? 0 : chain.size() - 1);
+        q.error.assign("plugin/");
+        q.error.append(last);
+        q.error.append(": no next plugin found");
+        q.error_plugin = last;
+        q.rcode = wire::kServFail;
+        return Step::done;
+    }
+
+    static void finish(Query& q) {
+        const auto& chain = q.site->block->chain;
+        for (int i = int(q.ran_) - 1; i >= int(q.base_); --i) {
+            q.pos_ = uint16_t(i);
+            chain[size_t(i)]->response(q);
+        }
+        size_t len = q.resp_len;
+        if (!q.written) {
+            // CoreDNS ClientWrite: the server writes the returned rcode (B.4).
+            const uint8_t rc = is_unwritten_rcode(q.rcode) ? uint8_t(q.rcode) : uint8_t(wire::kServFail);
+            len = wire::build_header_reply(q.req, q.info, rc, true, false, q.resp, q.resp_cap);
+        }
+        len = wire::finish_reply(q.resp, len, q.resp_cap, q.req, q.info, q.tcp());
+        q.sink->send_reply(q.resp, len, q);
+    }
+
+    // Runs from q's cursor; finishes, or hands an owned copy to the plugin
+    // that went async (true).
+    static bool drive(Query& q, std::unique_ptr<OwnedQuery> owned) {
+        const Step s = run_from(q);
+        if (s == Step::async) {
+            if (!owned) owned = std::make_unique<OwnedQuery>(q);
+            Plugin* p = owned->site->block->chain[owned->pos_];
+            p->query_async(std::move(owned));
+            return true;
+        }
+        finish(q);
+        return false;
+    }
+
+    static void resume(std::unique_ptr<OwnedQuery> q, Step step) {
+        if (step == Step::next) {
+            ++q->pos_;
+            Query& ref = *q;
+            drive(ref, std::move(q));
+            return;
+        }
+        finish(*q);
+    }
+
+    static const Plugin* next_plugin(const Query& q) {
+        const auto& chain = q.site->block->chain;
+        return size_t(q.pos_) + 1 < chain.size() ? chain[q.pos_ + 1] : nullptr;
+    }
+
+    static void run_below(const Query& q, uint64_t data) {
+        // Copied without the client's sink (it must not be kept alive or
+        // written to) and without the reply so far.
+        Query from = q;
+        from.sink = nullptr;
+        from.sink_owner.reset();
+        from.clear_reply();
+        auto oq = std::make_unique<OwnedQuery>(from);
+        oq->sink = null_sink().get();
+        oq->sink_owner = null_sink();
+        oq->proto = Proto::tcp;
+        oq->base_ = q.pos_;
+        oq->ran_ = uint16_t(q.pos_ + 1);
+        oq->pos_ = uint16_t(q.pos_ + 1);
+        oq->plugin_data_[q.pos_] = data;
+        Query& ref = *oq;
+        drive(ref, std::move(oq));
+    }
+
+private:
+    class NullSink final : public ReplySink {
+    public:
+        void send_reply(const uint8_t*, size_t, const Query&) override {}
+    };
+    static const std::shared_ptr<ReplySink>& null_sink() {
+        static const std::shared_ptr<ReplySink> s = std::make_shared<NullSink>();
+        return s;
+    }
+};
+
+void Plugin::query_async(std::unique_ptr<OwnedQuery> q) {
+    // A plugin that returns Step::async must override this; failing safe.
+    q->fail(wire::kServFail, "plugin/" + std::string(name()) + ": no async handler", name());
+    resume(std::move(q), Step::done);
+}
+
+bool run_chain(Query& q) { return ChainRunner::drive(q, nullptr); }
+void resume(std::unique_ptr<OwnedQuery> q, Step step) { ChainRunner::resume(std::move(q), step); }
+const Plugin* next_plugin(const Query& q) { return ChainRunner::next_plugin(q); }
+void run_below(const Query& q, uint64_t data) { ChainRunner::run_below(q, data); }
+
+}  // namespace dnscore
