@@ -11,21 +11,14 @@
 #include "core/metrics.hpp"
 #include "server/runtime.hpp"
 #include "tests/support/catch.hpp"
+#include "tests/support/setup_harness.hpp"
 
 using namespace dnscore;
 using namespace dnscore::plugins::reload;
 using namespace std::chrono_literals;
+using testing::load_error;
 
 namespace {
-
-std::string load_error(const std::string& corefile) {
-    try {
-        corefile::load(corefile, "Corefile", {});
-    } catch (const std::exception& e) {
-        return e.what();
-    }
-    return "";
-}
 
 // Stops the process-wide watcher before the Runtime its timer uses goes away,
 // even when a REQUIRE ends the test early.
