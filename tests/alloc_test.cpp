@@ -1,6 +1,6 @@
 // The hot path allocates nothing: thousands of whoami exchanges over UDP,
 // answered by the real server running in this process, with every
-// operator new outside the test's own thread counted.
+// operator new outside the test's own thread counted (tests/support/alloc_counter).
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -10,36 +10,14 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
-#include <cstdlib>
 #include <fstream>
-#include <new>
 #include <thread>
 #include <vector>
 
 #include "server/runtime.hpp"
+#include "tests/support/alloc_counter.hpp"
 #include "tests/support/catch.hpp"
 #include "tests/support/packets.hpp"
-
-namespace {
-std::atomic<long> g_allocs{0};
-thread_local bool t_not_counted = false;  // the test thread itself
-}  // namespace
-
-void* operator new(std::size_t n) {
-    if (!t_not_counted) g_allocs.fetch_add(1, std::memory_order_relaxed);
-    if (void* p = std::malloc(n ? n : 1)) return p;
-    throw std::bad_alloc();
-}
-void* operator new[](std::size_t n) { return operator new(n); }
-void* operator new(std::size_t n, const std::nothrow_t&) noexcept {
-    if (!t_not_counted) g_allocs.fetch_add(1, std::memory_order_relaxed);
-    return std::malloc(n ? n : 1);
-}
-void* operator new[](std::size_t n, const std::nothrow_t& t) noexcept { return operator new(n, t); }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
 
 using namespace dnscore;
 
@@ -57,7 +35,8 @@ uint16_t bound_port(Runtime& rt) {
 // 5000 UDP queries cycling through `queries` and returns the allocations the
 // server's threads made meanwhile (-1 if a query went unanswered).
 long allocations_during_queries(const std::string& corefile, const std::vector<testing::Bytes>& queries) {
-    t_not_counted = true;
+    testing::allocs::ignore_this_thread();
+    testing::allocs::start();
     const std::string path = "/tmp/dnscore_alloc_test_Corefile";
     {
         std::ofstream f(path);
@@ -77,16 +56,16 @@ long allocations_during_queries(const std::string& corefile, const std::vector<t
     for (int i = 0; i < 400; ++i)
         REQUIRE_FALSE(testing::udp_exchange("127.0.0.1", port, queries[size_t(i) % queries.size()]).empty());
 
-    const long before = g_allocs.load();
+    const long before = testing::allocs::count();
     int answered = 0;
     for (int i = 0; i < 5000; ++i)
         if (!testing::udp_exchange("127.0.0.1", port, queries[size_t(i) % queries.size()]).empty()) ++answered;
-    const long after = g_allocs.load();
+    const long after = testing::allocs::count();
 
     // The counter does see the server's threads: a new TCP connection
     // allocates its connection state, so this must move.
     REQUIRE_FALSE(testing::tcp_exchange("127.0.0.1", port, queries[0]).empty());
-    const long after_tcp = g_allocs.load();
+    const long after_tcp = testing::allocs::count();
     CHECK(after_tcp > after);
 
     rt.stop(0);
@@ -130,7 +109,7 @@ public:
         ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &l);
         port_ = ntohs(a.sin_port);
         thread_ = std::thread([this] {
-            t_not_counted = true;
+            testing::allocs::ignore_this_thread();
             uint8_t buf[4096];
             while (!stop_) {
                 pollfd p{fd_, POLLIN, 0};

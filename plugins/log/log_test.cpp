@@ -1,16 +1,13 @@
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
 #include "plugins/log/log.hpp"
 
 #include <unistd.h>
 
-#include <atomic>
 #include <cstdio>
-#include <cstdlib>
 #include <iostream>
-#include <new>
 #include <regex>
 
 #include "corefile/loader.hpp"
+#include "tests/support/alloc_counter.hpp"
 #include "tests/support/catch.hpp"
 #include "tests/support/stdout_capture.hpp"
 #include "tests/support/packets.hpp"
@@ -21,30 +18,6 @@ using namespace dnscore;
 using plugins::Log;
 using plugins::LogFormat;
 using plugins::ResponseClass;
-
-// ---- allocation counter (for the hot-path test) ----
-namespace {
-std::atomic<bool> g_count_allocs{false};
-std::atomic<long> g_allocs{0};
-}  // namespace
-
-void* operator new(std::size_t n) {
-    if (g_count_allocs.load(std::memory_order_relaxed)) g_allocs.fetch_add(1);
-    if (void* p = std::malloc(n ? n : 1)) return p;
-    throw std::bad_alloc();
-}
-// Every allocating form that pairs with the deletes below must come from
-// malloc too (ASan checks new/delete pairs; Catch2 uses the nothrow form).
-void* operator new(std::size_t n, const std::nothrow_t&) noexcept {
-    if (g_count_allocs.load(std::memory_order_relaxed)) g_allocs.fetch_add(1);
-    return std::malloc(n ? n : 1);
-}
-void* operator new[](std::size_t n) { return operator new(n); }
-void* operator new[](std::size_t n, const std::nothrow_t& t) noexcept { return operator new(n, t); }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
 
 namespace {
 
@@ -330,8 +303,8 @@ TEST_CASE("log hot path does not allocate after warm-up") {
         t.q.write_reply(reply.data(), reply.size(), "test");
         l.response(t.q);
     }
-    g_allocs = 0;
-    g_count_allocs = true;
+    const long base = testing::allocs::count();
+    testing::allocs::start();
     for (int i = 0; i < 100; ++i) {
         t.q.reset();
         l.query(t.q);
@@ -342,10 +315,10 @@ TEST_CASE("log hot path does not allocate after warm-up") {
         t.q.fail(wire::kServFail, "", "x");
         l.response(t.q);
     }
-    const long allocs = g_allocs.load();
+    const long allocs = testing::allocs::count() - base;
     delete new std::string(100, 'x');  // the counter itself works
-    g_count_allocs = false;
-    CHECK(g_allocs.load() == allocs + 2);
+    testing::allocs::stop();
+    CHECK(testing::allocs::count() - base == allocs + 2);
     const std::string out = cap.text();
     CHECK(allocs == 0);
     CHECK(std::count(out.begin(), out.end(), '\n') == 203);
