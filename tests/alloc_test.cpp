@@ -1,13 +1,6 @@
 // The hot path allocates nothing: thousands of whoami exchanges over UDP,
 // answered by the real server running in this process, with every
 // operator new outside the test's own thread counted (tests/support/alloc_counter).
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
-#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -17,6 +10,7 @@
 #include "server/runtime.hpp"
 #include "tests/support/alloc_counter.hpp"
 #include "tests/support/catch.hpp"
+#include "tests/support/fake_upstream.hpp"
 #include "tests/support/packets.hpp"
 
 using namespace dnscore;
@@ -94,55 +88,14 @@ TEST_CASE("prometheus counting allocates nothing per query, dropped replies incl
     CHECK(n == 0);
 }
 
-namespace {
-// A UDP upstream in this process (its thread is not counted) answering every
-// A query with TTL 300, so `cache` in front of `forward` serves hits.
-class AllocUpstream {
-public:
-    AllocUpstream() {
-        fd_ = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-        sockaddr_in a{};
-        a.sin_family = AF_INET;
-        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        ::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
-        socklen_t l = sizeof a;
-        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &l);
-        port_ = ntohs(a.sin_port);
-        thread_ = std::thread([this] {
-            testing::allocs::ignore_this_thread();
-            uint8_t buf[4096];
-            while (!stop_) {
-                pollfd p{fd_, POLLIN, 0};
-                if (::poll(&p, 1, 50) != 1) continue;
-                sockaddr_storage from{};
-                socklen_t fl = sizeof from;
-                const ssize_t n = ::recvfrom(fd_, buf, sizeof buf, 0, reinterpret_cast<sockaddr*>(&from), &fl);
-                if (n < 12) continue;
-                const testing::Bytes req(buf, buf + n);
-                const auto r = testing::make_reply(req, 0, {"hit.alloc.example. 300 IN A 192.0.2.1"});
-                ++queries;
-                ::sendto(fd_, r.data(), r.size(), 0, reinterpret_cast<sockaddr*>(&from), fl);
-            }
-        });
-    }
-    ~AllocUpstream() {
-        stop_ = true;
-        thread_.join();
-        ::close(fd_);
-    }
-    uint16_t port() const { return port_; }
-    std::atomic<int> queries{0};
-
-private:
-    int fd_ = -1;
-    uint16_t port_ = 0;
-    std::atomic<bool> stop_{false};
-    std::thread thread_;
-};
-}  // namespace
-
 TEST_CASE("cache hits allocate nothing per query", "[alloc]") {
-    AllocUpstream up;
+    // An upstream in this process (its thread is not counted) answering with
+    // TTL 300, so `cache` in front of `forward` serves hits.
+    testing::FakeUpstream up;
+    up.run_on_thread([] { testing::allocs::ignore_this_thread(); });
+    up.set_responder([](const testing::Bytes& req) {
+        return testing::make_reply(req, 0, {"hit.alloc.example. 300 IN A 192.0.2.1"});
+    });
     // Three case variants of one name and an EDNS query: every one after the
     // warm-up is a hit answered synchronously by the worker.
     const long n = allocations_during_queries(
@@ -152,5 +105,5 @@ TEST_CASE("cache hits allocate nothing per query", "[alloc]") {
     INFO("allocations during 5000 queries: " << n);
     CHECK(n == 0);
     // Only the first query of each key went upstream (no refresh within 30 s).
-    CHECK(up.queries.load() <= 4);
+    CHECK(up.udp_queries() <= 4);
 }
