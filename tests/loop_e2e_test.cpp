@@ -39,25 +39,6 @@ bool has_plugin(const std::string& name) {
     return out.find("  dns." + name + "\n") != std::string::npos;
 }
 
-// A port free for both UDP and TCP on 127.0.0.1 right now.
-uint16_t free_port() {
-    for (int attempt = 0; attempt < 20; ++attempt) {
-        int u = ::socket(AF_INET, SOCK_DGRAM, 0);
-        sockaddr_in a{};
-        a.sin_family = AF_INET;
-        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        ::bind(u, reinterpret_cast<sockaddr*>(&a), sizeof a);
-        socklen_t len = sizeof a;
-        ::getsockname(u, reinterpret_cast<sockaddr*>(&a), &len);
-        int t = ::socket(AF_INET, SOCK_STREAM, 0);
-        const bool ok = ::bind(t, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
-        ::close(t);
-        ::close(u);
-        if (ok) return ntohs(a.sin_port);
-    }
-    return 0;
-}
-
 }  // namespace
 
 TEST_CASE("loop: forwarding to itself exits 1 with the FATAL line", "[loop][e2e]") {
@@ -66,7 +47,7 @@ TEST_CASE("loop: forwarding to itself exits 1 with the FATAL line", "[loop][e2e]
              "dns.forward); the self-forwarding loop cannot be built yet");
         return;
     }
-    const uint16_t port = free_port();
+    const uint16_t port = testing::free_port();
     REQUIRE(port != 0);
     const std::string p = std::to_string(port);
     testing::ServerProcess srv(".:" + p + " {\n bind 127.0.0.1\n loop\n forward . 127.0.0.1:" + p +

@@ -28,16 +28,10 @@
 using namespace dnscore;
 using namespace std::chrono_literals;
 using testing::Bytes;
+using testing::loopback;
+using testing::tcp_connect;
 
 namespace {
-
-sockaddr_in loopback(uint16_t port, const char* ip = "127.0.0.1") {
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(port);
-    inet_pton(AF_INET, ip, &a.sin_addr);
-    return a;
-}
 
 bool wait_for(const std::function<bool()>& pred, std::chrono::milliseconds timeout) {
     const auto end = std::chrono::steady_clock::now() + timeout;
@@ -127,16 +121,6 @@ void udp_stream(Stream& s, uint16_t port, uint16_t id_base) {
         std::this_thread::sleep_for(300us);
     }
     ::close(fd);
-}
-
-int tcp_connect(uint16_t port) {
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    auto a = loopback(port);
-    if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-        ::close(fd);
-        return -1;
-    }
-    return fd;
 }
 
 bool read_full(int fd, uint8_t* p, size_t n, int timeout_ms) {

@@ -13,6 +13,7 @@
 using namespace dnscore;
 using namespace dnscore::plugins::cache;
 using testing::Bytes;
+using testing::first_ttl;
 
 namespace {
 
@@ -84,15 +85,6 @@ struct Harness {
     }
 };
 
-uint32_t first_ttl(const Bytes& m, int section = 1) {
-    uint32_t ttl = 0xffffffff;
-    wire::for_each_rr(m.data(), m.size(), [&](const wire::RR& rr) {
-        if (rr.section != section) return true;
-        ttl = rr.ttl;
-        return false;
-    });
-    return ttl;
-}
 std::vector<uint32_t> all_ttls(const Bytes& m) {
     std::vector<uint32_t> out;
     wire::for_each_rr(m.data(), m.size(), [&](const wire::RR& rr) {
