@@ -1,12 +1,15 @@
 #include "plugins/loop/loop.hpp"
 
 #include <boost/asio/ip/udp.hpp>
+#include <atomic>
 #include <cstring>
+#include <mutex>
 #include <regex>
 
 #include "corefile/loader.hpp"
 #include "core/config.hpp"
 #include "tests/support/catch.hpp"
+#include "tests/support/fake_upstream.hpp"
 #include "tests/support/packets.hpp"
 #include "tests/support/setup_harness.hpp"
 #include "tests/support/test_query.hpp"
@@ -119,43 +122,40 @@ TEST_CASE("loop setup", "[loop]") {
 namespace {
 using boost::asio::ip::udp;
 
-// A UDP responder on 127.0.0.1 that answers (or not) every query.
+// An upstream that answers every query (REFUSED still counts) unless
+// `answer` is false, and keeps the name of the last HINFO query with RD.
 struct Responder {
-    boost::asio::io_context& io;
-    udp::socket sock;
-    uint8_t buf[512];
-    udp::endpoint from;
-    int received = 0;
-    bool answer = true;
-    explicit Responder(boost::asio::io_context& io_)
-        : io(io_), sock(io_, udp::endpoint(boost::asio::ip::make_address("127.0.0.1"), 0)) {
-        arm();
+    testing::FakeUpstream up;
+    std::atomic<bool> answer{true};
+    std::mutex mu;
+    std::string last_name_;
+    Responder() {
+        up.set_responder([this](const testing::Bytes& req) -> testing::Bytes {
+            wire::QueryInfo qi;
+            if (wire::parse_query(req.data(), req.size(), qi) == wire::Verdict::ok && qi.qtype == wire::kTypeHINFO &&
+                (qi.flags & wire::kRD)) {
+                std::lock_guard lock(mu);
+                last_name_.assign(reinterpret_cast<const char*>(qi.name), qi.name_len);
+            }
+            if (!answer) return {};
+            testing::Bytes r = req;
+            r[2] |= 0x80;              // QR
+            r[3] = (r[3] & 0xf0) | 5;  // REFUSED
+            return r;
+        });
     }
-    uint16_t port() const { return sock.local_endpoint().port(); }
-    std::string last_name;
-    void arm() {
-        sock.async_receive_from(boost::asio::buffer(buf), from,
-                                [this](const boost::system::error_code& ec, size_t n) {
-                                    if (ec) return;
-                                    ++received;
-                                    wire::QueryInfo qi;
-                                    if (wire::parse_query(buf, n, qi) == wire::Verdict::ok &&
-                                        qi.qtype == wire::kTypeHINFO && (qi.flags & wire::kRD))
-                                        last_name.assign(reinterpret_cast<char*>(qi.name), qi.name_len);
-                                    if (answer) {
-                                        buf[2] |= 0x80;  // QR
-                                        buf[3] = (buf[3] & 0xf0) | 5;  // REFUSED still counts
-                                        sock.send_to(boost::asio::buffer(buf, n), from);
-                                    }
-                                    arm();
-                                });
+    uint16_t port() const { return up.port(); }
+    int received() const { return up.udp_queries(); }
+    std::string last_name() {
+        std::lock_guard lock(mu);
+        return last_name_;
     }
 };
 }  // namespace
 
 TEST_CASE("loop probe: the first reply disables the plugin", "[loop]") {
     boost::asio::io_context io;
-    Responder r(io);
+    Responder r;
     auto loop = std::make_shared<plugins::Loop>(".", "7.8.");
     auto probe = std::make_shared<plugins::LoopProbe>(io, loop, "127.0.0.1", r.port(),
                                                       plugins::LoopProbe::Timing{});
@@ -165,16 +165,16 @@ TEST_CASE("loop probe: the first reply disables the plugin", "[loop]") {
     CHECK(probe->finished());
     CHECK(loop->disabled());
     CHECK(probe->attempts() == 1);
-    CHECK(r.received == 1);
+    CHECK(r.received() == 1);
     uint8_t want[wire::kMaxNameLen];
     const size_t wl = wire::text_to_name("7.8.", want);
-    CHECK(r.last_name == std::string(reinterpret_cast<char*>(want), wl));
+    CHECK(r.last_name() == std::string(reinterpret_cast<char*>(want), wl));
 }
 
 TEST_CASE("loop probe: retries after failures, resets the counter, gives up at the deadline",
           "[loop]") {
     boost::asio::io_context io;
-    Responder r(io);
+    Responder r;
     r.answer = false;
     auto loop = std::make_shared<plugins::Loop>(".", "7.8.");
     loop->on_loop = [](const Query&, const std::string&) {};
@@ -199,7 +199,7 @@ TEST_CASE("loop probe: retries after failures, resets the counter, gives up at t
     CHECK(probe->finished());
     CHECK(loop->disabled());
     CHECK(probe->attempts() >= 2);
-    CHECK(r.received == probe->attempts());
+    CHECK(r.received() == probe->attempts());
     CHECK(took >= 1100ms);
     CHECK(took < 5s);
 }
