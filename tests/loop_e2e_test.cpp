@@ -1,16 +1,7 @@
 // loop against the real binary: a server forwarding to itself exits with
 // status 1 and CoreDNS's FATAL line; without a loop it keeps serving.
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <array>
 #include <chrono>
 #include <cstdio>
-#include <cstdlib>
-#include <memory>
 #include <regex>
 #include <thread>
 
@@ -21,25 +12,7 @@
 
 using namespace dnscore;
 using namespace std::chrono_literals;
-
-namespace {
-
-std::string binary() {
-    const char* b = std::getenv("DNSCORE");
-    return b ? b : "./dnscore";
-}
-
-// `dnscore -plugins` lists "dns.NAME" for every compiled-in directive.
-bool has_plugin(const std::string& name) {
-    std::string out;
-    std::unique_ptr<FILE, int (*)(FILE*)> p(::popen((binary() + " -plugins").c_str(), "r"), ::pclose);
-    if (!p) return false;
-    std::array<char, 512> buf;
-    while (std::fgets(buf.data(), int(buf.size()), p.get())) out += buf.data();
-    return out.find("  dns." + name + "\n") != std::string::npos;
-}
-
-}  // namespace
+using testing::has_plugin;
 
 TEST_CASE("loop: forwarding to itself exits 1 with the FATAL line", "[loop][e2e]") {
     if (!has_plugin("forward")) {

@@ -30,6 +30,7 @@ using namespace std::chrono_literals;
 using testing::Bytes;
 using testing::loopback;
 using testing::tcp_connect;
+using testing::has_plugin;
 
 namespace {
 
@@ -208,18 +209,6 @@ bool udp_port_taken(const char* ip, uint16_t port) {
     const bool taken = ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0;
     ::close(fd);
     return taken;
-}
-
-// `dnscore -plugins` lists "dns.NAME" for every compiled-in directive.
-bool has_plugin(const std::string& name) {
-    const char* b = std::getenv("DNSCORE");
-    std::string out;
-    std::unique_ptr<FILE, int (*)(FILE*)> p(
-        ::popen((std::string(b ? b : "./dnscore") + " -plugins").c_str(), "r"), ::pclose);
-    if (!p) return false;
-    std::array<char, 512> buf;
-    while (std::fgets(buf.data(), int(buf.size()), p.get())) out += buf.data();
-    return out.find("  dns." + name + "\n") != std::string::npos;
 }
 
 }  // namespace
