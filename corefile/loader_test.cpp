@@ -5,18 +5,12 @@
 
 #include "corefile/directives.hpp"
 #include "tests/support/catch.hpp"
+#include "tests/support/setup_harness.hpp"
 
 using namespace dnscore;
+using testing::load_error;
 
 namespace {
-std::string load_error(const std::string& text) {
-    try {
-        corefile::load(text, "Corefile", {});
-    } catch (const std::exception& e) {
-        return e.what();
-    }
-    return "accepted";
-}
 std::vector<std::string> chain_names(const Block& b) {
     std::vector<std::string> out;
     for (auto* p : b.chain) out.emplace_back(p->name());

@@ -1,45 +1,17 @@
 // The hot path allocates nothing: thousands of whoami exchanges over UDP,
 // answered by the real server running in this process, with every
-// operator new outside the test's own thread counted.
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
-#include <atomic>
+// operator new outside the test's own thread counted (tests/support/alloc_counter).
 #include <chrono>
 #include <cstdio>
-#include <cstdlib>
 #include <fstream>
-#include <new>
 #include <thread>
 #include <vector>
 
 #include "server/runtime.hpp"
+#include "tests/support/alloc_counter.hpp"
 #include "tests/support/catch.hpp"
+#include "tests/support/fake_upstream.hpp"
 #include "tests/support/packets.hpp"
-
-namespace {
-std::atomic<long> g_allocs{0};
-thread_local bool t_not_counted = false;  // the test thread itself
-}  // namespace
-
-void* operator new(std::size_t n) {
-    if (!t_not_counted) g_allocs.fetch_add(1, std::memory_order_relaxed);
-    if (void* p = std::malloc(n ? n : 1)) return p;
-    throw std::bad_alloc();
-}
-void* operator new[](std::size_t n) { return operator new(n); }
-void* operator new(std::size_t n, const std::nothrow_t&) noexcept {
-    if (!t_not_counted) g_allocs.fetch_add(1, std::memory_order_relaxed);
-    return std::malloc(n ? n : 1);
-}
-void* operator new[](std::size_t n, const std::nothrow_t& t) noexcept { return operator new(n, t); }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
 
 using namespace dnscore;
 
@@ -57,7 +29,8 @@ uint16_t bound_port(Runtime& rt) {
 // 5000 UDP queries cycling through `queries` and returns the allocations the
 // server's threads made meanwhile (-1 if a query went unanswered).
 long allocations_during_queries(const std::string& corefile, const std::vector<testing::Bytes>& queries) {
-    t_not_counted = true;
+    testing::allocs::ignore_this_thread();
+    testing::allocs::start();
     const std::string path = "/tmp/dnscore_alloc_test_Corefile";
     {
         std::ofstream f(path);
@@ -77,16 +50,16 @@ long allocations_during_queries(const std::string& corefile, const std::vector<t
     for (int i = 0; i < 400; ++i)
         REQUIRE_FALSE(testing::udp_exchange("127.0.0.1", port, queries[size_t(i) % queries.size()]).empty());
 
-    const long before = g_allocs.load();
+    const long before = testing::allocs::count();
     int answered = 0;
     for (int i = 0; i < 5000; ++i)
         if (!testing::udp_exchange("127.0.0.1", port, queries[size_t(i) % queries.size()]).empty()) ++answered;
-    const long after = g_allocs.load();
+    const long after = testing::allocs::count();
 
     // The counter does see the server's threads: a new TCP connection
     // allocates its connection state, so this must move.
     REQUIRE_FALSE(testing::tcp_exchange("127.0.0.1", port, queries[0]).empty());
-    const long after_tcp = g_allocs.load();
+    const long after_tcp = testing::allocs::count();
     CHECK(after_tcp > after);
 
     rt.stop(0);
@@ -115,55 +88,14 @@ TEST_CASE("prometheus counting allocates nothing per query, dropped replies incl
     CHECK(n == 0);
 }
 
-namespace {
-// A UDP upstream in this process (its thread is not counted) answering every
-// A query with TTL 300, so `cache` in front of `forward` serves hits.
-class AllocUpstream {
-public:
-    AllocUpstream() {
-        fd_ = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-        sockaddr_in a{};
-        a.sin_family = AF_INET;
-        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        ::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
-        socklen_t l = sizeof a;
-        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &l);
-        port_ = ntohs(a.sin_port);
-        thread_ = std::thread([this] {
-            t_not_counted = true;
-            uint8_t buf[4096];
-            while (!stop_) {
-                pollfd p{fd_, POLLIN, 0};
-                if (::poll(&p, 1, 50) != 1) continue;
-                sockaddr_storage from{};
-                socklen_t fl = sizeof from;
-                const ssize_t n = ::recvfrom(fd_, buf, sizeof buf, 0, reinterpret_cast<sockaddr*>(&from), &fl);
-                if (n < 12) continue;
-                const testing::Bytes req(buf, buf + n);
-                const auto r = testing::make_reply(req, 0, {"hit.alloc.example. 300 IN A 192.0.2.1"});
-                ++queries;
-                ::sendto(fd_, r.data(), r.size(), 0, reinterpret_cast<sockaddr*>(&from), fl);
-            }
-        });
-    }
-    ~AllocUpstream() {
-        stop_ = true;
-        thread_.join();
-        ::close(fd_);
-    }
-    uint16_t port() const { return port_; }
-    std::atomic<int> queries{0};
-
-private:
-    int fd_ = -1;
-    uint16_t port_ = 0;
-    std::atomic<bool> stop_{false};
-    std::thread thread_;
-};
-}  // namespace
-
 TEST_CASE("cache hits allocate nothing per query", "[alloc]") {
-    AllocUpstream up;
+    // An upstream in this process (its thread is not counted) answering with
+    // TTL 300, so `cache` in front of `forward` serves hits.
+    testing::FakeUpstream up;
+    up.run_on_thread([] { testing::allocs::ignore_this_thread(); });
+    up.set_responder([](const testing::Bytes& req) {
+        return testing::make_reply(req, 0, {"hit.alloc.example. 300 IN A 192.0.2.1"});
+    });
     // Three case variants of one name and an EDNS query: every one after the
     // warm-up is a hit answered synchronously by the worker.
     const long n = allocations_during_queries(
@@ -173,5 +105,5 @@ TEST_CASE("cache hits allocate nothing per query", "[alloc]") {
     INFO("allocations during 5000 queries: " << n);
     CHECK(n == 0);
     // Only the first query of each key went upstream (no refresh within 30 s).
-    CHECK(up.queries.load() <= 4);
+    CHECK(up.udp_queries() <= 4);
 }

@@ -16,17 +16,11 @@
 
 using namespace dnscore;
 using testing::Bytes;
+using testing::loopback;
+using testing::tcp_connect;
 
 namespace {
 const char* kCorefile = ".:0 {\n bind 127.0.0.1\n errors\n whoami\n}\n";
-
-sockaddr_in loopback(uint16_t port) {
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    return a;
-}
 
 // Sends raw bytes over UDP; returns the reply or empty after timeout_ms.
 Bytes udp_raw(uint16_t port, const Bytes& msg, int timeout_ms = 500) {
@@ -42,16 +36,6 @@ Bytes udp_raw(uint16_t port, const Bytes& msg, int timeout_ms = 500) {
     }
     ::close(fd);
     return out;
-}
-
-int tcp_connect(uint16_t port) {
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    auto a = loopback(port);
-    if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-        ::close(fd);
-        return -1;
-    }
-    return fd;
 }
 
 // Waits until the peer closes (recv returns 0 or an error) within timeout_ms.

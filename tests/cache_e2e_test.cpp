@@ -1,90 +1,43 @@
 // The real binary with `cache` in front of `forward` to a UDP upstream run by
 // this test: miss vs hit TTLs, AA on hits, upstream query counts, 0x20 case,
 // denial caching, and the node-local-dns spelling of the cache block.
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
-#include <atomic>
 #include <cstring>
-#include <thread>
 
 #include "core/wire/wire.hpp"
 #include "tests/support/catch.hpp"
+#include "tests/support/fake_upstream.hpp"
 #include "tests/support/packets.hpp"
 #include "tests/support/server_process.hpp"
 
 using namespace dnscore;
 using testing::Bytes;
+using testing::first_ttl;
 
 namespace {
 
-// A minimal UDP responder on 127.0.0.1: names starting with "nx" get
-// NXDOMAIN with an SOA, everything else an A record with TTL 300.
-class Upstream {
-public:
+// The upstream: names starting with "nx" get NXDOMAIN with an SOA,
+// everything else an A record with TTL 300.
+struct Upstream {
+    testing::FakeUpstream fake;
     Upstream() {
-        fd_ = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-        sockaddr_in a{};
-        a.sin_family = AF_INET;
-        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        REQUIRE(::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-        socklen_t l = sizeof a;
-        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &l);
-        port_ = ntohs(a.sin_port);
-        thread_ = std::thread([this] { run(); });
-    }
-    ~Upstream() {
-        stop_ = true;
-        thread_.join();
-        ::close(fd_);
-    }
-    uint16_t port() const { return port_; }
-    int queries() const { return queries_.load(); }
-
-private:
-    void run() {
-        uint8_t buf[4096];
-        while (!stop_) {
-            pollfd p{fd_, POLLIN, 0};
-            if (::poll(&p, 1, 50) != 1) continue;
-            sockaddr_storage from{};
-            socklen_t fl = sizeof from;
-            const ssize_t n = ::recvfrom(fd_, buf, sizeof buf, 0, reinterpret_cast<sockaddr*>(&from), &fl);
-            if (n < 12) continue;
+        REQUIRE(fake.port() != 0);
+        fake.set_responder([](const Bytes& req) -> Bytes {
             wire::QueryInfo qi;
-            if (wire::parse_query(buf, size_t(n), qi) != wire::Verdict::ok) continue;
-            if (qi.qtype == wire::kTypeNS) continue;  // forward health probes: not counted, not answered
-            ++queries_;
+            if (wire::parse_query(req.data(), req.size(), qi) != wire::Verdict::ok) return {};
+            if (qi.qtype == wire::kTypeNS) return {};  // forward health probes: not answered
             char text[1024];
             const std::string name(text, wire::name_to_text(qi.name, qi.name_len, text, sizeof text));
-            const Bytes req(buf, buf + n);
-            Bytes r;
             if (name.rfind("nx", 0) == 0)
-                r = testing::make_reply(req, 3, {}, {"example.org. 900 IN SOA a.example.org. b.example.org. 1 2 3 4 600"});
-            else
-                r = testing::make_reply(req, 0, {name + " 300 IN A 192.0.2.7"});
-            ::sendto(fd_, r.data(), r.size(), 0, reinterpret_cast<sockaddr*>(&from), fl);
-        }
+                return testing::make_reply(req, 3, {}, {"example.org. 900 IN SOA a.example.org. b.example.org. 1 2 3 4 600"});
+            return testing::make_reply(req, 0, {name + " 300 IN A 192.0.2.7"});
+        });
     }
-    int fd_ = -1;
-    uint16_t port_ = 0;
-    std::atomic<bool> stop_{false};
-    std::atomic<int> queries_{0};
-    std::thread thread_;
+    uint16_t port() const { return fake.port(); }
+    // Queries other than health probes.
+    int queries() const { return fake.udp_queries() + fake.tcp_queries() - fake.probes(); }
 };
 
-uint32_t answer_ttl(const Bytes& m, int section = 1) {
-    uint32_t ttl = 0xffffffff;
-    wire::for_each_rr(m.data(), m.size(), [&](const wire::RR& rr) {
-        if (rr.section != section) return true;
-        ttl = rr.ttl;
-        return false;
-    });
-    return ttl;
-}
 bool aa(const Bytes& m) { return wire::flags(m.data()) & wire::kAA; }
 
 }  // namespace
@@ -100,15 +53,15 @@ TEST_CASE("cache 30 in front of forward", "[cache][e2e]") {
     REQUIRE(miss.size() > 12);
     CHECK(wire::rcode(miss.data()) == 0);
     CHECK_FALSE(aa(miss));
-    CHECK(answer_ttl(miss) == 30);  // 300 capped by `cache 30`, also on the miss
+    CHECK(first_ttl(miss) == 30);  // 300 capped by `cache 30`, also on the miss
     CHECK(up.queries() == 1);
 
     const Bytes hit = testing::udp_exchange("127.0.0.1", port, testing::make_query("www.example.org.", "A", {.id = 77}));
     REQUIRE(hit.size() > 12);
     CHECK(wire::id(hit.data()) == 77);
     CHECK(aa(hit));
-    CHECK(answer_ttl(hit) <= 30);
-    CHECK(answer_ttl(hit) >= 28);
+    CHECK(first_ttl(hit) <= 30);
+    CHECK(first_ttl(hit) >= 28);
     CHECK(testing::section(hit, 1).size() == 1);
     CHECK(up.queries() == 1);
 
@@ -146,17 +99,17 @@ TEST_CASE("node-local-dns cache block: success 9984 30, denial 9984 5", "[cache]
     const Bytes nx = testing::udp_exchange("127.0.0.1", port, testing::make_query("nx.example.org.", "A"));
     REQUIRE(nx.size() > 12);
     CHECK(wire::rcode(nx.data()) == 3);
-    CHECK(answer_ttl(nx, 2) == 5);
+    CHECK(first_ttl(nx, 2) == 5);
     const Bytes nx2 = testing::udp_exchange("127.0.0.1", port, testing::make_query("nx.example.org.", "A"));
     REQUIRE(nx2.size() > 12);
     CHECK(wire::rcode(nx2.data()) == 3);
     CHECK(aa(nx2));
-    CHECK(answer_ttl(nx2, 2) <= 5);
+    CHECK(first_ttl(nx2, 2) <= 5);
     CHECK(up.queries() == 1);
 
     const Bytes a = testing::udp_exchange("127.0.0.1", port, testing::make_query("ok.example.org.", "A"));
     REQUIRE(a.size() > 12);
-    CHECK(answer_ttl(a) == 30);
+    CHECK(first_ttl(a) == 30);
     testing::udp_exchange("127.0.0.1", port, testing::make_query("ok.example.org.", "A"));
     CHECK(up.queries() == 2);
 }

@@ -294,18 +294,6 @@ TEST_CASE("forward e2e: -validate opens no socket and starts nothing", "[forward
 // ---------------------------------------------------------------- knotd
 namespace {
 
-uint16_t free_port() {
-    int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    socklen_t l = sizeof a;
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &l);
-    ::close(fd);
-    return ntohs(a.sin_port);
-}
-
 std::string find_knotd() {
     for (const char* p : {"/usr/sbin/knotd", "/usr/bin/knotd", "/usr/local/sbin/knotd"})
         if (::access(p, X_OK) == 0) return p;
@@ -327,7 +315,7 @@ struct Knot {
              "alias CNAME alias2\nalias2 CNAME www\ntxtonly TXT \"hello\"\n";
         for (int i = 0; i < 60; ++i) z << "big A 198.51.100." << i << "\n";
         z.close();
-        port = free_port();
+        port = testing::free_port();
         std::ofstream c(dir + "/knot.conf");
         c << "server:\n    listen: 127.0.0.1@" << port << "\n    rundir: " << dir << "\n"
           << "database:\n    storage: " << dir << "\n"

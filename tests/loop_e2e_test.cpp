@@ -1,16 +1,7 @@
 // loop against the real binary: a server forwarding to itself exits with
 // status 1 and CoreDNS's FATAL line; without a loop it keeps serving.
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <array>
 #include <chrono>
 #include <cstdio>
-#include <cstdlib>
-#include <memory>
 #include <regex>
 #include <thread>
 
@@ -21,44 +12,7 @@
 
 using namespace dnscore;
 using namespace std::chrono_literals;
-
-namespace {
-
-std::string binary() {
-    const char* b = std::getenv("DNSCORE");
-    return b ? b : "./dnscore";
-}
-
-// `dnscore -plugins` lists "dns.NAME" for every compiled-in directive.
-bool has_plugin(const std::string& name) {
-    std::string out;
-    std::unique_ptr<FILE, int (*)(FILE*)> p(::popen((binary() + " -plugins").c_str(), "r"), ::pclose);
-    if (!p) return false;
-    std::array<char, 512> buf;
-    while (std::fgets(buf.data(), int(buf.size()), p.get())) out += buf.data();
-    return out.find("  dns." + name + "\n") != std::string::npos;
-}
-
-// A port free for both UDP and TCP on 127.0.0.1 right now.
-uint16_t free_port() {
-    for (int attempt = 0; attempt < 20; ++attempt) {
-        int u = ::socket(AF_INET, SOCK_DGRAM, 0);
-        sockaddr_in a{};
-        a.sin_family = AF_INET;
-        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        ::bind(u, reinterpret_cast<sockaddr*>(&a), sizeof a);
-        socklen_t len = sizeof a;
-        ::getsockname(u, reinterpret_cast<sockaddr*>(&a), &len);
-        int t = ::socket(AF_INET, SOCK_STREAM, 0);
-        const bool ok = ::bind(t, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
-        ::close(t);
-        ::close(u);
-        if (ok) return ntohs(a.sin_port);
-    }
-    return 0;
-}
-
-}  // namespace
+using testing::has_plugin;
 
 TEST_CASE("loop: forwarding to itself exits 1 with the FATAL line", "[loop][e2e]") {
     if (!has_plugin("forward")) {
@@ -66,7 +20,7 @@ TEST_CASE("loop: forwarding to itself exits 1 with the FATAL line", "[loop][e2e]
              "dns.forward); the self-forwarding loop cannot be built yet");
         return;
     }
-    const uint16_t port = free_port();
+    const uint16_t port = testing::free_port();
     REQUIRE(port != 0);
     const std::string p = std::to_string(port);
     testing::ServerProcess srv(".:" + p + " {\n bind 127.0.0.1\n loop\n forward . 127.0.0.1:" + p +

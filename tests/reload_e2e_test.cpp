@@ -28,16 +28,11 @@
 using namespace dnscore;
 using namespace std::chrono_literals;
 using testing::Bytes;
+using testing::loopback;
+using testing::tcp_connect;
+using testing::has_plugin;
 
 namespace {
-
-sockaddr_in loopback(uint16_t port, const char* ip = "127.0.0.1") {
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(port);
-    inet_pton(AF_INET, ip, &a.sin_addr);
-    return a;
-}
 
 bool wait_for(const std::function<bool()>& pred, std::chrono::milliseconds timeout) {
     const auto end = std::chrono::steady_clock::now() + timeout;
@@ -129,16 +124,6 @@ void udp_stream(Stream& s, uint16_t port, uint16_t id_base) {
     ::close(fd);
 }
 
-int tcp_connect(uint16_t port) {
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    auto a = loopback(port);
-    if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-        ::close(fd);
-        return -1;
-    }
-    return fd;
-}
-
 bool read_full(int fd, uint8_t* p, size_t n, int timeout_ms) {
     while (n > 0) {
         pollfd pf{fd, POLLIN, 0};
@@ -224,18 +209,6 @@ bool udp_port_taken(const char* ip, uint16_t port) {
     const bool taken = ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0;
     ::close(fd);
     return taken;
-}
-
-// `dnscore -plugins` lists "dns.NAME" for every compiled-in directive.
-bool has_plugin(const std::string& name) {
-    const char* b = std::getenv("DNSCORE");
-    std::string out;
-    std::unique_ptr<FILE, int (*)(FILE*)> p(
-        ::popen((std::string(b ? b : "./dnscore") + " -plugins").c_str(), "r"), ::pclose);
-    if (!p) return false;
-    std::array<char, 512> buf;
-    while (std::fgets(buf.data(), int(buf.size()), p.get())) out += buf.data();
-    return out.find("  dns." + name + "\n") != std::string::npos;
 }
 
 }  // namespace

@@ -5,20 +5,13 @@
 #include "corefile/loader.hpp"
 #include "parser/parser.hpp"
 #include "tests/support/catch.hpp"
+#include "tests/support/setup_harness.hpp"
 
 using namespace dnscore;
 using plugins::IfaceAddr;
+using testing::load_error;
 
 namespace {
-
-std::string load_error(const std::string& corefile) {
-    try {
-        corefile::load(corefile, "Corefile", corefile::LoadOptions{});
-    } catch (const std::exception& e) {
-        return e.what();
-    }
-    return "";
-}
 
 std::shared_ptr<ServerSet> load(const std::string& corefile) {
     return corefile::load(corefile, "Corefile", corefile::LoadOptions{});

@@ -6,13 +6,14 @@
 #include <functional>
 
 #include "core/config.hpp"
-#include "core/chain.hpp"
 #include "tests/support/catch.hpp"
+#include "tests/support/chain_harness.hpp"
 #include "tests/support/packets.hpp"
 
 using namespace dnscore;
 using namespace dnscore::plugins::cache;
 using testing::Bytes;
+using testing::first_ttl;
 
 namespace {
 
@@ -50,19 +51,13 @@ public:
     }
 };
 
-class CaptureSink final : public ReplySink {
-public:
-    Bytes last;
-    void send_reply(const uint8_t* msg, size_t len, const Query&) override { last.assign(msg, msg + len); }
-};
-
 struct Harness {
     ManualClock clock;
     std::shared_ptr<Cache> cache;
     std::shared_ptr<FakeUpstream> upstream = std::make_shared<FakeUpstream>();
     Block block;
     Site site;
-    std::shared_ptr<CaptureSink> sink = std::make_shared<CaptureSink>();
+    testing::ChainHarness chain{site};
     std::string last_error;
 
     explicit Harness(Config cfg = {}) {
@@ -79,36 +74,17 @@ struct Harness {
 
     // Sends one query through the chain; returns what the client receives.
     Bytes ask(const Bytes& req, bool tcp = false) {
-        Bytes reqcopy = req;
-        std::vector<uint8_t> resp(wire::kMaxMessage);
-        Query q;
-        q.req = reqcopy.data();
-        q.req_len = reqcopy.size();
-        REQUIRE(wire::parse_query(q.req, q.req_len, q.info) == wire::Verdict::ok);
-        q.resp = resp.data();
-        q.resp_cap = resp.size();
-        q.proto = tcp ? Proto::tcp : Proto::udp;
-        q.site = &site;
-        q.sink = sink.get();
-        sink->last.clear();
-        run_chain(q);
-        last_error = q.error;
-        return sink->last;
+        testing::TestQuery t(req);
+        t.tcp(tcp);
+        Bytes reply = chain.run(t).reply;
+        last_error = t.q.error;
+        return reply;
     }
     Bytes ask(const std::string& name, const std::string& type, const testing::QueryOptions& o = {}) {
         return ask(testing::make_query(name, type, o));
     }
 };
 
-uint32_t first_ttl(const Bytes& m, int section = 1) {
-    uint32_t ttl = 0xffffffff;
-    wire::for_each_rr(m.data(), m.size(), [&](const wire::RR& rr) {
-        if (rr.section != section) return true;
-        ttl = rr.ttl;
-        return false;
-    });
-    return ttl;
-}
 std::vector<uint32_t> all_ttls(const Bytes& m) {
     std::vector<uint32_t> out;
     wire::for_each_rr(m.data(), m.size(), [&](const wire::RR& rr) {

@@ -5,6 +5,7 @@
 #include "corefile/loader.hpp"
 #include "plugins/cache/cache.hpp"
 #include "tests/support/catch.hpp"
+#include "tests/support/setup_harness.hpp"
 
 using namespace dnscore;
 using plugins::cache::Cache;
@@ -12,15 +13,7 @@ using plugins::cache::Config;
 using plugins::cache::kSecond;
 
 namespace {
-std::string load_error(const std::string& text) {
-    try {
-        corefile::load(text, "Corefile", {});
-    } catch (const std::exception& e) {
-        return e.what();
-    }
-    return "accepted";
-}
-std::string err(const std::string& body) { return load_error("example.org:1053 {\n" + body + "\n}\n"); }
+std::string err(const std::string& body) { return testing::load_error("example.org:1053 {\n" + body + "\n}\n"); }
 
 Config config_of(const std::string& text) {
     auto set = corefile::load(text, "Corefile", {});

@@ -1,7 +1,5 @@
 #include "plugins/errors/errors.hpp"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
@@ -13,6 +11,8 @@
 #include "tests/support/catch.hpp"
 #include "tests/support/stdout_capture.hpp"
 #include "tests/support/packets.hpp"
+#include "tests/support/setup_harness.hpp"
+#include "tests/support/test_query.hpp"
 
 using namespace dnscore;
 using dnscore::plugins::Errors;
@@ -21,40 +21,17 @@ namespace {
 
 using testing::StdoutCapture;
 
-struct TestQuery {
-    testing::Bytes req;
-    std::vector<uint8_t> resp = std::vector<uint8_t>(65535);
-    Query q;
-    TestQuery(const std::string& name, const std::string& type) {
-        req = testing::make_query(name, type);
-        q.req = req.data();
-        q.req_len = req.size();
-        REQUIRE(wire::parse_query(req.data(), req.size(), q.info) == wire::Verdict::ok);
-        auto* sin = reinterpret_cast<sockaddr_in*>(&q.client.addr);
-        sin->sin_family = AF_INET;
-        sin->sin_port = htons(40212);
-        inet_pton(AF_INET, "10.0.0.5", &sin->sin_addr);
-        q.client.len = sizeof(sockaddr_in);
-        q.resp = resp.data();
-        q.resp_cap = resp.size();
-    }
-};
+using testing::load_error;
+using testing::TestQuery;
 
-std::string load_error(const std::string& corefile) {
-    try {
-        corefile::load(corefile, "Corefile", corefile::LoadOptions{});
-    } catch (const std::exception& e) {
-        return e.what();
-    }
-    return "";
+// The client these tests report (10.0.0.5:40212).
+TestQuery query(const std::string& name, const std::string& type) {
+    TestQuery t(name, type);
+    t.client("10.0.0.5", 40212);
+    return t;
 }
 
-std::shared_ptr<Errors> load_errors(const std::string& corefile) {
-    auto set = corefile::load(corefile, "Corefile", corefile::LoadOptions{});
-    for (const auto& p : set->blocks.at(0)->plugins)
-        if (auto e = std::dynamic_pointer_cast<Errors>(p)) return e;
-    return nullptr;
-}
+std::shared_ptr<Errors> load_errors(const std::string& corefile) { return testing::load_plugin<Errors>(corefile); }
 
 std::vector<plugins::ConsolidateRule> one_rule(const std::string& re, std::chrono::nanoseconds period,
                                                log::Level level = log::Level::error,
@@ -74,7 +51,7 @@ std::vector<plugins::ConsolidateRule> one_rule(const std::string& re, std::chron
 
 TEST_CASE("errors logs the returned error with rcode, lower-case name and type") {
     Errors e({});
-    TestQuery t("Example.ORG", "A");
+    auto t = query("Example.ORG", "A");
     REQUIRE(e.query(t.q) == Step::next);
     t.q.fail(wire::kServFail, "plugin/forward: read udp 10.0.0.1:41934->10.0.0.10:53: i/o timeout",
              "forward");
@@ -87,7 +64,7 @@ TEST_CASE("errors logs the returned error with rcode, lower-case name and type")
 
 TEST_CASE("errors prints unknown types as TYPEnnn and the decimal rcode") {
     Errors e({});
-    TestQuery t("x.example.", "TYPE65280");
+    auto t = query("x.example.", "TYPE65280");
     t.q.fail(wire::kRefused, "boom", "x");
     StdoutCapture cap;
     e.response(t.q);
@@ -96,7 +73,7 @@ TEST_CASE("errors prints unknown types as TYPEnnn and the decimal rcode") {
 
 TEST_CASE("errors is silent when there is no error") {
     Errors e({});
-    TestQuery t("example.org", "A");
+    auto t = query("example.org", "A");
     t.q.rcode = wire::kServFail;  // an rcode alone is not an error
     StdoutCapture cap;
     e.response(t.q);

@@ -9,20 +9,14 @@
 #include "corefile/loader.hpp"
 #include "plugins/forward/forward.hpp"
 #include "tests/support/catch.hpp"
+#include "tests/support/setup_harness.hpp"
 
 using namespace dnscore;
 using namespace dnscore::plugins::forward;
 
 namespace {
 
-std::string load_error(const std::string& body) {
-    try {
-        corefile::load(".:1053 {\n" + body + "\n}\n", "Corefile", {});
-    } catch (const std::exception& e) {
-        return e.what();
-    }
-    return "";
-}
+std::string load_error(const std::string& body) { return testing::load_error(".:1053 {\n" + body + "\n}\n"); }
 
 std::vector<const Forward*> forwards(const std::string& body) {
     static std::shared_ptr<ServerSet> keep;

@@ -1,28 +1,13 @@
 #include "plugins/health/health.hpp"
 
-#include "corefile/loader.hpp"
-#include "parser/dispenser.hpp"
-#include "parser/parser.hpp"
 #include "tests/support/catch.hpp"
+#include "tests/support/setup_harness.hpp"
 
 using namespace dnscore;
 
 namespace {
-std::string load_error(const std::string& corefile) {
-    try {
-        corefile::LoadOptions o;
-        o.validate_only = true;
-        corefile::load(corefile, "Corefile", o);
-    } catch (const std::exception& e) {
-        return e.what();
-    }
-    return "";
-}
 plugins::HealthConfig parse(const std::string& block) {
-    parser::ParseOptions po;
-    po.valid_directives = {"health", "whoami"};
-    auto blocks = parser::parse(".:0 {\n" + block + "}\n", "Corefile", po);
-    parser::Dispenser d(blocks.at(0).tokens.at("health"));
+    auto d = testing::dispenser("health", block);
     return plugins::parse_health(d);
 }
 }  // namespace
@@ -40,15 +25,15 @@ TEST_CASE("health syntax", "[health]") {
 }
 
 TEST_CASE("health errors follow CoreDNS", "[health]") {
-    CHECK(load_error(".:0 {\n health a:1 b:2\n}\n") ==
+    CHECK(testing::validate_error(".:0 {\n health a:1 b:2\n}\n") ==
           "plugin/health: Corefile:2 - Error during parsing: Wrong argument count or unexpected line ending after 'b:2'");
-    CHECK(load_error(".:0 {\n health localhost\n}\n") == "plugin/health: address localhost: missing port in address");
-    CHECK(load_error(".:0 {\n health {\n lameduck\n }\n}\n") ==
+    CHECK(testing::validate_error(".:0 {\n health localhost\n}\n") == "plugin/health: address localhost: missing port in address");
+    CHECK(testing::validate_error(".:0 {\n health {\n lameduck\n }\n}\n") ==
           "plugin/health: Corefile:3 - Error during parsing: Wrong argument count or unexpected line ending after 'lameduck'");
-    CHECK(load_error(".:0 {\n health {\n lameduck 5s 6s\n }\n}\n") ==
+    CHECK(testing::validate_error(".:0 {\n health {\n lameduck 5s 6s\n }\n}\n") ==
           "plugin/health: Corefile:3 - Error during parsing: Wrong argument count or unexpected line ending after '6s'");
-    CHECK(load_error(".:0 {\n health {\n lameduck aa\n }\n}\n") ==
+    CHECK(testing::validate_error(".:0 {\n health {\n lameduck aa\n }\n}\n") ==
           "plugin/health: Corefile:3 - Error during parsing: unable to parse lameduck duration value: 'aa' : time: invalid duration \"aa\"");
-    CHECK(load_error(".:0 {\n health {\n bogus\n }\n}\n") ==
+    CHECK(testing::validate_error(".:0 {\n health {\n bogus\n }\n}\n") ==
           "plugin/health: Corefile:3 - Error during parsing: unknown property 'bogus'");
 }

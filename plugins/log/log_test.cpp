@@ -1,105 +1,42 @@
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
 #include "plugins/log/log.hpp"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <cstdio>
-#include <cstdlib>
 #include <iostream>
-#include <new>
 #include <regex>
 
 #include "corefile/loader.hpp"
+#include "tests/support/alloc_counter.hpp"
 #include "tests/support/catch.hpp"
 #include "tests/support/stdout_capture.hpp"
 #include "tests/support/packets.hpp"
+#include "tests/support/setup_harness.hpp"
+#include "tests/support/test_query.hpp"
 
 using namespace dnscore;
 using plugins::Log;
 using plugins::LogFormat;
 using plugins::ResponseClass;
 
-// ---- allocation counter (for the hot-path test) ----
-namespace {
-std::atomic<bool> g_count_allocs{false};
-std::atomic<long> g_allocs{0};
-}  // namespace
-
-void* operator new(std::size_t n) {
-    if (g_count_allocs.load(std::memory_order_relaxed)) g_allocs.fetch_add(1);
-    if (void* p = std::malloc(n ? n : 1)) return p;
-    throw std::bad_alloc();
-}
-// Every allocating form that pairs with the deletes below must come from
-// malloc too (ASan checks new/delete pairs; Catch2 uses the nothrow form).
-void* operator new(std::size_t n, const std::nothrow_t&) noexcept {
-    if (g_count_allocs.load(std::memory_order_relaxed)) g_allocs.fetch_add(1);
-    return std::malloc(n ? n : 1);
-}
-void* operator new[](std::size_t n) { return operator new(n); }
-void* operator new[](std::size_t n, const std::nothrow_t& t) noexcept { return operator new(n, t); }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
-
 namespace {
 
 using testing::StdoutCapture;
 
-struct TestQuery {
-    testing::Bytes req;
-    std::vector<uint8_t> resp = std::vector<uint8_t>(65535);
-    Query q;
-    TestQuery(const std::string& name, const std::string& type, const testing::QueryOptions& o = {},
-              Proto proto = Proto::udp, const std::string& ip = "10.0.0.5", uint16_t port = 40212) {
-        req = testing::make_query(name, type, o);
-        q.req = req.data();
-        q.req_len = req.size();
-        REQUIRE(wire::parse_query(req.data(), req.size(), q.info) == wire::Verdict::ok);
-        q.proto = proto;
-        if (ip.find(':') != std::string::npos) {
-            auto* s6 = reinterpret_cast<sockaddr_in6*>(&q.client.addr);
-            s6->sin6_family = AF_INET6;
-            s6->sin6_port = htons(port);
-            REQUIRE(inet_pton(AF_INET6, ip.c_str(), &s6->sin6_addr) == 1);
-            q.client.len = sizeof(sockaddr_in6);
-        } else {
-            auto* s4 = reinterpret_cast<sockaddr_in*>(&q.client.addr);
-            s4->sin_family = AF_INET;
-            s4->sin_port = htons(port);
-            REQUIRE(inet_pton(AF_INET, ip.c_str(), &s4->sin_addr) == 1);
-            q.client.len = sizeof(sockaddr_in);
-        }
-        auto* l4 = reinterpret_cast<sockaddr_in*>(&q.local.addr);
-        l4->sin_family = AF_INET;
-        l4->sin_port = htons(53);
-        inet_pton(AF_INET, "10.0.0.10", &l4->sin_addr);
-        q.local.len = sizeof(sockaddr_in);
-        q.resp = resp.data();
-        q.resp_cap = resp.size();
-    }
-    void write(const testing::Bytes& reply) { REQUIRE(q.write_reply(reply.data(), reply.size(), "test")); }
-};
+using testing::load_error;
+using testing::TestQuery;
 
-std::shared_ptr<Log> load_log(const std::string& corefile) {
-    auto set = corefile::load(corefile, "Corefile", corefile::LoadOptions{});
-    for (const auto& p : set->blocks.at(0)->plugins)
-        if (auto l = std::dynamic_pointer_cast<Log>(p)) return l;
-    return nullptr;
+// The client these tests log (10.0.0.5:40212 unless given) and the server
+// address it asked (10.0.0.10:53).
+TestQuery query(const std::string& name, const std::string& type, const testing::QueryOptions& o = {},
+                Proto proto = Proto::udp, const std::string& ip = "10.0.0.5", uint16_t port = 40212) {
+    TestQuery t(name, type, o);
+    t.tcp(proto == Proto::tcp).local("10.0.0.10", 53);
+    REQUIRE_NOTHROW(t.client(ip, port));
+    return t;
 }
 
-std::string load_error(const std::string& corefile) {
-    try {
-        corefile::load(corefile, "Corefile", corefile::LoadOptions{});
-    } catch (const std::exception& e) {
-        return e.what();
-    }
-    return "";
-}
+std::shared_ptr<Log> load_log(const std::string& corefile) { return testing::load_plugin<Log>(corefile); }
 
 // Runs the log plugin's two phases around `t` and returns what it printed.
 std::string run(Log& l, TestQuery& t, const std::function<void(TestQuery&)>& below = {}) {
@@ -139,7 +76,7 @@ TEST_CASE("log default line for a written reply over UDP/IPv4") {
     o.id = 29008;
     o.edns = true;
     o.udp_size = 4096;
-    TestQuery t("Example.ORG", "A", o);
+    auto t = query("Example.ORG", "A", o);
     const auto reply = testing::make_reply(t.req, 0, {"example.org. 300 IN A 192.0.2.1"});
     const std::string out = run(l, t, [&](TestQuery& tq) { tq.write(reply); });
     auto [line, dur] = split_duration(out);
@@ -155,7 +92,7 @@ TEST_CASE("log default line: IPv6 remote in brackets, TCP, DO, synthetic SERVFAI
     o.edns = true;
     o.do_bit = true;
     o.udp_size = 1232;
-    TestQuery t("foo.example.", "AAAA", o, Proto::tcp, "::1", 50759);
+    auto t = query("foo.example.", "AAAA", o, Proto::tcp, "::1", 50759);
     REQUIRE(t.req.size() == 40);
     const std::string out = run(l, t, [](TestQuery& tq) {
         tq.q.fail(wire::kServFail, "plugin/forward: timeout", "forward");
@@ -171,7 +108,7 @@ TEST_CASE("log synthetic reply keeps RD and CD, for each non-written rcode") {
     o.cd = true;
     o.ad = true;
     for (int rc : {wire::kRefused, wire::kFormErr, wire::kNotImp}) {
-        TestQuery t("a.example.", "MX", o);
+        auto t = query("a.example.", "MX", o);
         const std::string out = run(l, t, [rc](TestQuery& tq) { tq.q.fail(rc, "x", "p"); });
         auto [line, dur] = split_duration(out);
         char scratch[16];
@@ -182,7 +119,7 @@ TEST_CASE("log synthetic reply keeps RD and CD, for each non-written rcode") {
 
 TEST_CASE("log with nothing written and a written-kind rcode prints dashes") {
     Log l = default_log();
-    TestQuery t("a.example.", "A");
+    auto t = query("a.example.", "A");
     const std::string out = run(l, t);
     auto [line, dur] = split_duration(out);
     CHECK(line == "[INFO] 10.0.0.5:40212 - 4660 \"A IN a.example. udp 27 false 512\" - - 0");
@@ -192,7 +129,7 @@ TEST_CASE("log rsize is the reply length before the finisher, rflags in CoreDNS 
     Log l = default_log();
     testing::QueryOptions o;
     o.rd = false;
-    TestQuery t("a.example.", "TXT", o);
+    auto t = query("a.example.", "TXT", o);
     auto reply = testing::make_reply(t.req, 3, {}, {"example. 300 IN SOA ns. h. 1 2 3 4 5"}, {}, true);
     // set every flag: qr aa tc rd ra z ad cd
     for (uint16_t f : {wire::kTC, wire::kRD, wire::kZ, wire::kAD, wire::kCD}) wire::set_flag(reply.data(), f, true);
@@ -207,7 +144,7 @@ TEST_CASE("log placeholders") {
     testing::QueryOptions o;
     o.id = 99;
     o.qclass = 3;
-    TestQuery t("Mixed.Case.Example", "TYPE65280", o);
+    auto t = query("Mixed.Case.Example", "TYPE65280", o);
     CHECK(render("{type} {class} {name} {>opcode} {local} {port}", t.q, nullptr) ==
           "TYPE65280 CH mixed.case.example. 0 10.0.0.10 40212");
     CHECK(render("{common}", t.q, nullptr) == "{common}");  // only setup expands it
@@ -217,12 +154,12 @@ TEST_CASE("log placeholders") {
     CHECK(render("{{name}}", t.q, nullptr) == "{mixed.case.example.}");
     testing::QueryOptions c;
     c.qclass = 7;
-    TestQuery t2("a.", "A", c);
+    auto t2 = query("a.", "A", c);
     CHECK(render("{class}", t2.q, nullptr) == "CLASS7");
 }
 
 TEST_CASE("log duration is Go's shortest fixed seconds") {
-    TestQuery t("a.", "A");
+    auto t = query("a.", "A");
     CHECK(render("{duration}", t.q, nullptr, 737211) == "0.000737211s");
     CHECK(render("{duration}", t.q, nullptr, 4002113557) == "4.002113557s");
     CHECK(render("{duration}", t.q, nullptr, 1500000000) == "1.5s");
@@ -232,7 +169,7 @@ TEST_CASE("log duration is Go's shortest fixed seconds") {
 }
 
 TEST_CASE("log {rcode} prints extended rcodes from the OPT and unknown ones in decimal") {
-    TestQuery t("a.", "A");
+    auto t = query("a.", "A");
     auto reply = testing::make_reply(t.req, 0, {});
     CHECK(render("{rcode} {>rflags}", t.q, &reply) == "NOERROR qr,rd,ra");
     // header rcode 0 + OPT extended rcode 1 = 16 (BADSIG/BADVERS -> miekg prints BADSIG)
@@ -245,7 +182,7 @@ TEST_CASE("log {rcode} prints extended rcodes from the OPT and unknown ones in d
 }
 
 TEST_CASE("classify_reply follows response.Typify/Classify") {
-    TestQuery t("www.example.", "A");
+    auto t = query("www.example.", "A");
     auto cls = [](const testing::Bytes& m) { return plugins::classify_reply(m.data(), m.size(), 1700000000); };
     const std::string soa = "example. 300 IN SOA ns. h. 1 2 3 4 5";
     CHECK(cls(testing::make_reply(t.req, 0, {"www.example. 300 IN A 192.0.2.1"})) == ResponseClass::success);
@@ -258,7 +195,7 @@ TEST_CASE("classify_reply follows response.Typify/Classify") {
     CHECK(cls(testing::make_reply(t.req, 2, {})) == ResponseClass::error);
     CHECK(cls(testing::make_reply(t.req, 5, {})) == ResponseClass::error);
     CHECK(plugins::classify_reply(nullptr, 0, 0) == ResponseClass::error);
-    TestQuery axfr("example.", "AXFR");
+    auto axfr = query("example.", "AXFR");
     CHECK(cls(testing::make_reply(axfr.req, 0, {soa})) == ResponseClass::error);  // Meta
 
     // An expired RRSIG makes a DO reply an error; without DO it is ignored.
@@ -275,17 +212,17 @@ TEST_CASE("classify_reply follows response.Typify/Classify") {
 TEST_CASE("log classes filter lines") {
     auto l = load_log(". {\n log {\n  class denial error\n }\n}\n");
     REQUIRE(l);
-    TestQuery ok("a.example.", "A");
+    auto ok = query("a.example.", "A");
     const auto ok_reply = testing::make_reply(ok.req, 0, {"a.example. 1 IN A 192.0.2.1"});
     CHECK(run(*l, ok, [&](TestQuery& tq) { tq.write(ok_reply); }).empty());
-    TestQuery nx("b.example.", "A");
+    auto nx = query("b.example.", "A");
     const auto nx_reply = testing::make_reply(nx.req, 3, {}, {"example. 1 IN SOA ns. h. 1 2 3 4 5"});
     CHECK(run(*l, nx, [&](TestQuery& tq) { tq.write(nx_reply); }).find(" NXDOMAIN ") != std::string::npos);
-    TestQuery sf("c.example.", "A");
+    auto sf = query("c.example.", "A");
     CHECK(run(*l, sf, [](TestQuery& tq) { tq.q.fail(2, "e", "p"); }).find(" SERVFAIL ") != std::string::npos);
 
     auto s = load_log(". {\n log {\n  class success\n }\n}\n");
-    TestQuery sf2("c.example.", "A");
+    auto sf2 = query("c.example.", "A");
     CHECK(run(*s, sf2, [](TestQuery& tq) { tq.q.fail(2, "e", "p"); }).empty());
 }
 
@@ -293,20 +230,20 @@ TEST_CASE("log name scopes: the first rule whose name contains the query wins") 
     auto l = load_log(". {\n log Example.ORG \"first {name}\"\n log org. \"second {name}\"\n log . \"{common} third\"\n}\n");
     REQUIRE(l);
     REQUIRE(l->rules().size() == 3);
-    TestQuery a("www.example.org.", "A");
+    auto a = query("www.example.org.", "A");
     CHECK(run(*l, a) == "[INFO] first www.example.org.\n");
-    TestQuery b("other.org.", "A");
+    auto b = query("other.org.", "A");
     CHECK(run(*l, b) == "[INFO] second other.org.\n");
-    TestQuery c("example.com.", "A");
+    auto c = query("example.com.", "A");
     const std::string out = run(*l, c);
     CHECK(out.rfind("[INFO] 10.0.0.5:40212 - 4660 \"A IN example.com. udp 29 false 512\" - - 0 ", 0) == 0);
     CHECK(out.size() > 7);
     CHECK(out.substr(out.size() - 7) == " third\n");
 
     auto only = load_log(". {\n log example.org\n}\n");
-    TestQuery d("example.net.", "A");
+    auto d = query("example.net.", "A");
     CHECK(run(*only, d).empty());
-    TestQuery e("EXAMPLE.org.", "A");
+    auto e = query("EXAMPLE.org.", "A");
     CHECK_FALSE(run(*only, e).empty());
 }
 
@@ -357,7 +294,7 @@ TEST_CASE("log hot path does not allocate after warm-up") {
     Log l = default_log();
     testing::QueryOptions o;
     o.edns = true;
-    TestQuery t("www.example.org.", "AAAA", o, Proto::udp, "2001:db8::1");
+    auto t = query("www.example.org.", "AAAA", o, Proto::udp, "2001:db8::1");
     const auto reply = testing::make_reply(t.req, 0, {"www.example.org. 1 IN AAAA 2001:db8::2"});
     StdoutCapture cap;
     for (int i = 0; i < 3; ++i) {  // warm-up: thread_local buffers grow once
@@ -366,8 +303,8 @@ TEST_CASE("log hot path does not allocate after warm-up") {
         t.q.write_reply(reply.data(), reply.size(), "test");
         l.response(t.q);
     }
-    g_allocs = 0;
-    g_count_allocs = true;
+    const long base = testing::allocs::count();
+    testing::allocs::start();
     for (int i = 0; i < 100; ++i) {
         t.q.reset();
         l.query(t.q);
@@ -378,10 +315,10 @@ TEST_CASE("log hot path does not allocate after warm-up") {
         t.q.fail(wire::kServFail, "", "x");
         l.response(t.q);
     }
-    const long allocs = g_allocs.load();
+    const long allocs = testing::allocs::count() - base;
     delete new std::string(100, 'x');  // the counter itself works
-    g_count_allocs = false;
-    CHECK(g_allocs.load() == allocs + 2);
+    testing::allocs::stop();
+    CHECK(testing::allocs::count() - base == allocs + 2);
     const std::string out = cap.text();
     CHECK(allocs == 0);
     CHECK(std::count(out.begin(), out.end(), '\n') == 203);

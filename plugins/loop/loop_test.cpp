@@ -1,55 +1,32 @@
 #include "plugins/loop/loop.hpp"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-
 #include <boost/asio/ip/udp.hpp>
+#include <atomic>
 #include <cstring>
+#include <mutex>
 #include <regex>
 
 #include "corefile/loader.hpp"
 #include "core/config.hpp"
 #include "tests/support/catch.hpp"
+#include "tests/support/fake_upstream.hpp"
 #include "tests/support/packets.hpp"
+#include "tests/support/setup_harness.hpp"
+#include "tests/support/test_query.hpp"
 
 using namespace dnscore;
 using namespace std::chrono_literals;
 
 namespace {
 
-struct Exchange {
-    testing::Bytes req;
-    uint8_t resp[512];
-    Query q;
-    Exchange(const std::string& name, const std::string& type, bool tcp = false) {
-        req = testing::make_query(name, type);
-        q.req = req.data();
-        q.req_len = req.size();
-        REQUIRE(wire::parse_query(q.req, q.req_len, q.info) == wire::Verdict::ok);
-        q.resp = resp;
-        q.resp_cap = sizeof resp;
-        q.proto = tcp ? Proto::tcp : Proto::udp;
-        auto* c = reinterpret_cast<sockaddr_in*>(&q.client.addr);
-        c->sin_family = AF_INET;
-        c->sin_port = htons(40000);
-        inet_pton(AF_INET, "127.0.0.1", &c->sin_addr);
-        q.client.len = sizeof *c;
-        auto* l = reinterpret_cast<sockaddr_in*>(&q.local.addr);
-        l->sin_family = AF_INET;
-        l->sin_port = htons(1053);
-        inet_pton(AF_INET, "127.0.0.2", &l->sin_addr);
-        q.local.len = sizeof *l;
-    }
-};
-
-std::string load_error(const std::string& corefile) {
-    try {
-        corefile::load(corefile, "Corefile", {});
-    } catch (const std::exception& e) {
-        return e.what();
-    }
-    return "";
+// A probe-shaped exchange from 127.0.0.1:40000 to 127.0.0.2:1053.
+testing::TestQuery exchange(const std::string& name, const std::string& type, bool tcp = false) {
+    testing::TestQuery t(name, type);
+    t.tcp(tcp).client("127.0.0.1", 40000).local("127.0.0.2", 1053);
+    return t;
 }
+
+using testing::load_error;
 
 }  // namespace
 
@@ -71,24 +48,24 @@ TEST_CASE("loop detection: the third probe query is fatal", "[loop]") {
 
     SECTION("other types and other names pass and do not count") {
         for (const char* t : {"A", "AAAA", "TXT", "MX"}) {
-            Exchange e("12.34.example.org.", t);
+            auto e = exchange("12.34.example.org.", t);
             CHECK(loop->query(e.q) == Step::next);
         }
         for (const char* n : {"12.35.example.org.", "34.example.org.", "x.12.34.example.org."}) {
-            Exchange e(n, "HINFO");
+            auto e = exchange(n, "HINFO");
             CHECK(loop->query(e.q) == Step::next);
         }
         CHECK(loop->seen() == 0);
         CHECK(fatal.empty());
     }
     SECTION("counted case-insensitively; the third one fires with CoreDNS's line") {
-        Exchange e1("12.34.example.org.", "HINFO");
+        auto e1 = exchange("12.34.example.org.", "HINFO");
         CHECK(loop->query(e1.q) == Step::next);
-        Exchange e2("12.34.EXAMPLE.Org.", "HINFO");
+        auto e2 = exchange("12.34.EXAMPLE.Org.", "HINFO");
         CHECK(loop->query(e2.q) == Step::next);
         CHECK(loop->seen() == 2);
         CHECK(fatal.empty());
-        Exchange e3("12.34.example.org.", "HINFO", true);
+        auto e3 = exchange("12.34.example.org.", "HINFO", true);
         CHECK(loop->query(e3.q) == Step::next);
         REQUIRE(fatal.size() == 1);
         CHECK(fatal[0] ==
@@ -96,7 +73,7 @@ TEST_CASE("loop detection: the third probe query is fatal", "[loop]") {
               "https://coredns.io/plugins/loop#troubleshooting. Query: \"HINFO 12.34.example.org.\"");
     }
     SECTION("a failed probe exchange resets the counter") {
-        Exchange e("12.34.example.org.", "HINFO");
+        auto e = exchange("12.34.example.org.", "HINFO");
         loop->query(e.q);
         loop->query(e.q);
         loop->reset();
@@ -108,7 +85,7 @@ TEST_CASE("loop detection: the third probe query is fatal", "[loop]") {
     }
     SECTION("disabled: nothing is counted") {
         loop->disable();
-        Exchange e("12.34.example.org.", "HINFO");
+        auto e = exchange("12.34.example.org.", "HINFO");
         for (int i = 0; i < 5; ++i) CHECK(loop->query(e.q) == Step::next);
         CHECK(loop->seen() == 0);
         CHECK(fatal.empty());
@@ -119,7 +96,7 @@ TEST_CASE("loop FATAL line: wildcard UDP listeners report [::]:PORT", "[loop]") 
     plugins::Loop loop(".", "1.2.");
     Site site;
     site.server = "dns://:1053";
-    Exchange e("1.2.", "HINFO");
+    auto e = exchange("1.2.", "HINFO");
     e.q.site = &site;
     CHECK(loop.fatal_message(e.q) ==
           "Loop (127.0.0.1:40000 -> [::]:1053) detected for zone \".\", see "
@@ -145,43 +122,40 @@ TEST_CASE("loop setup", "[loop]") {
 namespace {
 using boost::asio::ip::udp;
 
-// A UDP responder on 127.0.0.1 that answers (or not) every query.
+// An upstream that answers every query (REFUSED still counts) unless
+// `answer` is false, and keeps the name of the last HINFO query with RD.
 struct Responder {
-    boost::asio::io_context& io;
-    udp::socket sock;
-    uint8_t buf[512];
-    udp::endpoint from;
-    int received = 0;
-    bool answer = true;
-    explicit Responder(boost::asio::io_context& io_)
-        : io(io_), sock(io_, udp::endpoint(boost::asio::ip::make_address("127.0.0.1"), 0)) {
-        arm();
+    testing::FakeUpstream up;
+    std::atomic<bool> answer{true};
+    std::mutex mu;
+    std::string last_name_;
+    Responder() {
+        up.set_responder([this](const testing::Bytes& req) -> testing::Bytes {
+            wire::QueryInfo qi;
+            if (wire::parse_query(req.data(), req.size(), qi) == wire::Verdict::ok && qi.qtype == wire::kTypeHINFO &&
+                (qi.flags & wire::kRD)) {
+                std::lock_guard lock(mu);
+                last_name_.assign(reinterpret_cast<const char*>(qi.name), qi.name_len);
+            }
+            if (!answer) return {};
+            testing::Bytes r = req;
+            r[2] |= 0x80;              // QR
+            r[3] = (r[3] & 0xf0) | 5;  // REFUSED
+            return r;
+        });
     }
-    uint16_t port() const { return sock.local_endpoint().port(); }
-    std::string last_name;
-    void arm() {
-        sock.async_receive_from(boost::asio::buffer(buf), from,
-                                [this](const boost::system::error_code& ec, size_t n) {
-                                    if (ec) return;
-                                    ++received;
-                                    wire::QueryInfo qi;
-                                    if (wire::parse_query(buf, n, qi) == wire::Verdict::ok &&
-                                        qi.qtype == wire::kTypeHINFO && (qi.flags & wire::kRD))
-                                        last_name.assign(reinterpret_cast<char*>(qi.name), qi.name_len);
-                                    if (answer) {
-                                        buf[2] |= 0x80;  // QR
-                                        buf[3] = (buf[3] & 0xf0) | 5;  // REFUSED still counts
-                                        sock.send_to(boost::asio::buffer(buf, n), from);
-                                    }
-                                    arm();
-                                });
+    uint16_t port() const { return up.port(); }
+    int received() const { return up.udp_queries(); }
+    std::string last_name() {
+        std::lock_guard lock(mu);
+        return last_name_;
     }
 };
 }  // namespace
 
 TEST_CASE("loop probe: the first reply disables the plugin", "[loop]") {
     boost::asio::io_context io;
-    Responder r(io);
+    Responder r;
     auto loop = std::make_shared<plugins::Loop>(".", "7.8.");
     auto probe = std::make_shared<plugins::LoopProbe>(io, loop, "127.0.0.1", r.port(),
                                                       plugins::LoopProbe::Timing{});
@@ -191,16 +165,16 @@ TEST_CASE("loop probe: the first reply disables the plugin", "[loop]") {
     CHECK(probe->finished());
     CHECK(loop->disabled());
     CHECK(probe->attempts() == 1);
-    CHECK(r.received == 1);
+    CHECK(r.received() == 1);
     uint8_t want[wire::kMaxNameLen];
     const size_t wl = wire::text_to_name("7.8.", want);
-    CHECK(r.last_name == std::string(reinterpret_cast<char*>(want), wl));
+    CHECK(r.last_name() == std::string(reinterpret_cast<char*>(want), wl));
 }
 
 TEST_CASE("loop probe: retries after failures, resets the counter, gives up at the deadline",
           "[loop]") {
     boost::asio::io_context io;
-    Responder r(io);
+    Responder r;
     r.answer = false;
     auto loop = std::make_shared<plugins::Loop>(".", "7.8.");
     loop->on_loop = [](const Query&, const std::string&) {};
@@ -209,7 +183,7 @@ TEST_CASE("loop probe: retries after failures, resets the counter, gives up at t
     t.retry = 100ms;
     t.deadline = 1200ms;
     auto probe = std::make_shared<plugins::LoopProbe>(io, loop, "127.0.0.1", r.port(), t);
-    Exchange e("7.8.", "HINFO");
+    auto e = exchange("7.8.", "HINFO");
     loop->query(e.q);
     loop->query(e.q);
     CHECK(loop->seen() == 2);
@@ -225,7 +199,7 @@ TEST_CASE("loop probe: retries after failures, resets the counter, gives up at t
     CHECK(probe->finished());
     CHECK(loop->disabled());
     CHECK(probe->attempts() >= 2);
-    CHECK(r.received == probe->attempts());
+    CHECK(r.received() == probe->attempts());
     CHECK(took >= 1100ms);
     CHECK(took < 5s);
 }

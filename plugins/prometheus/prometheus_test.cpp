@@ -1,67 +1,28 @@
 #include "plugins/prometheus/prometheus.hpp"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-
-#include <cstring>
-
 #include "corefile/loader.hpp"
-#include "core/chain.hpp"
 #include "core/metrics.hpp"
-#include "server/runtime.hpp"
-#include "server/worker.hpp"
 #include "tests/support/catch.hpp"
+#include "tests/support/chain_harness.hpp"
 #include "tests/support/packets.hpp"
+#include "tests/support/setup_harness.hpp"
 
 using namespace dnscore;
 
 namespace {
 
-std::string load_error(const std::string& corefile) {
-    try {
-        corefile::LoadOptions o;
-        o.validate_only = true;
-        corefile::load(corefile, "Corefile", o);
-    } catch (const std::exception& e) {
-        return e.what();
-    }
-    return "";
-}
-
-// Runs `name`/`type` through a block's chain with the real chain runner.
+// Runs `name`/`type` from 127.0.0.1:5353 through a block's chain with the
+// real chain runner.
 struct Harness {
-    Runtime rt{RuntimeOptions{}};
-    Worker worker{rt, 0};
-    std::shared_ptr<ServerSet> set;
-    uint8_t resp[4096];
-    struct DiscardSink final : ReplySink {
-        void send_reply(const uint8_t*, size_t, const Query&) override {}
-    };
-    std::shared_ptr<DiscardSink> sink = std::make_shared<DiscardSink>();
+    testing::ChainHarness chain;
+    explicit Harness(const std::string& corefile) : chain(corefile) {}
 
-    explicit Harness(const std::string& corefile) { set = corefile::load(corefile, "Corefile", {}); }
-
-    Query run(const std::string& name, const std::string& type, bool tcp, const testing::QueryOptions& o = {}) {
-        auto req = testing::make_query(name, type, o);
-        Query q;
-        q.req = req.data();
-        q.req_len = req.size();
-        REQUIRE(wire::parse_query(q.req, q.req_len, q.info) == wire::Verdict::ok);
-        q.resp = resp;
-        q.resp_cap = sizeof resp;
-        q.proto = tcp ? Proto::tcp : Proto::udp;
-        auto* a = reinterpret_cast<sockaddr_in*>(&q.client.addr);
-        a->sin_family = AF_INET;
-        a->sin_port = htons(5353);
-        inet_pton(AF_INET, "127.0.0.1", &a->sin_addr);
-        q.client.len = sizeof *a;
-        q.worker = &worker;
-        q.site = set->listeners.at(0).route(q.info);
-        REQUIRE(q.site);
-        q.sink = sink.get();
-        REQUIRE_FALSE(run_chain(q));  // synchronous chains only
-        q.req = nullptr;
-        return q;
+    testing::TestQuery run(const std::string& name, const std::string& type, bool tcp,
+                           const testing::QueryOptions& o = {}) {
+        testing::TestQuery t(name, type, o);
+        t.tcp(tcp).client("127.0.0.1", 5353);
+        REQUIRE_FALSE(chain.run(t).async);  // synchronous chains only
+        return t;
     }
 };
 
@@ -70,15 +31,15 @@ bool has(const std::string& text, const std::string& line) { return text.find(li
 }  // namespace
 
 TEST_CASE("prometheus setup errors follow CoreDNS", "[prometheus]") {
-    CHECK(load_error(".:0 {\n prometheus\n whoami\n}\n").empty());
-    CHECK(load_error(".:0 {\n prometheus :9253 {\n runtime_metrics\n }\n whoami\n}\n").empty());
-    CHECK(load_error(".:0 {\n prometheus a:1 b:2\n}\n") ==
+    CHECK(testing::validate_error(".:0 {\n prometheus\n whoami\n}\n").empty());
+    CHECK(testing::validate_error(".:0 {\n prometheus :9253 {\n runtime_metrics\n }\n whoami\n}\n").empty());
+    CHECK(testing::validate_error(".:0 {\n prometheus a:1 b:2\n}\n") ==
           "plugin/prometheus: Corefile:2 - Error during parsing: Wrong argument count or unexpected line ending after 'b:2'");
-    CHECK(load_error(".:0 {\n prometheus localhost\n}\n") ==
+    CHECK(testing::validate_error(".:0 {\n prometheus localhost\n}\n") ==
           "plugin/prometheus: address localhost: missing port in address");
-    CHECK(load_error(".:0 {\n prometheus\n prometheus :1\n}\n") ==
+    CHECK(testing::validate_error(".:0 {\n prometheus\n prometheus :1\n}\n") ==
           "plugin/prometheus: this plugin can only be used once per Server Block");
-    CHECK(load_error(".:0 {\n prometheus :1 {\n bogus\n }\n}\n") ==
+    CHECK(testing::validate_error(".:0 {\n prometheus :1 {\n bogus\n }\n}\n") ==
           "plugin/prometheus: Corefile:3 - Error during parsing: unknown option: bogus");
 }
 
@@ -121,8 +82,8 @@ TEST_CASE("exchanges are counted with CoreDNS's labels", "[prometheus]") {
 TEST_CASE("a reply the server writes is counted with plugin \"\" and size 0", "[prometheus]") {
     // The chain falls off the end after prometheus: SERVFAIL written by the server.
     Harness h("srvfail.example:0 {\n prometheus 127.0.0.1:0\n}\n");
-    auto q = h.run("srvfail.example.", "AAAA", false);
-    CHECK_FALSE(q.written);
+    auto t = h.run("srvfail.example.", "AAAA", false);
+    CHECK_FALSE(t.q.written);
     const std::string text = metrics::Registry::global().render_text();
     INFO(text);
     CHECK(has(text, "coredns_dns_responses_total{plugin=\"\",rcode=\"SERVFAIL\",server=\"dns://:0\",view=\"\",zone=\"srvfail.example.\"} 1"));

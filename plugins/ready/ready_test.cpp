@@ -1,24 +1,11 @@
 #include "plugins/ready/ready.hpp"
 
-#include "corefile/loader.hpp"
-#include "parser/dispenser.hpp"
-#include "parser/parser.hpp"
 #include "tests/support/catch.hpp"
+#include "tests/support/setup_harness.hpp"
 
 using namespace dnscore;
 
 namespace {
-std::string load_error(const std::string& corefile) {
-    try {
-        corefile::LoadOptions o;
-        o.validate_only = true;
-        corefile::load(corefile, "Corefile", o);
-    } catch (const std::exception& e) {
-        return e.what();
-    }
-    return "";
-}
-
 class Loading final : public Plugin {
 public:
     Loading(const char* n, bool r) : name_(n), ready_(r) {}
@@ -31,16 +18,16 @@ public:
 }  // namespace
 
 TEST_CASE("ready syntax and errors", "[ready]") {
-    CHECK(load_error(".:0 {\n ready\n whoami\n}\n").empty());
-    CHECK(load_error(".:0 {\n ready :8181 {\n monitor continuously\n }\n whoami\n}\n").empty());
-    CHECK(load_error(".:0 {\n ready a:1 b:2\n}\n") ==
+    CHECK(testing::validate_error(".:0 {\n ready\n whoami\n}\n").empty());
+    CHECK(testing::validate_error(".:0 {\n ready :8181 {\n monitor continuously\n }\n whoami\n}\n").empty());
+    CHECK(testing::validate_error(".:0 {\n ready a:1 b:2\n}\n") ==
           "plugin/ready: Corefile:2 - Error during parsing: Wrong argument count or unexpected line ending after 'b:2'");
-    CHECK(load_error(".:0 {\n ready\n ready\n}\n") == "plugin/ready: this plugin can only be used once per Server Block");
-    CHECK(load_error(".:0 {\n ready {\n monitor sometimes\n }\n}\n") ==
+    CHECK(testing::validate_error(".:0 {\n ready\n ready\n}\n") == "plugin/ready: this plugin can only be used once per Server Block");
+    CHECK(testing::validate_error(".:0 {\n ready {\n monitor sometimes\n }\n}\n") ==
           "plugin/ready: Corefile:3 - Error during parsing: monitor type 'sometimes' not supported");
-    CHECK(load_error(".:0 {\n ready {\n bogus\n }\n}\n") ==
+    CHECK(testing::validate_error(".:0 {\n ready {\n bogus\n }\n}\n") ==
           "plugin/ready: Corefile:3 - Error during parsing: unknown property 'bogus'");
-    CHECK(load_error(".:0 {\n ready nohost\n}\n") == "plugin/ready: address nohost: missing port in address");
+    CHECK(testing::validate_error(".:0 {\n ready nohost\n}\n") == "plugin/ready: address nohost: missing port in address");
 }
 
 TEST_CASE("not_ready lists the plugins that are not ready, sorted", "[ready]") {

@@ -11,21 +11,14 @@
 #include "core/metrics.hpp"
 #include "server/runtime.hpp"
 #include "tests/support/catch.hpp"
+#include "tests/support/setup_harness.hpp"
 
 using namespace dnscore;
 using namespace dnscore::plugins::reload;
 using namespace std::chrono_literals;
+using testing::load_error;
 
 namespace {
-
-std::string load_error(const std::string& corefile) {
-    try {
-        corefile::load(corefile, "Corefile", {});
-    } catch (const std::exception& e) {
-        return e.what();
-    }
-    return "";
-}
 
 // Stops the process-wide watcher before the Runtime its timer uses goes away,
 // even when a REQUIRE ends the test early.
@@ -47,6 +40,24 @@ struct TempDir {
         const std::string p = path + "/" + name;
         std::ofstream(p, std::ios::trunc) << text;
         return p;
+    }
+};
+
+// A Runtime on `corefile`, written to a temporary directory. It has no
+// workers: reload() builds and applies configurations, opens nothing. The
+// watcher stops before the Runtime goes away.
+struct WatchedRuntime {
+    TempDir dir;
+    std::string path;
+    Runtime rt;
+    StopWatcher guard;
+    explicit WatchedRuntime(const std::string& corefile)
+        : path(dir.write("Corefile", corefile)), rt(options(path)) {}
+    static RuntimeOptions options(const std::string& path) {
+        RuntimeOptions o;
+        o.conf_flag = path;
+        o.quiet = true;
+        return o;
     }
 };
 
@@ -131,14 +142,11 @@ TEST_CASE("reload checksum ignores comments and whitespace, follows content", "[
 }
 
 TEST_CASE("reload watcher: one poll at a time against a real Runtime", "[reload]") {
-    TempDir dir;
     const std::string base = ".:0 {\n bind 127.0.0.1\n reload 2s 1s\n whoami\n}\n";
-    const std::string path = dir.write("Corefile", base);
-    RuntimeOptions opts;
-    opts.conf_flag = path;
-    opts.quiet = true;
-    Runtime rt(opts);  // no workers: reload() builds and applies configurations, opens nothing
-    StopWatcher guard;
+    WatchedRuntime f(base);
+    TempDir& dir = f.dir;
+    const std::string& path = f.path;
+    Runtime& rt = f.rt;
     auto& w = Watcher::global();
     const uint64_t failed0 = w.failed_total();
     const uint64_t pw0 = metrics::process_wide().reload_failed_total.load();
@@ -222,14 +230,11 @@ TEST_CASE("reload watcher: one poll at a time against a real Runtime", "[reload]
 }
 
 TEST_CASE("reload watcher timer fires on the control thread", "[reload]") {
-    TempDir dir;
     const std::string base = ".:0 {\n bind 127.0.0.1\n reload 2s 1s\n whoami\n}\n";
-    const std::string path = dir.write("Corefile", base);
-    RuntimeOptions opts;
-    opts.conf_flag = path;
-    opts.quiet = true;
-    Runtime rt(opts);
-    StopWatcher guard;
+    WatchedRuntime f(base);
+    TempDir& dir = f.dir;
+    const std::string& path = f.path;
+    Runtime& rt = f.rt;
     auto& w = Watcher::global();
     REQUIRE(rt.reload());
     REQUIRE(w.active());

@@ -6,11 +6,14 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ip/udp.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <deque>
+#include <future>
+#include <optional>
 #include <random>
 #include <thread>
 #include <vector>
@@ -99,6 +102,13 @@ struct FakeUpstream::Impl {
 
     explicit Impl(FakeUpstream& o) : owner(o) {}
 
+    // The responder's reply, or nullopt when there is no responder.
+    std::optional<Bytes> respond(const uint8_t* q, size_t len) {
+        std::lock_guard lock(owner.responder_mu_);
+        if (!owner.responder_) return std::nullopt;
+        return owner.responder_(Bytes(q, q + len));
+    }
+
     void count(const uint8_t* q, size_t len, bool tcp) {
         (tcp ? owner.tcp_queries_ : owner.udp_queries_).fetch_add(1);
         const size_t qend = wire::skip_question(q, len);
@@ -155,8 +165,13 @@ awaitable<void> udp_loop(FakeUpstream::Impl* impl, FakeUpstream* up) {
         if (ec || n < wire::kHeaderLen) continue;
         impl->count(buf.data(), n, false);
         const auto mode = up->mode_.load();
-        if (mode == FakeUpstream::Mode::no_answer || mode == FakeUpstream::Mode::tcp_reset) continue;
-        Bytes reply = build_reply(buf.data(), n, mode, up->octet_.load(), up->extra_.load(), false);
+        Bytes reply;
+        if (auto r = impl->respond(buf.data(), n)) {
+            reply = std::move(*r);
+        } else {
+            if (mode == FakeUpstream::Mode::no_answer || mode == FakeUpstream::Mode::tcp_reset) continue;
+            reply = build_reply(buf.data(), n, mode, up->octet_.load(), up->extra_.load(), false);
+        }
         if (reply.empty()) continue;
         const int delay = up->delay_ms_.load();
         if (delay > 0)
@@ -177,14 +192,19 @@ awaitable<void> tcp_session(FakeUpstream::Impl* impl, FakeUpstream* up, std::sha
         if (ec2 || len < wire::kHeaderLen) co_return;
         impl->count(buf.data(), len, true);
         const auto mode = up->mode_.load();
-        if (mode == FakeUpstream::Mode::tcp_reset) {
-            boost::system::error_code ignored;
-            c->sock.set_option(asio::socket_base::linger(true, 0), ignored);
-            c->sock.close(ignored);
-            co_return;
+        Bytes reply;
+        if (auto r = impl->respond(buf.data(), len)) {
+            reply = std::move(*r);
+        } else {
+            if (mode == FakeUpstream::Mode::tcp_reset) {
+                boost::system::error_code ignored;
+                c->sock.set_option(asio::socket_base::linger(true, 0), ignored);
+                c->sock.close(ignored);
+                co_return;
+            }
+            if (mode == FakeUpstream::Mode::no_answer) continue;
+            reply = build_reply(buf.data(), len, mode, up->octet_.load(), up->extra_.load(), true);
         }
-        if (mode == FakeUpstream::Mode::no_answer) continue;
-        Bytes reply = build_reply(buf.data(), len, mode, up->octet_.load(), up->extra_.load(), true);
         if (reply.empty()) continue;
         const int delay = up->delay_ms_.load();
         if (delay > 0)
@@ -235,6 +255,20 @@ FakeUpstream::FakeUpstream() : impl_(std::make_unique<Impl>(*this)) {
 FakeUpstream::~FakeUpstream() {
     impl_->io.stop();
     impl_->thread.join();
+}
+
+void FakeUpstream::set_responder(Responder fn) {
+    std::lock_guard lock(responder_mu_);
+    responder_ = std::move(fn);
+}
+
+void FakeUpstream::run_on_thread(const std::function<void()>& fn) {
+    std::promise<void> done;
+    asio::post(impl_->io, [&] {
+        fn();
+        done.set_value();
+    });
+    done.get_future().wait();
 }
 
 void FakeUpstream::reset_counters() {

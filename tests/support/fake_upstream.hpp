@@ -4,8 +4,11 @@
 // behaviour can be changed while it runs; it counts queries and connections.
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <vector>
 
 namespace dnscore::testing {
 
@@ -37,6 +40,15 @@ public:
     // Pads answers with this many extra A records (large replies).
     void set_extra_records(int n) { extra_.store(n); }
 
+    // Replaces the modes (the delay still applies): each query's reply (UDP
+    // or TCP) is what `fn` returns, none when empty. Called on the
+    // upstream's thread.
+    using Responder = std::function<std::vector<uint8_t>(const std::vector<uint8_t>& query)>;
+    void set_responder(Responder fn);
+    // Runs `fn` on the upstream's thread and waits for it (e.g. to keep that
+    // thread out of an allocation count).
+    void run_on_thread(const std::function<void()>& fn);
+
     int udp_queries() const { return udp_queries_.load(); }
     int tcp_queries() const { return tcp_queries_.load(); }
     int tcp_connections() const { return tcp_connections_.load(); }
@@ -63,6 +75,8 @@ public:
     std::atomic<int> tcp_queries_{0};
     std::atomic<int> tcp_connections_{0};
     std::atomic<int> probes_{0};
+    std::mutex responder_mu_;
+    Responder responder_;
 };
 
 }  // namespace dnscore::testing

@@ -12,6 +12,8 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "core/wire/wire.hpp"
+
 namespace dnscore::testing {
 
 namespace {
@@ -185,6 +187,50 @@ Bytes tcp_exchange(const std::string& host, uint16_t port, const Bytes& query, i
     }
     ::close(fd);
     return out;
+}
+
+uint32_t first_ttl(const Bytes& msg, int section) {
+    uint32_t ttl = 0xffffffff;
+    wire::for_each_rr(msg.data(), msg.size(), [&](const wire::RR& rr) {
+        if (rr.section != section) return true;
+        ttl = rr.ttl;
+        return false;
+    });
+    return ttl;
+}
+
+sockaddr_in loopback(uint16_t port, const char* ip) {
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    inet_pton(AF_INET, ip, &a.sin_addr);
+    return a;
+}
+
+int tcp_connect(uint16_t port) {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    auto a = loopback(port);
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+        ::close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+uint16_t free_port() {
+    for (int attempt = 0; attempt < 20; ++attempt) {
+        int u = ::socket(AF_INET, SOCK_DGRAM, 0);
+        auto a = loopback(0);
+        ::bind(u, reinterpret_cast<sockaddr*>(&a), sizeof a);
+        socklen_t len = sizeof a;
+        ::getsockname(u, reinterpret_cast<sockaddr*>(&a), &len);
+        int t = ::socket(AF_INET, SOCK_STREAM, 0);
+        const bool ok = ::bind(t, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+        ::close(t);
+        ::close(u);
+        if (ok) return ntohs(a.sin_port);
+    }
+    return 0;
 }
 
 }  // namespace dnscore::testing

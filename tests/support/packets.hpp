@@ -1,6 +1,8 @@
 #pragma once
 // Test helpers: DNS packets built from zone-file text with ldns, and plain
 // blocking UDP/TCP clients for loopback. Tests only; never in the server.
+#include <netinet/in.h>
+
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -35,8 +37,19 @@ std::string to_text(const Bytes& msg);
 // ("owner ttl class type rdata", tab-separated as ldns prints them).
 std::vector<std::string> section(const Bytes& msg, int which);
 
+// The TTL of the first record in a section (1 answer, 2 authority, 3
+// additional), or 0xffffffff when the section is empty.
+uint32_t first_ttl(const Bytes& msg, int section = 1);
+
 // Blocking exchanges with a timeout; empty result on timeout or error.
 Bytes udp_exchange(const std::string& host, uint16_t port, const Bytes& query, int timeout_ms = 2000);
 Bytes tcp_exchange(const std::string& host, uint16_t port, const Bytes& query, int timeout_ms = 2000);
+
+// An IPv4 socket address.
+sockaddr_in loopback(uint16_t port, const char* ip = "127.0.0.1");
+// A blocking TCP socket connected to 127.0.0.1:port, or -1.
+int tcp_connect(uint16_t port);
+// A port on 127.0.0.1 free for both UDP and TCP right now (0 if none found).
+uint16_t free_port();
 
 }  // namespace dnscore::testing

@@ -6,10 +6,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <array>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <regex>
 #include <sstream>
 #include <thread>
@@ -27,6 +30,20 @@ std::string slurp(const std::string& path) {
 }
 }  // namespace
 
+std::string dnscore_binary() {
+    const char* b = std::getenv("DNSCORE");
+    return b ? b : "./dnscore";
+}
+
+bool has_plugin(const std::string& name) {
+    std::string out;
+    std::unique_ptr<FILE, int (*)(FILE*)> p(::popen((dnscore_binary() + " -plugins").c_str(), "r"), ::pclose);
+    if (!p) return false;
+    std::array<char, 512> buf;
+    while (std::fgets(buf.data(), int(buf.size()), p.get())) out += buf.data();
+    return out.find("  dns." + name + "\n") != std::string::npos;
+}
+
 ServerProcess::ServerProcess(const std::string& corefile, std::vector<std::string> extra_args) {
     char tmpl[] = "/tmp/dnscore-test.XXXXXX";
     dir_ = mkdtemp(tmpl);
@@ -34,8 +51,7 @@ ServerProcess::ServerProcess(const std::string& corefile, std::vector<std::strin
         std::ofstream f(dir_ + "/Corefile");
         f << corefile;
     }
-    const char* bin = std::getenv("DNSCORE");
-    std::string binary = bin ? bin : "./dnscore";
+    std::string binary = dnscore_binary();
     std::vector<std::string> args = {binary, "-conf", dir_ + "/Corefile"};
     args.insert(args.end(), extra_args.begin(), extra_args.end());
     std::vector<char*> argv;

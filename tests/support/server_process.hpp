@@ -33,4 +33,10 @@ private:
     int status_ = -1;
 };
 
+// The dnscore binary under test: $DNSCORE, else ./dnscore.
+std::string dnscore_binary();
+// Whether it was built with directive `name` (`dnscore -plugins` lists
+// "dns.NAME"); tests of optional plugins skip without it.
+bool has_plugin(const std::string& name);
+
 }  // namespace dnscore::testing
