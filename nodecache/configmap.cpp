@@ -9,6 +9,8 @@
 #include <stdexcept>
 #include <vector>
 
+#include "core/file.hpp"
+#include "core/net.hpp"
 #include "nodecache/options.hpp"
 #include "parser/gostd.hpp"
 
@@ -58,11 +60,10 @@ FileMap read_config_dir(const std::string& dir) {
         if (name.empty() || name[0] == '.') continue;
         if (entry.is_directory()) continue;  // follows symlinks, like node-cache's stat
         const std::string path = entry.path().string();
-        std::ifstream in(path, std::ios::binary);
-        if (!in) throw std::runtime_error("open " + path + ": cannot read");
-        std::ostringstream ss;
-        ss << in.rdbuf();
-        std::string content = ss.str();
+        FileError err;
+        auto read = read_file(path, &err);
+        if (!read && err.at_open) throw std::runtime_error("open " + path + ": cannot read");
+        std::string content = read.value_or("");
         if (!is_valid_utf8(content)) throw std::runtime_error("non-utf8 data in " + path);
         files[name] = std::move(content);
     }
@@ -298,22 +299,6 @@ std::vector<std::string> string_list(const Json& v, const std::string& key) {
     return out;
 }
 
-// net.SplitHostPort for "host:port" and "[v6]:port". False when there is no port.
-bool split_host_port(const std::string& s, std::string* host, std::string* port) {
-    if (!s.empty() && s[0] == '[') {
-        auto close = s.find("]:");
-        if (close == std::string::npos) return false;
-        *host = s.substr(1, close - 1);
-        *port = s.substr(close + 2);
-        return true;
-    }
-    auto colon = s.rfind(':');
-    if (colon == std::string::npos || s.find(':') != colon) return false;
-    *host = s.substr(0, colon);
-    *port = s.substr(colon + 1);
-    return true;
-}
-
 bool port_in_range(const std::string& port, long long lo) {
     try {
         auto p = gostd::atoi(port);
@@ -389,10 +374,10 @@ KubeDnsConfig parse_kubedns_config(const FileMap& files) {
             throw std::invalid_argument("invalid domain name " + gostd::quote(domain) + " in stubDomains");
         for (const auto& ns : servers) {
             std::string host, port;
-            if (split_host_port(ns, &host, &port) && !port_in_range(port, 0))
+            if (net::split_host_port(ns, host, port) && !port_in_range(port, 0))
                 throw std::invalid_argument("invalid nameserver port " + gostd::quote(ns) + " in stubDomains");
             // kube-dns tests the whole string, so "name:port" fails here.
-            if (!parse_ip(ns) && !(split_host_port(ns, &host, &port) && parse_ip(host)) && !is_dns1123_subdomain(ns))
+            if (!parse_ip(ns) && !(net::split_host_port(ns, host, port) && parse_ip(host)) && !is_dns1123_subdomain(ns))
                 throw std::invalid_argument("invalid nameserver " + gostd::quote(ns) + " in stubDomains");
         }
     }
@@ -402,7 +387,7 @@ KubeDnsConfig parse_kubedns_config(const FileMap& files) {
     for (const auto& ns : cfg.upstream_nameservers) {
         std::string host, port;
         if (parse_ip(ns)) continue;
-        if (split_host_port(ns, &host, &port) && parse_ip(host) && port_in_range(port, 1)) continue;
+        if (net::split_host_port(ns, host, port) && parse_ip(host) && port_in_range(port, 1)) continue;
         throw std::invalid_argument("invalid upstream nameserver " + gostd::quote(ns));
     }
     return cfg;
