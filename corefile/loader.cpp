@@ -108,6 +108,7 @@ void build_listeners(ServerSet& set) {
                 s.zone_wire_len = wire::text_to_name(zone, s.zone_wire);
                 s.server = label;
                 it->sites.push_back(std::move(s));
+                it->zones.add(zone);
                 it->any_class = it->any_class || block->any_class;
             }
         }

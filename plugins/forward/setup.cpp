@@ -205,11 +205,7 @@ Options parse_stanza(parser::Dispenser& d) {
     f.upstreams = parse_upstreams(hosts, f.tls_servername);
     f.from_wire.resize(wire::kMaxNameLen);
     f.from_wire.resize(wire::text_to_name(f.from, f.from_wire.data()));
-    for (const auto& e : f.except) {
-        std::vector<uint8_t> w(wire::kMaxNameLen);
-        w.resize(wire::text_to_name(e, w.data()));
-        if (!w.empty()) f.except_wire.push_back(std::move(w));
-    }
+    for (const auto& e : f.except) f.except_wire.add(e);
     return f;
 }
 
