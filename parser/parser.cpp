@@ -2,8 +2,6 @@
 // flow (cursor moves, roll-backs, where errors are raised) follows the Go
 // code closely because error positions and several quirks depend on it.
 #include "parser/parser.hpp"
-#include "core/file.hpp"
-#include "core/net.hpp"
 
 #include <sys/stat.h>
 #include <unistd.h>
@@ -17,6 +15,9 @@
 #include <map>
 #include <string>
 #include <vector>
+
+#include "core/file.hpp"
+#include "core/net.hpp"
 
 namespace dnscore::parser {
 namespace {
