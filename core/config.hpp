@@ -9,6 +9,7 @@
 
 #include "core/plugin.hpp"
 #include "core/wire/wire.hpp"
+#include "core/zones.hpp"
 
 namespace dnscore {
 
@@ -44,6 +45,7 @@ struct Listener {
     std::string port;
     std::string label;  // "dns://:53", "dns://127.0.0.1:53", "dns://[::1]:53"
     std::vector<Site> sites;
+    ZoneSet zones;  // the sites' zones, index i = sites[i]
     bool any_class = false;
 
     // Longest-suffix zone match (spec B.3 step 8), DS to the parent. nullptr =

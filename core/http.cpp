@@ -3,6 +3,7 @@
 // net/http's behaviour where clients can see it (404 body, Date header, 5 s
 // read/write/idle timeouts as CoreDNS sets them).
 #include "core/http.hpp"
+#include "core/net.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -30,18 +31,6 @@ namespace dnscore::http {
 namespace {
 
 constexpr auto kTimeout = std::chrono::seconds(5);
-
-std::string join_host_port(const std::string& host, const std::string& port) {
-    if (host.find(':') != std::string::npos) return "[" + host + "]:" + port;
-    return host + ":" + port;
-}
-
-// The OS text of an error as Go prints it ("address already in use").
-std::string os_text(const boost::system::error_code& ec) {
-    std::string s = ec.message();
-    if (!s.empty()) s[0] = char(std::tolower(static_cast<unsigned char>(s[0])));
-    return s;
-}
 
 std::string http_date() {
     char buf[64];
@@ -75,7 +64,7 @@ public:
                 tcp::resolver r(io_);
                 auto res = r.resolve(host, port, ec);
                 if (ec || res.empty())
-                    throw std::runtime_error("listen tcp " + join_host_port(host, port) +
+                    throw std::runtime_error("listen tcp " + net::join_host_port(host, port) +
                                              ": lookup " + host + ": no such host");
                 ep = res.begin()->endpoint();
                 for (const auto& e : res)
@@ -106,9 +95,9 @@ public:
             try_open(ep);
         }
         if (ec)
-            throw std::runtime_error("listen tcp " + join_host_port(host, port) + ": bind: " + os_text(ec));
+            throw std::runtime_error("listen tcp " + net::join_host_port(host, port) + ": bind: " + net::error_text(ec));
         const auto local = acc_.local_endpoint(ec);
-        bound_ = join_host_port(dual ? std::string() : local.address().to_string(),
+        bound_ = net::join_host_port(dual ? std::string() : local.address().to_string(),
                                 std::to_string(local.port()));
         accept();
     }
@@ -244,31 +233,10 @@ struct Registration {
 
 }  // namespace
 
-void split_host_port(const std::string& address, std::string& host, std::string& port) {
-    auto fail = [&](const std::string& why) {
-        throw std::invalid_argument("address " + address + ": " + why);
-    };
-    const auto last = address.rfind(':');
-    if (last == std::string::npos) fail("missing port in address");
-    if (!address.empty() && address[0] == '[') {
-        const auto end = address.find(']');
-        if (end == std::string::npos) fail("missing ']' in address");
-        if (end + 1 != last) {
-            if (end + 1 == address.size()) fail("missing port in address");
-            fail("too many colons in address");
-        }
-        host = address.substr(1, end - 1);
-    } else {
-        host = address.substr(0, last);
-        if (host.find(':') != std::string::npos) fail("too many colons in address");
-    }
-    port = address.substr(last + 1);
-}
-
 Handle serve(asio::io_context& io, const std::string& address, const std::string& path, Handler handler) {
     std::string host, port;
-    split_host_port(address, host, port);
-    const std::string key = join_host_port(host, port);
+    net::split_host_port_or_throw(address, host, port);
+    const std::string key = net::join_host_port(host, port);
     asio::use_service<Service>(io);
     std::shared_ptr<Listener> l;
     {
@@ -291,12 +259,12 @@ Handle serve(asio::io_context& io, const std::string& address, const std::string
 std::string bound_address(const std::string& address) {
     std::string host, port;
     try {
-        split_host_port(address, host, port);
+        net::split_host_port_or_throw(address, host, port);
     } catch (const std::invalid_argument&) {
         return {};
     }
     std::lock_guard lk(g_mu);
-    auto it = g_listeners.find(join_host_port(host, port));
+    auto it = g_listeners.find(net::join_host_port(host, port));
     return it == g_listeners.end() ? std::string() : it->second->bound();
 }
 
@@ -310,21 +278,21 @@ void async_get(asio::io_context& io, const std::string& host, const std::string&
         auto [rec, results] =
             co_await resolver.async_resolve(host, port, asio::as_tuple(asio::use_awaitable));
         if (rec) {
-            out.error = "dial tcp: lookup " + host + ": " + os_text(rec);
+            out.error = "dial tcp: lookup " + host + ": " + net::error_text(rec);
             done(out);
             co_return;
         }
         auto [cec, ep] = co_await stream.async_connect(results, asio::as_tuple(asio::use_awaitable));
         if (cec) {
-            std::string target = results.empty() ? join_host_port(host, port)
-                                                 : join_host_port(results.begin()->endpoint().address().to_string(), port);
+            std::string target = results.empty() ? net::join_host_port(host, port)
+                                                 : net::join_host_port(results.begin()->endpoint().address().to_string(), port);
             out.error = "dial tcp " + target + ": " +
-                        (cec == beast::error::timeout ? std::string("i/o timeout") : "connect: " + os_text(cec));
+                        (cec == beast::error::timeout ? std::string("i/o timeout") : "connect: " + net::error_text(cec));
             done(out);
             co_return;
         }
         bhttp::request<bhttp::empty_body> req{bhttp::verb::get, path, 11};
-        req.set(bhttp::field::host, join_host_port(host, port));
+        req.set(bhttp::field::host, net::join_host_port(host, port));
         req.set(bhttp::field::user_agent, "Go-http-client/1.1");
         auto [wec, wn] = co_await bhttp::async_write(stream, req, asio::as_tuple(asio::use_awaitable));
         beast::flat_buffer buf;
@@ -337,7 +305,7 @@ void async_get(asio::io_context& io, const std::string& host, const std::string&
         if (ec) {
             out.error = ec == beast::error::timeout
                             ? "context deadline exceeded (Client.Timeout exceeded while awaiting headers)"
-                            : os_text(ec);
+                            : net::error_text(ec);
         } else {
             out.status = res.result_int();
             out.body = std::move(res.body());

@@ -52,8 +52,4 @@ void async_get(boost::asio::io_context& io, const std::string& host, const std::
                const std::string& path, std::chrono::milliseconds timeout,
                std::function<void(const GetResult&)> done);
 
-// Go's net.SplitHostPort: "host:port", "[v6]:port", ":port". Throws
-// std::invalid_argument with Go's text ("address X: missing port in address").
-void split_host_port(const std::string& address, std::string& host, std::string& port);
-
 }  // namespace dnscore::http

@@ -1,5 +1,6 @@
 // The shared HTTP listener on a loopback port 0: paths, 404, sharing and close.
 #include "core/http.hpp"
+#include "core/net.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <optional>
@@ -12,7 +13,7 @@ namespace {
 // Runs io until the GET completes (bounded by its own timeout).
 http::GetResult get(boost::asio::io_context& io, const std::string& hostport, const std::string& path) {
     std::string host, port;
-    http::split_host_port(hostport, host, port);
+    net::split_host_port_or_throw(hostport, host, port);
     std::optional<http::GetResult> out;
     http::async_get(io, host.empty() ? "127.0.0.1" : host, port, path, std::chrono::seconds(3),
                     [&](const http::GetResult& r) { out = r; });
@@ -22,19 +23,6 @@ http::GetResult get(boost::asio::io_context& io, const std::string& hostport, co
     return out.value_or(http::GetResult{"no result"});
 }
 }  // namespace
-
-TEST_CASE("split_host_port follows Go", "[http]") {
-    std::string h, p;
-    http::split_host_port(":9253", h, p);
-    CHECK(h.empty());
-    CHECK(p == "9253");
-    http::split_host_port("[::1]:80", h, p);
-    CHECK(h == "::1");
-    http::split_host_port("localhost:9153", h, p);
-    CHECK(h == "localhost");
-    CHECK_THROWS_WITH(http::split_host_port("localhost", h, p), "address localhost: missing port in address");
-    CHECK_THROWS_WITH(http::split_host_port("::1:80", h, p), "address ::1:80: too many colons in address");
-}
 
 TEST_CASE("paths on one shared address, 404 elsewhere, closes with the last handle", "[http]") {
     boost::asio::io_context io;

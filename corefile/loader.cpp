@@ -3,15 +3,15 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <fstream>
 #include <iostream>
 #include <iterator>
 #include <set>
-#include <sstream>
 
 #include "corefile/address.hpp"
 #include "corefile/directives.hpp"
 #include "parser/parser.hpp"
+#include "core/file.hpp"
+#include "core/net.hpp"
 
 namespace dnscore::corefile {
 
@@ -48,9 +48,7 @@ namespace {
 // "dns://:53", "dns://127.0.0.1:53", "dns://[::1]:53" (Go's net.JoinHostPort).
 std::string listener_label(const std::string& transport, const std::string& host,
                            const std::string& port) {
-    std::string h = host;
-    if (h.find(':') != std::string::npos) h = "[" + h + "]";
-    return transport + "://" + h + ":" + port;
+    return transport + "://" + net::join_host_port(host, port);
 }
 
 std::string zone_addr_text(const std::string& transport, const std::string& zone,
@@ -110,6 +108,7 @@ void build_listeners(ServerSet& set) {
                 s.zone_wire_len = wire::text_to_name(zone, s.zone_wire);
                 s.server = label;
                 it->sites.push_back(std::move(s));
+                it->zones.add(zone);
                 it->any_class = it->any_class || block->any_class;
             }
         }
@@ -188,8 +187,9 @@ CorefileSource read_corefile(const std::string& conf_flag, const std::string& dn
         return src;
     }
     const std::string path = conf_flag.empty() ? "Corefile" : conf_flag;
-    std::ifstream in(path, std::ios::binary);
-    if (!in) {
+    FileError err;
+    auto text = read_file(path, &err);
+    if (!text && err.at_open) {
         if (conf_flag.empty()) {
             src.text = default_corefile(dns_port);
             src.file = "Corefile";
@@ -197,9 +197,7 @@ CorefileSource read_corefile(const std::string& conf_flag, const std::string& dn
         }
         throw ConfigError("loading Caddyfile via flag: open " + path + ": no such file or directory");
     }
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    src.text = ss.str();
+    src.text = text.value_or("");  // opens but does not read (a directory): empty
     src.file = path;
     return src;
 }

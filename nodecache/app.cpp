@@ -9,9 +9,9 @@
 #include <iostream>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 
 #include "nodecache/netif.hpp"
+#include "core/file.hpp"
 #include "core/http.hpp"
 #include "core/log.hpp"
 #include "plugins/reload/reload.hpp"
@@ -24,14 +24,6 @@ namespace {
 constexpr std::array<const char*, 5> kErrorTypes{"configmap", "interface_add", "interface_check", "iptables",
                                                  "iptables_lock"};
 constexpr auto kConfigSyncPeriod = std::chrono::seconds(10);  // node-cache's two watchers
-
-std::string read_file(const std::string& path, bool* ok) {
-    std::ifstream in(path, std::ios::binary);
-    *ok = bool(in);
-    std::ostringstream ss;
-    if (in) ss << in.rdbuf();
-    return ss.str();
-}
 
 std::string parent_dir(const std::string& path) {
     auto dir = std::filesystem::path(path).parent_path().string();
@@ -116,9 +108,12 @@ void CacheApp::start_metrics_server() {
 }
 
 bool CacheApp::render_and_write() {
-    bool ok = false;
+    FileError read_error;
+    auto base = read_file(params_.base_corefile, &read_error);
+    // A file that opens but does not read (a directory) renders as empty.
+    const bool ok = base || !read_error.at_open;
     RenderInput in;
-    in.base = read_file(params_.base_corefile, &ok);
+    in.base = base.value_or("");
     Rendered r;
     try {
         validate_for_corefile(config_);
@@ -129,7 +124,7 @@ bool CacheApp::render_and_write() {
     }
     if (!ok) {
         error("Failed to read node-cache coreFile " + params_.base_corefile + " - open " + params_.base_corefile +
-              ": " + std::strerror(errno));
+              ": " + std::strerror(read_error.code));
         count(SetupError::configmap);
         return false;
     }
@@ -166,8 +161,6 @@ bool CacheApp::render_and_write() {
 
 void CacheApp::initial_render() {
     render_and_write();  // empty kube-dns config: a Corefile exists whatever the ConfigMap holds
-    bool ok = false;
-    read_file(params_.base_corefile, &ok);
     try {
         base_watcher_.poll();  // baseline version
     } catch (const std::exception& e) {

@@ -2,13 +2,16 @@
 
 #include <openssl/evp.h>
 
+#include <boost/json.hpp>
+
+#include <cctype>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <stdexcept>
 #include <vector>
 
+#include "core/file.hpp"
+#include "core/net.hpp"
 #include "nodecache/options.hpp"
 #include "parser/gostd.hpp"
 
@@ -58,11 +61,10 @@ FileMap read_config_dir(const std::string& dir) {
         if (name.empty() || name[0] == '.') continue;
         if (entry.is_directory()) continue;  // follows symlinks, like node-cache's stat
         const std::string path = entry.path().string();
-        std::ifstream in(path, std::ios::binary);
-        if (!in) throw std::runtime_error("open " + path + ": cannot read");
-        std::ostringstream ss;
-        ss << in.rdbuf();
-        std::string content = ss.str();
+        FileError err;
+        auto read = read_file(path, &err);
+        if (!read && err.at_open) throw std::runtime_error("open " + path + ": cannot read");
+        std::string content = read.value_or("");
         if (!is_valid_utf8(content)) throw std::runtime_error("non-utf8 data in " + path);
         files[name] = std::move(content);
     }
@@ -95,223 +97,198 @@ std::string content_version(const FileMap& files) {
 
 namespace {
 
-// Just enough JSON for the two ConfigMap shapes, with encoding/json's
-// leniency (whitespace, duplicate keys: last wins) and its type errors.
-struct Json {
-    enum Kind { null, boolean, number, string, array, object } kind = null;
-    std::string str;
-    std::vector<Json> items;
-    std::vector<std::pair<std::string, Json>> members;
-};
+namespace json = boost::json;
 
-class JsonParser {
-public:
-    explicit JsonParser(const std::string& s) : s_(s) {}
-    Json parse_document() {
-        Json v = value();
-        ws();
-        if (pos_ != s_.size()) fail("invalid character after top-level value");
-        return v;
-    }
+// Go's quoteChar (encoding/json/scanner.go): the byte as a rune, quoted.
+std::string quote_char(unsigned char c) {
+    if (c == '\'') return "'\\''";
+    if (c == '"') return "'\"'";
+    static const char* const kEsc[] = {"\\a", "\\b", "\\t", "\\n", "\\v", "\\f", "\\r"};
+    char buf[16];
+    if (c >= 7 && c <= 13) return std::string("'") + kEsc[c - 7] + "'";
+    if (c == '\\') return "'\\\\'";
+    if (c < 0x20 || c == 0x7f) std::snprintf(buf, sizeof buf, "'\\x%02x'", c);
+    else if (c < 0x7f) std::snprintf(buf, sizeof buf, "'%c'", c);
+    else if (c < 0xa1 || c == 0xad) std::snprintf(buf, sizeof buf, "'\\u%04x'", c);  // not printable
+    else std::snprintf(buf, sizeof buf, "'%c%c'", char(0xc0 | (c >> 6)), char(0x80 | (c & 0x3f)));
+    return buf;
+}
 
-private:
-    [[noreturn]] void fail(const std::string& what) {
-        throw std::invalid_argument(what + " (offset " + std::to_string(pos_) + ")");
-    }
-    void ws() {
-        while (pos_ < s_.size() && (s_[pos_] == ' ' || s_[pos_] == '\t' || s_[pos_] == '\n' || s_[pos_] == '\r'))
-            ++pos_;
-    }
-    bool literal(const char* lit) {
-        const std::string l(lit);
-        if (s_.compare(pos_, l.size(), l) == 0) {
-            pos_ += l.size();
-            return true;
-        }
-        return false;
-    }
-    static void append_utf8(std::string& out, uint32_t cp) {
-        if (cp < 0x80) {
-            out += char(cp);
-        } else if (cp < 0x800) {
-            out += char(0xC0 | (cp >> 6));
-            out += char(0x80 | (cp & 0x3F));
-        } else if (cp < 0x10000) {
-            out += char(0xE0 | (cp >> 12));
-            out += char(0x80 | ((cp >> 6) & 0x3F));
-            out += char(0x80 | (cp & 0x3F));
-        } else {
-            out += char(0xF0 | (cp >> 18));
-            out += char(0x80 | ((cp >> 12) & 0x3F));
-            out += char(0x80 | ((cp >> 6) & 0x3F));
-            out += char(0x80 | (cp & 0x3F));
-        }
-    }
-    uint32_t hex4() {
-        if (pos_ + 4 > s_.size()) fail("invalid escape");
-        uint32_t v = 0;
-        for (int i = 0; i < 4; ++i) {
-            char c = s_[pos_++];
-            v <<= 4;
-            if (c >= '0' && c <= '9') v |= uint32_t(c - '0');
-            else if (c >= 'a' && c <= 'f') v |= uint32_t(c - 'a' + 10);
-            else if (c >= 'A' && c <= 'F') v |= uint32_t(c - 'A' + 10);
-            else fail("invalid escape");
-        }
-        return v;
-    }
-    std::string string_body() {
-        ++pos_;  // opening quote
-        std::string out;
-        while (true) {
-            if (pos_ >= s_.size()) fail("unexpected end of JSON input");
-            char c = s_[pos_++];
-            if (c == '"') return out;
-            if (static_cast<unsigned char>(c) < 0x20) fail("invalid character in string literal");
-            if (c != '\\') {
-                out += c;
-                continue;
-            }
-            if (pos_ >= s_.size()) fail("unexpected end of JSON input");
-            char e = s_[pos_++];
-            switch (e) {
-            case '"': out += '"'; break;
-            case '\\': out += '\\'; break;
-            case '/': out += '/'; break;
-            case 'b': out += '\b'; break;
-            case 'f': out += '\f'; break;
-            case 'n': out += '\n'; break;
-            case 'r': out += '\r'; break;
-            case 't': out += '\t'; break;
-            case 'u': {
-                uint32_t cp = hex4();
-                if (cp >= 0xD800 && cp < 0xDC00 && s_.compare(pos_, 2, "\\u") == 0) {
-                    pos_ += 2;
-                    uint32_t lo = hex4();
-                    cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-                }
-                append_utf8(out, cp);
-                break;
-            }
-            default: fail("invalid character in string escape code");
-            }
-        }
-    }
-    Json value() {
-        ws();
-        if (pos_ >= s_.size()) fail("unexpected end of JSON input");
-        Json v;
-        const char c = s_[pos_];
-        if (c == '"') {
-            v.kind = Json::string;
-            v.str = string_body();
-        } else if (c == '[') {
-            v.kind = Json::array;
-            ++pos_;
-            ws();
-            if (pos_ < s_.size() && s_[pos_] == ']') {
-                ++pos_;
-                return v;
-            }
-            while (true) {
-                v.items.push_back(value());
-                ws();
-                if (pos_ < s_.size() && s_[pos_] == ',') {
-                    ++pos_;
+// The message of the *json.SyntaxError Go's Unmarshal returns for `s` (its
+// scanner, transcribed for the error path only); "" when Go finds none.
+std::string go_syntax_error(std::string_view s) {
+    enum Parse { object_key, object_value, array_value };
+    std::vector<Parse> stack;
+    auto bad = [](unsigned char c, const char* context) {
+        return "invalid character " + quote_char(c) + " " + context;
+    };
+    auto ws = [](unsigned char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; };
+    auto digit = [](unsigned char c) { return c >= '0' && c <= '9'; };
+    size_t i = 0;
+    auto peek = [&]() -> int { return i < s.size() ? (unsigned char)s[i] : -1; };
+    // Inside a token Go feeds a space at the end of input: the error names it.
+    auto take = [&]() -> unsigned char { return i < s.size() ? (unsigned char)s[i++] : ' '; };
+    bool begin_value = true;  // a value is expected (Go's stateBeginValue), else stateEndValue
+    while (true) {
+        while (i < s.size() && ws((unsigned char)s[i])) ++i;
+        if (begin_value) {
+            int c = peek();
+            if (c < 0) return "unexpected end of JSON input";
+            ++i;
+            if (c == '{' || c == '[') {
+                if (stack.size() >= 10000) return "exceeded max depth";
+                stack.push_back(c == '{' ? object_key : array_value);
+                while (i < s.size() && ws((unsigned char)s[i])) ++i;
+                const int n = peek();
+                if (c == '[' && n == ']') {
+                    ++i;
+                    stack.pop_back();
+                } else if (c == '{' && n == '}') {
+                    ++i;
+                    stack.pop_back();
+                } else if (c == '{') {
+                    if (n < 0) return "unexpected end of JSON input";
+                    if (n != '"') return bad((unsigned char)n, "looking for beginning of object key string");
+                    continue;  // the key is a string value
+                } else {
                     continue;
                 }
-                if (pos_ < s_.size() && s_[pos_] == ']') {
-                    ++pos_;
-                    return v;
+            } else if (c == '"') {
+                while (true) {
+                    int d = peek();
+                    if (d < 0) return "unexpected end of JSON input";
+                    ++i;
+                    if (d == '"') break;
+                    if (d < 0x20) return bad((unsigned char)d, "in string literal");
+                    if (d != '\\') continue;
+                    d = take();
+                    if (d == 'u') {
+                        for (int k = 0; k < 4; ++k) {
+                            const unsigned char h = take();
+                            if (!std::isxdigit(h)) return bad(h, "in \\u hexadecimal character escape");
+                        }
+                    } else if (std::string_view("\"\\/bfnrt").find(char(d)) == std::string_view::npos) {
+                        return bad((unsigned char)d, "in string escape code");
+                    }
                 }
-                fail("invalid character after array element");
-            }
-        } else if (c == '{') {
-            v.kind = Json::object;
-            ++pos_;
-            ws();
-            if (pos_ < s_.size() && s_[pos_] == '}') {
-                ++pos_;
-                return v;
-            }
-            while (true) {
-                ws();
-                if (pos_ >= s_.size() || s_[pos_] != '"') fail("invalid character looking for beginning of object key string");
-                std::string key = string_body();
-                ws();
-                if (pos_ >= s_.size() || s_[pos_] != ':') fail("invalid character after object key");
-                ++pos_;
-                v.members.emplace_back(std::move(key), value());
-                ws();
-                if (pos_ < s_.size() && s_[pos_] == ',') {
-                    ++pos_;
-                    continue;
+            } else if (c == '-' || digit((unsigned char)c)) {
+                int d = c;
+                if (c == '-') {
+                    d = take();
+                    if (!digit((unsigned char)d)) return bad((unsigned char)d, "in numeric literal");
                 }
-                if (pos_ < s_.size() && s_[pos_] == '}') {
-                    ++pos_;
-                    return v;
+                if (d != '0')
+                    while (digit((unsigned char)peek())) ++i;
+                if (peek() == '.') {
+                    ++i;
+                    d = take();
+                    if (!digit((unsigned char)d)) return bad((unsigned char)d, "after decimal point in numeric literal");
+                    while (digit((unsigned char)peek())) ++i;
                 }
-                fail("invalid character after object key:value pair");
+                if (peek() == 'e' || peek() == 'E') {
+                    ++i;
+                    if (peek() == '+' || peek() == '-') ++i;
+                    d = take();
+                    if (!digit((unsigned char)d)) return bad((unsigned char)d, "in exponent of numeric literal");
+                    while (digit((unsigned char)peek())) ++i;
+                }
+            } else if (c == 't' || c == 'f' || c == 'n') {
+                const std::string_view word = c == 't' ? "true" : c == 'f' ? "false" : "null";
+                for (size_t k = 1; k < word.size(); ++k) {
+                    const unsigned char d = take();
+                    if (d != (unsigned char)word[k])
+                        return bad(d, ("in literal " + std::string(word) + " (expecting " +
+                                                      quote_char((unsigned char)word[k]) + ")").c_str());
+                }
+            } else {
+                return bad((unsigned char)c, "looking for beginning of value");
             }
-        } else if (literal("null")) {
-            v.kind = Json::null;
-        } else if (literal("true") || literal("false")) {
-            v.kind = Json::boolean;
-        } else if (c == '-' || (c >= '0' && c <= '9')) {
-            v.kind = Json::number;
-            ++pos_;
-            while (pos_ < s_.size() && std::string_view("0123456789.eE+-").find(s_[pos_]) != std::string_view::npos)
-                ++pos_;
-        } else {
-            fail(std::string("invalid character '") + c + "' looking for beginning of value");
+            begin_value = false;
+            continue;
         }
-        return v;
+        // stateEndValue
+        if (stack.empty()) {
+            if (i < s.size()) return bad((unsigned char)s[i], "after top-level value");
+            return "";
+        }
+        const int c = peek();
+        if (c < 0) return "unexpected end of JSON input";
+        ++i;
+        switch (stack.back()) {
+        case object_key:
+            if (c != ':') return bad((unsigned char)c, "after object key");
+            stack.back() = object_value;
+            begin_value = true;
+            break;
+        case object_value:
+            if (c == ',') {
+                stack.back() = object_key;
+                while (i < s.size() && ws((unsigned char)s[i])) ++i;
+                const int n = peek();
+                if (n < 0) return "unexpected end of JSON input";
+                if (n != '"') return bad((unsigned char)n, "looking for beginning of object key string");
+                begin_value = true;
+            } else if (c == '}') {
+                stack.pop_back();
+            } else {
+                return bad((unsigned char)c, "after object key:value pair");
+            }
+            break;
+        case array_value:
+            if (c == ',') begin_value = true;
+            else if (c == ']') stack.pop_back();
+            else return bad((unsigned char)c, "after array element");
+            break;
+        }
     }
+}
 
-    const std::string& s_;
-    size_t pos_ = 0;
-};
+// encoding/json's Unmarshal: the document, or std::invalid_argument with
+// Go's text. Duplicate keys: the last wins, as in Go.
+json::value unmarshal(const std::string& text) {
+    json::parse_options opts;
+    opts.max_depth = 10000;          // Go's nesting limit
+    opts.allow_invalid_utf8 = true;  // Go replaces bad bytes instead of failing
+    json::stream_parser p({}, opts);
+    boost::system::error_code ec;
+    const size_t n = p.write_some(text.data(), text.size(), ec);
+    if (!ec && n < text.size()) ec = json::error::extra_data;
+    if (!ec) p.finish(ec);
+    if (ec) {
+        std::string why = go_syntax_error(text);
+        if (why.empty()) why = ec.message();  // where Boost is stricter (lone UTF-16 surrogates)
+        throw std::invalid_argument(why);
+    }
+    return p.release();
+}
 
-const char* kind_name(Json::Kind k) {
-    switch (k) {
-    case Json::boolean: return "bool";
-    case Json::number: return "number";
-    case Json::string: return "string";
-    case Json::array: return "array";
-    case Json::object: return "object";
+// Go's names of JSON kinds in *json.UnmarshalTypeError.
+const char* kind_name(const json::value& v) {
+    switch (v.kind()) {
+    case json::kind::bool_: return "bool";
+    case json::kind::int64:
+    case json::kind::uint64:
+    case json::kind::double_: return "number";
+    case json::kind::string: return "string";
+    case json::kind::array: return "array";
+    case json::kind::object: return "object";
     default: return "null";
     }
 }
 
-std::vector<std::string> string_list(const Json& v, const std::string& key) {
+std::vector<std::string> string_list(const json::value& v, const std::string& key) {
     std::vector<std::string> out;
-    if (v.kind == Json::null) return out;
-    if (v.kind != Json::array)
-        throw std::invalid_argument(std::string("json: cannot unmarshal ") + kind_name(v.kind) +
+    if (v.is_null()) return out;
+    if (!v.is_array())
+        throw std::invalid_argument(std::string("json: cannot unmarshal ") + kind_name(v) +
                                     " into Go value of type []string (" + key + ")");
-    for (const auto& item : v.items) {
-        if (item.kind != Json::string)
-            throw std::invalid_argument(std::string("json: cannot unmarshal ") + kind_name(item.kind) +
+    for (const auto& item : v.get_array()) {
+        if (!item.is_string())
+            throw std::invalid_argument(std::string("json: cannot unmarshal ") + kind_name(item) +
                                         " into Go value of type string (" + key + ")");
-        out.push_back(item.str);
+        out.emplace_back(item.get_string());
     }
     return out;
-}
-
-// net.SplitHostPort for "host:port" and "[v6]:port". False when there is no port.
-bool split_host_port(const std::string& s, std::string* host, std::string* port) {
-    if (!s.empty() && s[0] == '[') {
-        auto close = s.find("]:");
-        if (close == std::string::npos) return false;
-        *host = s.substr(1, close - 1);
-        *port = s.substr(close + 2);
-        return true;
-    }
-    auto colon = s.rfind(':');
-    if (colon == std::string::npos || s.find(':') != colon) return false;
-    *host = s.substr(0, colon);
-    *port = s.substr(colon + 1);
-    return true;
 }
 
 bool port_in_range(const std::string& port, long long lo) {
@@ -344,23 +321,24 @@ bool is_dns1123_subdomain(const std::string& s) {
 KubeDnsConfig parse_kubedns_config(const FileMap& files) {
     KubeDnsConfig cfg;
     if (auto it = files.find("stubDomains"); it != files.end()) {
-        Json v;
+        json::value v;
         try {
-            v = JsonParser(it->second).parse_document();
+            v = unmarshal(it->second);
         } catch (const std::invalid_argument& e) {
             throw std::invalid_argument(std::string("Invalid JSON in stubDomains: ") + e.what());
         }
-        if (v.kind == Json::object) {
-            for (const auto& [domain, servers] : v.members) cfg.stub_domains[domain] = string_list(servers, "stubDomains");
-        } else if (v.kind != Json::null) {
-            throw std::invalid_argument(std::string("json: cannot unmarshal ") + kind_name(v.kind) +
+        if (v.is_object()) {
+            for (const auto& m : v.get_object())
+                cfg.stub_domains[std::string(m.key())] = string_list(m.value(), "stubDomains");
+        } else if (!v.is_null()) {
+            throw std::invalid_argument(std::string("json: cannot unmarshal ") + kind_name(v) +
                                         " into Go value of type map[string][]string (stubDomains)");
         }
     }
     if (auto it = files.find("upstreamNameservers"); it != files.end()) {
-        Json v;
+        json::value v;
         try {
-            v = JsonParser(it->second).parse_document();
+            v = unmarshal(it->second);
         } catch (const std::invalid_argument& e) {
             throw std::invalid_argument(std::string("Invalid JSON in upstreamNameservers: ") + e.what());
         }
@@ -389,10 +367,10 @@ KubeDnsConfig parse_kubedns_config(const FileMap& files) {
             throw std::invalid_argument("invalid domain name " + gostd::quote(domain) + " in stubDomains");
         for (const auto& ns : servers) {
             std::string host, port;
-            if (split_host_port(ns, &host, &port) && !port_in_range(port, 0))
+            if (net::split_host_port(ns, host, port) && !port_in_range(port, 0))
                 throw std::invalid_argument("invalid nameserver port " + gostd::quote(ns) + " in stubDomains");
             // kube-dns tests the whole string, so "name:port" fails here.
-            if (!parse_ip(ns) && !(split_host_port(ns, &host, &port) && parse_ip(host)) && !is_dns1123_subdomain(ns))
+            if (!parse_ip(ns) && !(net::split_host_port(ns, host, port) && parse_ip(host)) && !is_dns1123_subdomain(ns))
                 throw std::invalid_argument("invalid nameserver " + gostd::quote(ns) + " in stubDomains");
         }
     }
@@ -402,7 +380,7 @@ KubeDnsConfig parse_kubedns_config(const FileMap& files) {
     for (const auto& ns : cfg.upstream_nameservers) {
         std::string host, port;
         if (parse_ip(ns)) continue;
-        if (split_host_port(ns, &host, &port) && parse_ip(host) && port_in_range(port, 1)) continue;
+        if (net::split_host_port(ns, host, port) && parse_ip(host) && port_in_range(port, 1)) continue;
         throw std::invalid_argument("invalid upstream nameserver " + gostd::quote(ns));
     }
     return cfg;

@@ -13,16 +13,11 @@
 #include <cerrno>
 #include <cstring>
 
+#include "core/net.hpp"
+
 namespace dnscore::nodecache {
 
 namespace {
-
-// Go prints syscall.Errno texts in lower case ("operation not permitted").
-std::string errno_text(int err) {
-    std::string s = std::strerror(err);
-    if (!s.empty()) s[0] = char(std::tolower(static_cast<unsigned char>(s[0])));
-    return s;
-}
 
 // A netlink request under construction: header, payload, attributes.
 class Request {
@@ -64,7 +59,7 @@ private:
 // Sends one request on a fresh NETLINK_ROUTE socket and waits for its ack.
 void transact(Request& req) {
     const int fd = ::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
-    if (fd < 0) throw NetlinkError(errno_text(errno), errno);
+    if (fd < 0) throw NetlinkError(net::errno_text(errno), errno);
     struct Closer {
         int fd;
         ~Closer() { ::close(fd); }
@@ -76,13 +71,13 @@ void transact(Request& req) {
     auto* h = req.header();
     h->nlmsg_seq = 1;
     if (::sendto(fd, h, h->nlmsg_len, 0, reinterpret_cast<sockaddr*>(&kernel), sizeof kernel) < 0)
-        throw NetlinkError(errno_text(errno), errno);
+        throw NetlinkError(net::errno_text(errno), errno);
     alignas(nlmsghdr) char buf[8192];
     while (true) {
         const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
         if (n < 0) {
             if (errno == EINTR) continue;
-            throw NetlinkError(errno_text(errno), errno);
+            throw NetlinkError(net::errno_text(errno), errno);
         }
         int len = int(n);
         for (auto* r = reinterpret_cast<nlmsghdr*>(buf); NLMSG_OK(r, len); r = NLMSG_NEXT(r, len)) {
@@ -90,7 +85,7 @@ void transact(Request& req) {
             if (r->nlmsg_type == NLMSG_ERROR) {
                 const auto* e = static_cast<const nlmsgerr*>(NLMSG_DATA(r));
                 if (e->error == 0) return;  // the ack
-                throw NetlinkError(errno_text(-e->error), -e->error);
+                throw NetlinkError(net::errno_text(-e->error), -e->error);
             }
         }
     }

@@ -4,6 +4,7 @@
 
 #include <stdexcept>
 
+#include "core/net.hpp"
 #include "corefile/address.hpp"
 #include "nodecache/options.hpp"
 #include "parser/gostd.hpp"
@@ -58,18 +59,7 @@ std::string forward_target_error(const std::string& target) {
     if (parse_ip(host)) return "";
     // host:port / [v6]:port with a numeric port.
     std::string h, port;
-    if (!host.empty() && host[0] == '[') {
-        auto close = host.find("]:");
-        if (close != std::string::npos) {
-            h = host.substr(1, close - 1);
-            port = host.substr(close + 2);
-        }
-    } else if (auto colon = host.rfind(':'); colon != std::string::npos &&
-                                               host.find(':') == colon) {
-        h = host.substr(0, colon);
-        port = host.substr(colon + 1);
-    }
-    if (!h.empty() && parse_ip(h)) {
+    if (net::split_host_port(host, h, port) && parse_ip(h)) {
         try {
             auto p = gostd::atoi(port);
             if (p >= 0 && p <= 65535) return "";

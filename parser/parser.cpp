@@ -3,7 +3,6 @@
 // code closely because error positions and several quirks depend on it.
 #include "parser/parser.hpp"
 
-#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -16,6 +15,9 @@
 #include <map>
 #include <string>
 #include <vector>
+
+#include "core/file.hpp"
+#include "core/net.hpp"
 
 namespace dnscore::parser {
 namespace {
@@ -70,13 +72,6 @@ std::string abs_path(const std::string& path) {
     std::error_code ec;
     auto cwd = std::filesystem::current_path(ec);
     return join_path(ec ? std::string{} : cwd.string(), path);
-}
-
-// Go's syscall.Errno texts are strerror's, starting in lower case.
-std::string errno_text(int e) {
-    std::string s = std::strerror(e);
-    if (!s.empty() && s[0] >= 'A' && s[0] <= 'Z') s[0] = static_cast<char>(s[0] - 'A' + 'a');
-    return s;
 }
 
 struct BadPattern {};
@@ -542,38 +537,18 @@ private:
     }
 
     std::vector<Token> single_import(const std::string& import_file) {
-        int fd = ::open(import_file.c_str(), O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-            throw err("Could not import " + import_file + ": open " + import_file + ": " + errno_text(errno));
-        struct stat st {};
-        if (::fstat(fd, &st) != 0) {
-            int e = errno;
-            ::close(fd);
-            throw err("Could not import " + import_file + ": stat " + import_file + ": " + errno_text(e));
+        FileError fe;
+        auto content = read_file(import_file, &fe);
+        if (!content) {
+            if (fe.at_open) throw err("Could not import " + import_file + ": " + fe.text);
+            // Caddy stats the opened file first and refuses a directory.
+            if (fe.code == EISDIR) throw err("Could not import " + import_file + ": is a directory");
+            throw err("Could not read tokens while importing " + import_file + ": " + fe.text);
         }
-        if (S_ISDIR(st.st_mode)) {
-            ::close(fd);
-            throw err("Could not import " + import_file + ": is a directory");
-        }
-        std::string content;
-        char buf[65536];
-        for (;;) {
-            ssize_t n = ::read(fd, buf, sizeof buf);
-            if (n < 0) {
-                if (errno == EINTR) continue;
-                int e = errno;
-                ::close(fd);
-                throw err("Could not read tokens while importing " + import_file + ": read " + import_file +
-                          ": " + errno_text(e));
-            }
-            if (n == 0) break;
-            content.append(buf, static_cast<std::size_t>(n));
-        }
-        ::close(fd);
         // Upstream's lexer load() fails on an empty input with io.EOF.
-        if (content.empty()) throw err("Could not read tokens while importing " + import_file + ": EOF");
+        if (content->empty()) throw err("Could not read tokens while importing " + import_file + ": EOF");
         // Imported tokens carry the absolute path so errors name the right file.
-        return lex(content, abs_path(import_file));
+        return lex(*content, abs_path(import_file));
     }
 
     std::vector<Token> tokens_;
@@ -623,23 +598,10 @@ std::vector<ServerBlock> parse(std::string_view text, const std::string& file, c
 }
 
 std::vector<ServerBlock> parse_file(const std::string& path, const ParseOptions& opts) {
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) throw ConfigError("open " + path + ": " + errno_text(errno));
-    std::string content;
-    char buf[65536];
-    for (;;) {
-        ssize_t n = ::read(fd, buf, sizeof buf);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            int e = errno;
-            ::close(fd);
-            throw ConfigError("read " + path + ": " + errno_text(e));
-        }
-        if (n == 0) break;
-        content.append(buf, static_cast<std::size_t>(n));
-    }
-    ::close(fd);
-    return parse(content, path, opts);
+    FileError err;
+    auto content = read_file(path, &err);
+    if (!content) throw ConfigError(err.text);
+    return parse(*content, path, opts);
 }
 
 std::string canonical_json(const std::vector<ServerBlock>& blocks) {

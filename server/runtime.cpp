@@ -19,6 +19,7 @@
 
 #include "parser/parser.hpp"
 #include "core/log.hpp"
+#include "core/net.hpp"
 #include "core/worker_local.hpp"
 
 namespace asio = boost::asio;
@@ -65,9 +66,7 @@ std::string listen_error(const Listener& l, const std::string& proto, const std:
     if (auto p = os.find(": "); p != std::string::npos) os = os.substr(p + 2);
     if (auto p = os.find(" ["); p != std::string::npos) os = os.substr(0, p);
     if (!os.empty()) os[0] = char(std::tolower(uint8_t(os[0])));
-    std::string host = l.host;
-    if (host.find(':') != std::string::npos) host = "[" + host + "]";
-    return "listen " + proto + " " + host + ":" + l.port + ": bind: " + os;
+    return "listen " + proto + " " + net::join_host_port(l.host, l.port) + ": bind: " + os;
 }
 
 }  // namespace

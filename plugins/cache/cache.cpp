@@ -183,9 +183,9 @@ int64_t minimal_ttl(const uint8_t* msg, size_t len, ReplyType t) {
 
 Cache::Cache(Config cfg, std::shared_ptr<Stores> stores, const Clock& clock)
     : cfg_(std::move(cfg)), stores_(std::move(stores)), clock_(clock), seed_(process_seed()) {
-    for (const auto& z : cfg_.zones) zones_wire_.push_back(zone_wire(z));
-    for (const auto& z : cfg_.pexcept) pexcept_wire_.push_back(zone_wire(z));
-    for (const auto& z : cfg_.nexcept) nexcept_wire_.push_back(zone_wire(z));
+    for (const auto& z : cfg_.zones) zones_wire_.add_wire(zone_wire(z));
+    for (const auto& z : cfg_.pexcept) pexcept_wire_.add_wire(zone_wire(z));
+    for (const auto& z : cfg_.nexcept) nexcept_wire_.add_wire(zone_wire(z));
     zones_label_ = join(cfg_.zones, ",");
 }
 
@@ -193,10 +193,8 @@ Cache::~Cache() {
     if (metrics_handle_) metrics::Registry::global().remove(metrics_handle_);
 }
 
-bool Cache::under(const std::vector<std::vector<uint8_t>>& zones, const uint8_t* name, size_t len) const {
-    for (const auto& z : zones)
-        if (wire::is_subdomain(name, len, z.data(), z.size())) return true;
-    return false;
+bool Cache::under(const ZoneSet& zones, const uint8_t* name, size_t len) const {
+    return zones.matches(name, len) != ZoneSet::npos;
 }
 
 bool Cache::in_zones(const wire::QueryInfo& q) const { return under(zones_wire_, q.name, q.name_len); }

@@ -13,6 +13,7 @@
 #include "plugins/cache/store.hpp"
 #include "core/plugin.hpp"
 #include "core/worker_local.hpp"
+#include "core/zones.hpp"
 
 namespace dnscore::plugins::cache {
 
@@ -101,7 +102,7 @@ private:
     Counters& counters(const Query& q);
 
     bool in_zones(const wire::QueryInfo& q) const;
-    bool under(const std::vector<std::vector<uint8_t>>& zones, const uint8_t* name, size_t len) const;
+    bool under(const ZoneSet& zones, const uint8_t* name, size_t len) const;
     // Writes the reply for entry `e` into q.resp; ttl is the TTL to show.
     void write_hit(Query& q, const Entry& e, uint32_t ttl, bool stale);
     // Looks the key up in denial then success; fills q.resp on a usable hit.
@@ -112,7 +113,7 @@ private:
                      Counters& c);
 
     Config cfg_;
-    std::vector<std::vector<uint8_t>> zones_wire_, pexcept_wire_, nexcept_wire_;
+    ZoneSet zones_wire_, pexcept_wire_, nexcept_wire_;
     std::string zones_label_;
     std::shared_ptr<Stores> stores_;
     const Clock& clock_;

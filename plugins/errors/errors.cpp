@@ -17,53 +17,7 @@ constexpr size_t kMaxRegexLength = 10000;
 constexpr std::string_view kPlugin = "errors";
 using Clock = std::chrono::steady_clock;
 
-// Go's regexp error codes for the std::regex failures that have one.
-std::string go_regexp_error(const std::regex_error& e, const std::string& pattern) {
-    using namespace std::regex_constants;
-    std::string code;
-    switch (e.code()) {
-    case error_paren: {
-        int depth = 0;
-        bool unexpected = false;
-        for (size_t i = 0; i < pattern.size(); ++i) {
-            if (pattern[i] == '\\') { ++i; continue; }
-            if (pattern[i] == '(') ++depth;
-            if (pattern[i] == ')' && --depth < 0) { unexpected = true; break; }
-        }
-        code = unexpected ? "unexpected )" : "missing closing )";
-        break;
-    }
-    case error_brack: code = "missing closing ]"; break;
-    case error_badrepeat: code = "missing argument to repetition operator"; break;
-    case error_escape: code = "invalid escape sequence"; break;
-    case error_range: code = "invalid character class range"; break;
-    case error_brace:
-    case error_badbrace: code = "invalid repeat count"; break;
-    default: code = e.what(); break;
-    }
-    return "error parsing regexp: " + code + ": `" + pattern + "`";
-}
-
 }  // namespace
-
-std::regex compile_go_regexp(const std::string& pattern) {
-    auto flags = std::regex::ECMAScript;
-    std::string p = pattern;
-    if (p.rfind("(?i)", 0) == 0) {
-        flags |= std::regex::icase;
-        p.erase(0, 4);
-    }
-    for (size_t at; (at = p.find("(?P<")) != std::string::npos;) {
-        const size_t close = p.find('>', at);
-        if (close == std::string::npos) break;
-        p.erase(at + 1, close - at);  // "(?P<name>" -> "("
-    }
-    try {
-        return std::regex(p, flags);
-    } catch (const std::regex_error& e) {
-        throw std::invalid_argument(go_regexp_error(e, pattern));
-    }
-}
 
 struct Errors::State : std::enable_shared_from_this<State> {
     struct Pending {
@@ -132,7 +86,7 @@ void Errors::report(int rcode, std::string_view qname, std::string_view qtype, s
         if (s.io == nullptr) s.flush_due_locked(now);
         for (size_t i = 0; i < s.rules.size(); ++i) {
             const ConsolidateRule& r = s.rules[i];
-            if (!std::regex_search(err.begin(), err.end(), r.re)) continue;
+            if (!r.re.search(err)) continue;
             if (s.stopped) break;  // CoreDNS inc() after stop: log it normally
             State::Pending& p = s.pending[i];
             if (++p.count == 1) {
@@ -186,7 +140,7 @@ ConsolidateRule parse_consolidate(parser::Dispenser& d) {
     if (args[1].size() > kMaxRegexLength)
         throw d.err(fmt::format("regex pattern too long: {} > {}", args[1].size(), kMaxRegexLength));
     try {
-        r.re = compile_go_regexp(args[1]);
+        r.re = Regex(args[1]);
     } catch (const std::invalid_argument& e) {
         throw d.err(e.what());
     }

@@ -4,13 +4,13 @@
 // per period.
 #include <chrono>
 #include <memory>
-#include <regex>
 #include <string>
 #include <vector>
 
 #include "parser/gostd.hpp"
 #include "core/log.hpp"
 #include "core/plugin.hpp"
+#include "core/regex.hpp"
 
 namespace boost::asio {
 class io_context;
@@ -22,15 +22,10 @@ namespace dnscore::plugins {
 struct ConsolidateRule {
     gostd::Duration period{};
     std::string source;  // the pattern as written (printed in the summary)
-    std::regex re;       // ECMAScript approximation of the RE2 pattern
+    Regex re;            // Go regexp (RE2)
     log::Level level = log::Level::error;
     bool show_first = false;
 };
-
-// Compiles an RE2-style pattern with std::regex (ECMAScript). Translates a
-// leading `(?i)` into a case-insensitive flag and `(?P<name>` into `(`.
-// Throws std::invalid_argument with a Go-like "error parsing regexp: ..." text.
-std::regex compile_go_regexp(const std::string& pattern);
 
 class Errors final : public Plugin {
 public:

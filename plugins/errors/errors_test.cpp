@@ -39,7 +39,7 @@ std::vector<plugins::ConsolidateRule> one_rule(const std::string& re, std::chron
     plugins::ConsolidateRule r;
     r.period = period;
     r.source = re;
-    r.re = plugins::compile_go_regexp(re);
+    r.re = Regex(re);
     r.level = level;
     r.show_first = show_first;
     std::vector<plugins::ConsolidateRule> v;
@@ -179,14 +179,6 @@ TEST_CASE("consolidate: the first matching pattern wins") {
     e.report(2, "a.", "A", "xab");
     e.stop();
     CHECK(cap.text() == "[ERROR] plugin/errors: 1 errors like 'a' occurred in last 1h0m0s\n");
-}
-
-TEST_CASE("compile_go_regexp approximates RE2") {
-    CHECK(std::regex_search("I/O TIMEOUT", plugins::compile_go_regexp("(?i)timeout$")));
-    CHECK_FALSE(std::regex_search("I/O TIMEOUT", plugins::compile_go_regexp("timeout$")));
-    CHECK(std::regex_search("abc", plugins::compile_go_regexp("(?P<x>b)c")));
-    CHECK_THROWS_WITH(plugins::compile_go_regexp("())"), "error parsing regexp: unexpected ): `())`");
-    CHECK_THROWS_WITH(plugins::compile_go_regexp("(a"), "error parsing regexp: missing closing ): `(a`");
 }
 
 TEST_CASE("errors setup accepts CoreDNS's forms") {

@@ -487,9 +487,7 @@ bool Forward::matches(const uint8_t* name, size_t len) const {
     const auto& o = core_->opts;
     if (!wire::is_subdomain(name, len, o.from_wire.data(), o.from_wire.size())) return false;
     if (len == o.from_wire.size()) return true;  // FROM itself is never excepted
-    for (const auto& e : o.except_wire)
-        if (wire::is_subdomain(name, len, e.data(), e.size())) return false;
-    return true;
+    return o.except_wire.matches(name, len) == ZoneSet::npos;
 }
 
 // Marks, in the query's plugin scratch, that this forward holds a

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "core/plugin.hpp"
+#include "core/zones.hpp"
 
 namespace dnscore {
 class Host;
@@ -48,7 +49,7 @@ struct Options {
     std::string from = ".";             // normalised zone
     std::vector<uint8_t> from_wire;
     std::vector<std::string> except;    // normalised zones
-    std::vector<std::vector<uint8_t>> except_wire;
+    ZoneSet except_wire;
     std::vector<UpstreamSpec> upstreams;
     bool force_tcp = false;
     bool prefer_udp = false;

@@ -6,19 +6,22 @@
 
 #include <algorithm>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 
 #include "corefile/address.hpp"
 #include "corefile/setup.hpp"
 #include "parser/dispenser.hpp"
 #include "parser/gostd.hpp"
 #include "plugins/forward/forward.hpp"
+#include "core/file.hpp"
 #include "core/log.hpp"
+#include "core/net.hpp"
 #include "core/host.hpp"
 #include "core/wire/wire.hpp"
 
 namespace dnscore::plugins::forward {
+
+using net::join_host_port;
+using net::split_host_port;
 
 using parser::ConfigError;
 
@@ -48,35 +51,12 @@ std::string strip_zone(const std::string& host) {
     return p == std::string::npos ? host : host.substr(0, p);
 }
 
-// net.SplitHostPort; false on any of Go's errors (missing port, too many colons...).
-bool split_host_port(const std::string& s, std::string& host, std::string& port) {
-    if (s.empty()) return false;
-    if (s[0] == '[') {
-        auto close = s.find(']');
-        if (close == std::string::npos || close + 1 >= s.size() || s[close + 1] != ':') return false;
-        host = s.substr(1, close - 1);
-        port = s.substr(close + 2);
-        return port.find(':') == std::string::npos && port.find('[') == std::string::npos;
-    }
-    auto colon = s.rfind(':');
-    if (colon == std::string::npos) return false;
-    host = s.substr(0, colon);
-    port = s.substr(colon + 1);
-    if (host.find(':') != std::string::npos) return false;  // too many colons
-    return host.find('[') == std::string::npos && host.find(']') == std::string::npos;
-}
-
-std::string join_host_port(const std::string& host, const std::string& port) {
-    if (host.find(':') != std::string::npos) return "[" + host + "]:" + port;
-    return host + ":" + port;
-}
-
 bool try_file(const std::string& path, std::vector<std::string>& out) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) return false;
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    for (const auto& ns : resolv_conf_nameservers(ss.str())) out.push_back(join_host_port(ns, "53"));
+    FileError err;
+    auto text = read_file(path, &err);
+    // A path that opens but does not read (a directory) is a file without nameservers.
+    if (!text && err.at_open) return false;
+    for (const auto& ns : resolv_conf_nameservers(text.value_or(""))) out.push_back(join_host_port(ns, "53"));
     return true;
 }
 
@@ -225,11 +205,7 @@ Options parse_stanza(parser::Dispenser& d) {
     f.upstreams = parse_upstreams(hosts, f.tls_servername);
     f.from_wire.resize(wire::kMaxNameLen);
     f.from_wire.resize(wire::text_to_name(f.from, f.from_wire.data()));
-    for (const auto& e : f.except) {
-        std::vector<uint8_t> w(wire::kMaxNameLen);
-        w.resize(wire::text_to_name(e, w.data()));
-        if (!w.empty()) f.except_wire.push_back(std::move(w));
-    }
+    for (const auto& e : f.except) f.except_wire.add(e);
     return f;
 }
 

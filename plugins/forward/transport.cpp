@@ -17,6 +17,7 @@
 
 #include "plugins/forward/internal.hpp"
 #include "core/log.hpp"
+#include "core/net.hpp"
 #include "core/wire/wire.hpp"
 
 namespace dnscore::plugins::forward {
@@ -172,9 +173,7 @@ void log_spawn_error(std::exception_ptr e) {
 
 std::string net_error_text(const boost::system::error_code& ec) {
     if (ec == asio::error::operation_aborted || ec == asio::error::timed_out) return "i/o timeout";
-    std::string m = ec.message();
-    if (!m.empty()) m[0] = char(std::tolower(uint8_t(m[0])));
-    return m;
+    return net::error_text(ec);
 }
 
 // ---- StreamConn ----

@@ -6,6 +6,7 @@
 
 #include "parser/gostd.hpp"
 #include "core/http.hpp"
+#include "core/net.hpp"
 #include "core/log.hpp"
 #include "core/metrics.hpp"
 #include "core/host.hpp"
@@ -31,7 +32,7 @@ struct HealthState : std::enable_shared_from_this<HealthState> {
         handle = http::serve(rt.control(), cfg.address, "/health",
                              [] { return http::Response{200, "text/plain; charset=utf-8", "OK"}; });
         std::string host, port;
-        http::split_host_port(cfg.address, host, port);
+        net::split_host_port_or_throw(cfg.address, host, port);
         if (port == "0") kLog.info("Serving /health on {}", http::bound_address(cfg.address));
         timer = std::make_unique<boost::asio::steady_timer>(rt.control());
         schedule();
@@ -54,14 +55,13 @@ struct HealthState : std::enable_shared_from_this<HealthState> {
     // One self-check: GET our own /health (host "localhost" when empty).
     void check() {
         std::string host, port;
-        http::split_host_port(cfg.address, host, port);
+        net::split_host_port_or_throw(cfg.address, host, port);
         if (port == "0") {
             std::string bh;
-            http::split_host_port(http::bound_address(cfg.address), bh, port);
+            net::split_host_port_or_throw(http::bound_address(cfg.address), bh, port);
         }
         if (host.empty()) host = "localhost";
-        const std::string url = "http://" + (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" +
-                                port + "/health";
+        const std::string url = "http://" + net::join_host_port(host, port) + "/health";
         const auto start = std::chrono::steady_clock::now();
         http::async_get(*io, host, port, "/health", kCheckTimeout,
                         [self = shared_from_this(), url, start](const http::GetResult& r) {
@@ -94,7 +94,7 @@ HealthConfig parse_health(parser::Dispenser& d) {
         if (args.size() == 1) {
             cfg.address = args[0];
             std::string host, port;
-            http::split_host_port(cfg.address, host, port);
+            net::split_host_port_or_throw(cfg.address, host, port);
         }
         while (d.next_block()) {
             if (d.val() == "lameduck") {

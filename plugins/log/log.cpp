@@ -177,14 +177,14 @@ LogFormat LogFormat::parse(std::string_view s) {
     return f;
 }
 
-Log::Log(std::vector<LogRule> rules) : rules_(std::move(rules)) {}
+Log::Log(std::vector<LogRule> rules) : rules_(std::move(rules)) {
+    for (const auto& r : rules_) scopes_.add_wire({r.scope_wire, r.scope_len});
+}
 
 const LogRule* Log::match(const Query& q) const {
-    for (const auto& r : rules_) {
-        if (r.scope_len == 0) continue;
-        if (wire::is_subdomain(q.info.name, q.info.name_len, r.scope_wire, r.scope_len)) return &r;
-    }
-    return nullptr;
+    // CoreDNS tries the rules in order: the first whose scope holds the name.
+    const size_t i = scopes_.first_match(q.info.name, q.info.name_len);
+    return i == ZoneSet::npos ? nullptr : &rules_[i];
 }
 
 Step Log::query(Query& q) {

@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "core/plugin.hpp"
+#include "core/zones.hpp"
 
 namespace dnscore::plugins {
 
@@ -69,6 +70,7 @@ public:
 private:
     const LogRule* match(const Query& q) const;
     std::vector<LogRule> rules_;
+    ZoneSet scopes_;  // the rules' name scopes, index i = rules_[i]
 };
 
 }  // namespace dnscore::plugins

@@ -10,6 +10,7 @@
 #include "parser/gostd.hpp"
 #include "core/config.hpp"
 #include "core/log.hpp"
+#include "core/net.hpp"
 #include "core/host.hpp"
 #include "core/host.hpp"
 
@@ -24,9 +25,7 @@ namespace {
 std::string addr_text(const Endpoint& e) {
     char ip[64];
     const size_t n = e.ip_text(ip, sizeof ip);
-    std::string host(ip, n);
-    if (host.find(':') != std::string::npos) host = "[" + host + "]";
-    return host + ":" + std::to_string(e.port());
+    return net::join_host_port(std::string_view(ip, n), std::to_string(e.port()));
 }
 
 }  // namespace
@@ -241,9 +240,7 @@ void setup_loop(corefile::SetupContext& c) {
         host = c.block.bind_hosts[0];
     }
     const std::string port = c.block.ports.empty() ? c.opts.dns_port : c.block.ports[0];
-    std::string h = host;
-    if (h.find(':') != std::string::npos) h = "[" + h + "]";
-    const std::string label = c.block.transport + "://" + h + ":" + port;
+    const std::string label = c.block.transport + "://" + net::join_host_port(host, port);
 
     auto running = std::make_shared<std::shared_ptr<LoopProbe>>();
     c.set.on_startup.push_back(ProbeHook{loop, label, host, running});

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cstring>
 
 #include "core/dns_metrics.hpp"
 #include "core/config.hpp"
@@ -25,22 +24,13 @@ Prometheus::Prometheus(const std::vector<std::string>& zones) {
         root = std::prev(zones_.end());
     }
     root_ = size_t(root - zones_.begin());
-    wires_.resize(zones_.size());
-    for (size_t i = 0; i < zones_.size(); ++i) wires_[i].len = wire::text_to_name(zones_[i], wires_[i].name);
+    for (const auto& z : zones_) zone_set_.add(z);
     metrics::dns::ensure_registered();
 }
 
 size_t Prometheus::zone_index(const wire::QueryInfo& info) const {
-    // Suffixes from the whole name to the root: the first hit is the longest.
-    const uint8_t* name = info.name;
-    const size_t nlen = info.name_len;
-    for (size_t off = 0; off < nlen; off += size_t(name[off]) + 1) {
-        const size_t slen = nlen - off;
-        for (size_t i = 0; i < wires_.size(); ++i)
-            if (wires_[i].len == slen && std::memcmp(wires_[i].name, name + off, slen) == 0) return i;
-        if (name[off] == 0) break;
-    }
-    return root_;
+    const size_t i = zone_set_.matches(info.name, info.name_len);
+    return i == ZoneSet::npos ? root_ : i;
 }
 
 const std::vector<int>& Prometheus::slots_for(Query& q) {

@@ -8,6 +8,7 @@
 
 #include "core/plugin.hpp"
 #include "core/wire/wire.hpp"
+#include "core/zones.hpp"
 #include "core/worker_local.hpp"
 
 namespace dnscore::plugins {
@@ -26,10 +27,6 @@ public:
     const std::vector<std::string>& zones() const { return zones_; }
 
 private:
-    struct ZoneWire {
-        uint8_t name[wire::kMaxNameLen];
-        size_t len = 0;
-    };
     // Per worker: the label slots of the sites seen so far (one entry per
     // site of this block on each listener; filled on first use).
     struct SiteSlots {
@@ -43,7 +40,7 @@ private:
     const std::vector<int>& slots_for(Query& q);
 
     std::vector<std::string> zones_;
-    std::vector<ZoneWire> wires_;
+    ZoneSet zone_set_;  // zones_ as wire names
     size_t root_ = 0;  // index of "."
     WorkerLocal<WorkerCache> cache_;
 };

@@ -7,6 +7,7 @@
 #include "plugins/prometheus/prometheus.hpp"
 #include "core/dns_metrics.hpp"
 #include "core/http.hpp"
+#include "core/net.hpp"
 #include "core/log.hpp"
 #include "core/metrics.hpp"
 #include "core/host.hpp"
@@ -33,7 +34,7 @@ void setup_prometheus(corefile::SetupContext& c) {
         if (args.size() == 1) {
             address = args[0];
             std::string host, port;
-            http::split_host_port(address, host, port);  // Go's "address X: missing port in address"
+            net::split_host_port_or_throw(address, host, port);  // Go's "address X: missing port in address"
         }
         while (c.d.next_block()) {
             if (c.d.val() == "runtime_metrics") {
@@ -59,7 +60,7 @@ void setup_prometheus(corefile::SetupContext& c) {
         });
         // Port 0 (tests only): say where the listener went.
         std::string host, port;
-        http::split_host_port(ep->address, host, port);
+        net::split_host_port_or_throw(ep->address, host, port);
         if (port == "0")
             log::PluginLog{"prometheus"}.info("Serving /metrics on {}", http::bound_address(ep->address));
     });

@@ -6,6 +6,7 @@
 
 #include "parser/gostd.hpp"
 #include "core/http.hpp"
+#include "core/net.hpp"
 #include "core/log.hpp"
 #include "core/host.hpp"
 
@@ -82,7 +83,7 @@ ReadyConfig parse_ready(parser::Dispenser& d) {
         if (args.size() == 1) {
             cfg.address = args[0];
             std::string host, port;
-            http::split_host_port(cfg.address, host, port);
+            net::split_host_port_or_throw(cfg.address, host, port);
         }
         while (d.next_block()) {
             if (d.val() == "monitor") {
@@ -112,7 +113,7 @@ void setup_ready(corefile::SetupContext& c) {
         st->handle = http::serve(rt.control(), st->cfg.address, "/ready",
                                  [address = st->cfg.address] { return answer(address); });
         std::string host, port;
-        http::split_host_port(st->cfg.address, host, port);
+        net::split_host_port_or_throw(st->cfg.address, host, port);
         if (port == "0") kLog.info("Serving /ready on {}", http::bound_address(st->cfg.address));
     });
     // Reload and exit alike: ready stops at once, before health's lameduck

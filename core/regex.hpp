@@ -1,0 +1,30 @@
+#pragma once
+// Go regular expressions (package regexp: RE2 syntax, linear time), compiled
+// by RE2 with Go's options and error texts.
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace re2 {
+class RE2;
+}
+
+namespace dnscore {
+
+class Regex {
+public:
+    // The empty pattern (matches everywhere), as a placeholder to assign to.
+    Regex();
+    // Compiles like Go's regexp.Compile. Throws std::invalid_argument with
+    // Go's text: "error parsing regexp: missing closing ): `(a`".
+    explicit Regex(std::string_view pattern);
+
+    // Go's MatchString: somewhere in `text` (unanchored).
+    bool search(std::string_view text) const;
+    const std::string& pattern() const;
+
+private:
+    std::shared_ptr<const re2::RE2> re_;  // immutable and thread-safe: copies share it
+};
+
+}  // namespace dnscore
