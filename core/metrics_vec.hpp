@@ -1,0 +1,188 @@
+#pragma once
+// The one counting mechanism behind every metric family (CoreDNS's
+// prometheus.CounterVec & co., shaped for a thread-per-core query path).
+//
+// A family is declared once: name, help, constant labels, label dimensions
+// (LabelSet) and, for histograms, buckets. A LabelSet is a bounded, interned
+// list of label-value tuples; a tuple gets its index once (at setup, or on a
+// worker's first sight of it, under a lock) and callers keep the index.
+// Counting takes indexes only: per worker, single-writer relaxed atomics, no
+// lock, no allocation (after a worker's first count of a tuple), no strings.
+// A scrape sums the workers and renders through metrics::render_text.
+//
+// Bound: a LabelSet never holds more than its capacity. intern() past it
+// returns kOverflow; counting with kOverflow (or any out-of-range index)
+// drops the sample and counts it in
+// dnscore_metrics_overflow_total{family="NAME"} (rendered only when non-zero),
+// so series are never mixed. The first overflow of a set is logged once.
+#include <prometheus/metric_family.h>
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <initializer_list>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "core/worker_local.hpp"
+
+namespace dnscore::metrics {
+
+using Family = prometheus::MetricFamily;
+using Labels = std::vector<std::pair<std::string, std::string>>;
+
+inline constexpr int kOverflow = -1;
+
+// Bounded, interned tuples of label values for `names` (one dimension of a
+// family; several families may share one set). Index = order of interning.
+class LabelSet {
+public:
+    // `initial`: tuples present from the start, flattened (names.size()
+    // strings each): a fixed set is one whose capacity equals its initial size.
+    LabelSet(std::vector<std::string> names, size_t capacity, std::vector<std::string> initial = {});
+    LabelSet(const LabelSet&) = delete;
+    LabelSet& operator=(const LabelSet&) = delete;
+
+    // Index of the tuple, or kOverflow when absent. No lock, no allocation:
+    // usable on the query path (a linear scan; cache the result if hot).
+    int find(std::initializer_list<std::string_view> values) const;
+    // find(), else adds the tuple under a lock (allocates): setup or first
+    // sight only. kOverflow when the set is full (no lock taken then).
+    int intern(std::initializer_list<std::string_view> values);
+
+    size_t size() const { return size_.load(std::memory_order_acquire); }
+    size_t capacity() const { return capacity_; }
+    const std::vector<std::string>& names() const { return names_; }
+    // The values of tuple `i` < size(): immutable once published, any thread.
+    const std::string* values(size_t i) const { return &values_[i * names_.size()]; }
+
+private:
+    int scan(std::initializer_list<std::string_view> values, size_t n) const;
+    std::vector<std::string> names_;
+    size_t capacity_;
+    std::unique_ptr<std::string[]> values_;  // capacity * arity, never reallocated
+    std::atomic<size_t> size_{0};
+    std::mutex mu_;
+    bool warned_ = false;
+};
+
+// Anything the collector renders.
+class Metric {
+public:
+    virtual ~Metric() = default;
+    virtual void collect(std::vector<Family>& out) const = 0;
+};
+
+// Registers `families` with Registry::global() under one collector; the
+// handle is for Registry::remove() (per-instance families of a plugin).
+uint64_t export_families(std::vector<const Metric*> families);
+
+namespace detail {
+
+using Cell = std::atomic<uint64_t>;
+
+// Cells of a family: [writer][outer index] -> block of cells for every
+// combination of the inner dimensions. Writers 0..kMaxWorkers-1 are workers
+// (single writer each); writer kMaxWorkers is shared (any thread, atomic RMW).
+class Vec : public Metric {
+public:
+    static constexpr int kShared = kMaxWorkers;
+    ~Vec() override;
+    const std::string& name() const { return name_; }
+    uint64_t overflows() const { return overflow_.load(std::memory_order_relaxed); }
+
+protected:
+    enum class Kind { counter, gauge, histogram };
+    Vec(Kind kind, std::string name, std::string help, Labels const_labels, std::vector<const LabelSet*> dims,
+        size_t cells_per_series);
+    // The series' cells for `writer`, created on its first use; nullptr (and
+    // the sample counted as overflow) when an index is out of range.
+    Cell* cells(int writer, std::initializer_list<int> idx);
+    const Cell* find_cells(int writer, size_t outer, size_t inner) const;
+    bool locate(std::initializer_list<int> idx, size_t& outer, size_t& inner) const;
+    size_t outer_size() const;
+    // Labels of series (outer, inner).
+    Labels labels_of(size_t outer, size_t inner) const;
+    Family family() const;
+    void collect_overflow(std::vector<Family>& out) const;
+
+    Kind kind_;
+    std::string name_, help_;
+    Labels const_;
+    std::vector<const LabelSet*> dims_;
+    std::vector<size_t> strides_;  // inner dimensions (dims_[1..])
+    size_t outer_cap_ = 1, inner_count_ = 1, per_series_;
+    std::array<std::atomic<std::atomic<Cell*>*>, kMaxWorkers + 1> writers_{};
+    mutable std::atomic<uint64_t> overflow_{0};
+};
+
+}  // namespace detail
+
+// Counters, counted per worker.
+class CounterVec final : public detail::Vec {
+public:
+    CounterVec(std::string name, std::string help, Labels const_labels = {}, std::vector<const LabelSet*> dims = {});
+    // On worker `worker` (its single writer): adds v to the series `idx`
+    // (one index per dimension; none for a label-less family).
+    void inc(int worker, std::initializer_list<int> idx = {}, uint64_t v = 1);
+    // From any thread (control thread, probes): an atomic add.
+    void inc_any(std::initializer_list<int> idx = {}, uint64_t v = 1);
+    // Sum over writers (tests, scrapes).
+    uint64_t value(std::initializer_list<int> idx = {}) const;
+    // Series with a zero total are not rendered, except a label-less
+    // family's single series (present from the start, as CoreDNS's are).
+    void collect(std::vector<Family>& out) const override;
+};
+
+// Histograms (Prometheus `le` buckets, upper bounds without +Inf), per worker.
+class HistogramVec final : public detail::Vec {
+public:
+    HistogramVec(std::string name, std::string help, Labels const_labels, std::vector<const LabelSet*> dims,
+                 std::vector<double> buckets);
+    void observe(int worker, std::initializer_list<int> idx, double v);
+    void observe_any(std::initializer_list<int> idx, double v);
+    void observe_any(double v) { observe_any({}, v); }
+    uint64_t count(std::initializer_list<int> idx = {}) const;
+    void collect(std::vector<Family>& out) const override;
+
+    // prometheus.ExponentialBuckets.
+    static std::vector<double> exponential(double start, double factor, int count);
+
+private:
+    size_t bucket(double v) const;
+    std::vector<double> buckets_;
+};
+
+// Gauges: one process-wide value per series (set/add from any thread); a
+// series is rendered once it has been set, a label-less one always.
+class GaugeVec final : public detail::Vec {
+public:
+    GaugeVec(std::string name, std::string help, Labels const_labels = {}, std::vector<const LabelSet*> dims = {});
+    void set(std::initializer_list<int> idx, double v);
+    void set(double v) { set({}, v); }
+    double value(std::initializer_list<int> idx = {}) const;
+    void collect(std::vector<Family>& out) const override;
+};
+
+// A gauge whose series are computed at scrape time (sizes of live objects,
+// the current hash): `fn` emits (label values in `label_names` order, value).
+class GaugeFunc final : public Metric {
+public:
+    using Emit = std::function<void(std::initializer_list<std::string_view> values, double v)>;
+    using Fn = std::function<void(const Emit&)>;
+    GaugeFunc(std::string name, std::string help, Labels const_labels, std::vector<std::string> label_names, Fn fn);
+    void collect(std::vector<Family>& out) const override;
+
+private:
+    std::string name_, help_;
+    Labels const_;
+    std::vector<std::string> label_names_;
+    Fn fn_;
+};
+
+}  // namespace dnscore::metrics
