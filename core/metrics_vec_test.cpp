@@ -6,8 +6,12 @@
 #include <thread>
 #include <vector>
 
+#include "core/chain.hpp"
+#include "core/config.hpp"
 #include "core/metrics.hpp"
+#include "plugins/cache/cache.hpp"
 #include "tests/support/catch.hpp"
+#include "tests/support/packets.hpp"
 
 using namespace dnscore;
 using namespace dnscore::metrics;
@@ -129,4 +133,69 @@ TEST_CASE("workers count concurrently with a scrape", "[metrics_vec]") {
     for (int i = 0; i < 20; ++i) render({&c});
     for (auto& t : ts) t.join();
     for (int i = 0; i < 4; ++i) CHECK(c.value({i}) == 100000 + 1000);
+}
+
+namespace {
+// Answers every query with one A record, so the cache stores and then hits.
+class Answer final : public Plugin {
+public:
+    std::string_view name() const override { return "forward"; }
+    Step query(Query& q) override {
+        const testing::Bytes req(q.req, q.req + q.req_len);
+        const testing::Bytes r = testing::make_reply(req, 0, {"example.org. 300 IN A 192.0.2.1"});
+        q.write_reply(r.data(), r.size(), name());
+        return Step::done;
+    }
+};
+class NullSink final : public ReplySink {
+public:
+    void send_reply(const uint8_t*, size_t, const Query&) override {}
+};
+}  // namespace
+
+TEST_CASE("cache keeps a distinct series for each of more than 8 servers", "[metrics_vec]") {
+    using namespace dnscore::plugins::cache;
+    Config cfg;
+    auto stores = std::make_shared<Stores>(cfg.pcap, cfg.ncap);
+    auto cache = std::make_shared<Cache>(std::move(cfg), stores);
+    cache->register_metrics();
+    auto answer = std::make_shared<Answer>();
+    Block block;
+    block.plugins = {cache, answer};
+    block.chain = {cache.get(), answer.get()};
+    constexpr int kServers = 12;  // the old per-worker table had 8 slots
+    std::vector<Site> sites(kServers);
+    NullSink sink;
+    for (int i = 0; i < kServers; ++i) {
+        sites[size_t(i)].block = &block;
+        sites[size_t(i)].zone = ".";
+        sites[size_t(i)].zone_wire[0] = 0;
+        sites[size_t(i)].zone_wire_len = 1;
+        sites[size_t(i)].server = "dns://:" + std::to_string(1000 + i);
+        // Server i asks i + 1 times (the first a miss, then hits).
+        for (int n = 0; n <= i; ++n) {
+            testing::Bytes req = testing::make_query("example.org.", "A");
+            std::vector<uint8_t> resp(wire::kMaxMessage);
+            Query q;
+            q.req = req.data();
+            q.req_len = req.size();
+            REQUIRE(wire::parse_query(q.req, q.req_len, q.info) == wire::Verdict::ok);
+            q.resp = resp.data();
+            q.resp_cap = resp.size();
+            q.site = &sites[size_t(i)];
+            q.sink = &sink;
+            run_chain(q);
+        }
+    }
+    const std::string text = Registry::global().render_text();
+    for (int i = 0; i < kServers; ++i) {
+        const std::string server = "server=\"dns://:" + std::to_string(1000 + i) + "\"";
+        INFO(server);
+        CHECK(has(text, "coredns_cache_requests_total{" + server + ",view=\"\",zones=\".\"} " +
+                            std::to_string(i + 1) + "\n"));
+        CHECK(has(text, "coredns_cache_entries{" + server + ",type=\"success\",view=\"\",zones=\".\"} 1\n"));
+    }
+    CHECK(has(text, "coredns_cache_hits_total{server=\"dns://:1011\",type=\"success\",view=\"\",zones=\".\"} 12\n"));
+    CHECK(cache->totals().requests == kServers * (kServers + 1) / 2);
+    CHECK(!has(text, "dnscore_metrics_overflow_total"));
 }
