@@ -47,6 +47,9 @@ struct State {
         std::array<DroppedCache, 8> entries{};
     };
     WorkerLocal<WorkerDropped> dropped;
+    // The rcode behind each "RCODE<n>" label index past the named ones (0 =
+    // unused: 0 is named), so a repeat is found without formatting.
+    std::array<std::atomic<int>, kRcodeNames> rcode_values{};
 };
 
 State& state() {
@@ -68,15 +71,17 @@ std::vector<std::string> type_values() {
 }
 
 // Named rcodes are their own index; another value is interned as
-// "RCODE<n>" on first sight (lock, formatting: rare by construction).
+// "RCODE<n>" on first sight (formatting and a lock, once per value).
 int rcode_index(int rc) {
     if (rc >= 0 && rc < int(kRcodes.size())) return rc;
-    auto& f = families();
+    auto& values = state().rcode_values;
+    for (size_t i = kRcodes.size(); i < values.size(); ++i)
+        if (values[i].load(std::memory_order_relaxed) == rc) return int(i);
     char buf[24];
     const int n = std::snprintf(buf, sizeof buf, "RCODE%d", rc);
-    const std::string_view label(buf, size_t(n > 0 ? n : 0));
-    const int i = f.rcode.find({label});
-    return i != kOverflow ? i : f.rcode.intern({label});
+    const int i = families().rcode.intern({std::string_view(buf, size_t(n > 0 ? n : 0))});
+    if (i != kOverflow) values[size_t(i)].store(rc, std::memory_order_relaxed);
+    return i;
 }
 
 // The writer's label index: a scan of the names seen so far; the first

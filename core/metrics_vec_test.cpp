@@ -8,6 +8,8 @@
 
 #include "core/chain.hpp"
 #include "core/config.hpp"
+#include "core/dns_metrics.hpp"
+#include "core/query.hpp"
 #include "core/metrics.hpp"
 #include "plugins/cache/cache.hpp"
 #include "tests/support/catch.hpp"
@@ -133,6 +135,25 @@ TEST_CASE("workers count concurrently with a scrape", "[metrics_vec]") {
     for (int i = 0; i < 20; ++i) render({&c});
     for (auto& t : ts) t.join();
     for (int i = 0; i < 4; ++i) CHECK(c.value({i}) == 100000 + 1000);
+}
+
+TEST_CASE("core DNS metrics: each rcode above 23 is its own series", "[metrics_vec]") {
+    testing::Bytes req = testing::make_query("vec.example.", "A");
+    Query q;
+    q.req = req.data();
+    q.req_len = req.size();
+    REQUIRE(wire::parse_query(q.req, q.req_len, q.info) == wire::Verdict::ok);
+    const int slot = metrics::dns::slot("dns://:vec", "vec.example.");
+    REQUIRE(slot >= 0);
+    CHECK(metrics::dns::slot("dns://:vec", "vec.example.") == slot);
+    metrics::dns::report(0, slot, q, 3841, "vecplugin", 40, 0.001);
+    metrics::dns::report(1, slot, q, 3842, "vecplugin", 40, 0.001);
+    metrics::dns::report(1, slot, q, 3841, "vecplugin", 40, 0.001);
+    const std::string text = Registry::global().render_text();
+    const std::string labels = ",server=\"dns://:vec\",view=\"\",zone=\"vec.example.\"} ";
+    CHECK(has(text, "coredns_dns_responses_total{plugin=\"vecplugin\",rcode=\"RCODE3841\"" + labels + "2\n"));
+    CHECK(has(text, "coredns_dns_responses_total{plugin=\"vecplugin\",rcode=\"RCODE3842\"" + labels + "1\n"));
+    CHECK(has(text, "coredns_dns_request_duration_seconds_count{server=\"dns://:vec\",view=\"\",zone=\"vec.example.\"} 3\n"));
 }
 
 namespace {
