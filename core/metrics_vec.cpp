@@ -2,6 +2,7 @@
 
 #include <bit>
 #include <cstring>
+#include <stdexcept>
 
 #include "core/log.hpp"
 #include "core/metrics.hpp"
@@ -70,12 +71,6 @@ uint64_t export_families(std::vector<const Metric*> families) {
 namespace detail {
 
 namespace {
-// Single writer: a plain load/store pair, no locked instruction.
-inline void bump(Cell& c, uint64_t v) { c.store(c.load(std::memory_order_relaxed) + v, std::memory_order_relaxed); }
-inline void bump_double(Cell& c, double v) {
-    c.store(std::bit_cast<uint64_t>(std::bit_cast<double>(c.load(std::memory_order_relaxed)) + v),
-            std::memory_order_relaxed);
-}
 inline void add_double_any(Cell& c, double v) {
     uint64_t old = c.load(std::memory_order_relaxed);
     while (!c.compare_exchange_weak(old, std::bit_cast<uint64_t>(std::bit_cast<double>(old) + v),
@@ -83,7 +78,6 @@ inline void add_double_any(Cell& c, double v) {
     }
 }
 inline double as_double(const Cell& c) { return std::bit_cast<double>(c.load(std::memory_order_relaxed)); }
-int writer_of(int worker) { return worker >= 0 && worker < kMaxWorkers ? worker : Vec::kShared; }
 }  // namespace
 
 Vec::Vec(Kind kind, std::string name, std::string help, Labels const_labels, std::vector<const LabelSet*> dims,
@@ -94,11 +88,13 @@ Vec::Vec(Kind kind, std::string name, std::string help, Labels const_labels, std
       const_(std::move(const_labels)),
       dims_(std::move(dims)),
       per_series_(cells_per_series) {
-    if (!dims_.empty()) outer_cap_ = dims_[0]->capacity();
-    strides_.assign(dims_.size(), 0);
-    for (size_t d = dims_.size(); d-- > 1;) {
-        strides_[d] = inner_count_;
-        inner_count_ *= dims_[d]->capacity();
+    if (dims_.size() > kMaxDims) throw std::logic_error("metrics: too many label dimensions in " + name_);
+    ndims_ = dims_.size();
+    for (size_t d = 0; d < ndims_; ++d) caps_[d] = uint32_t(dims_[d]->capacity());
+    if (ndims_) outer_cap_ = caps_[0];
+    for (size_t d = ndims_; d-- > 1;) {
+        strides_[d] = uint32_t(inner_count_);
+        inner_count_ *= caps_[d];
     }
 }
 
@@ -111,31 +107,17 @@ Vec::~Vec() {
     }
 }
 
-bool Vec::locate(std::initializer_list<int> idx, size_t& outer, size_t& inner) const {
-    if (idx.size() != dims_.size()) return false;
-    outer = 0;
-    inner = 0;
-    size_t d = 0;
-    for (int i : idx) {
-        if (i < 0 || size_t(i) >= dims_[d]->capacity()) return false;
-        if (d == 0) outer = size_t(i);
-        else inner += size_t(i) * strides_[d];
-        ++d;
-    }
-    return true;
+Cell* Vec::overflow() {
+    overflow_.fetch_add(1, std::memory_order_relaxed);
+    return nullptr;
 }
 
-Cell* Vec::cells(int writer, std::initializer_list<int> idx) {
-    size_t outer, inner;
-    if (!locate(idx, outer, inner)) {
-        overflow_.fetch_add(1, std::memory_order_relaxed);
-        return nullptr;
-    }
+Cell* Vec::create(int writer, size_t outer, size_t inner) {
+    // CAS: the shared writer may race with itself; a worker is alone.
     auto& slot = writers_[size_t(writer)];
     std::atomic<Cell*>* table = slot.load(std::memory_order_acquire);
     if (!table) {
-        // First count by this writer (once per family per worker). CAS: the
-        // shared writer may race with itself.
+        // First count by this writer (once per family per worker).
         auto* fresh = new std::atomic<Cell*>[outer_cap_]();
         if (slot.compare_exchange_strong(table, fresh, std::memory_order_acq_rel)) table = fresh;
         else delete[] fresh;
@@ -162,7 +144,7 @@ size_t Vec::outer_size() const { return dims_.empty() ? 1 : dims_[0]->size(); }
 Labels Vec::labels_of(size_t outer, size_t inner) const {
     Labels l = const_;
     for (size_t d = 0; d < dims_.size(); ++d) {
-        const size_t i = d == 0 ? outer : (inner / strides_[d]) % dims_[d]->capacity();
+        const size_t i = d == 0 ? outer : (inner / strides_[d]) % caps_[d];
         const std::string* v = dims_[d]->values(i);
         for (size_t k = 0; k < dims_[d]->names().size(); ++k) l.emplace_back(dims_[d]->names()[k], v[k]);
     }
@@ -190,17 +172,10 @@ void Vec::collect_overflow(std::vector<Family>& out) const {
 }  // namespace detail
 
 using detail::Cell;
-using detail::writer_of;
 
 // ---------------------------------------------------------------- CounterVec
 CounterVec::CounterVec(std::string name, std::string help, Labels const_labels, std::vector<const LabelSet*> dims)
     : Vec(Kind::counter, std::move(name), std::move(help), std::move(const_labels), std::move(dims), 1) {}
-
-void CounterVec::inc(int worker, std::initializer_list<int> idx, uint64_t v) {
-    const int w = writer_of(worker);
-    if (w == kShared) return inc_any(idx, v);
-    if (Cell* c = cells(w, idx)) detail::bump(*c, v);
-}
 
 void CounterVec::inc_any(std::initializer_list<int> idx, uint64_t v) {
     if (Cell* c = cells(kShared, idx)) c->fetch_add(v, std::memory_order_relaxed);
@@ -248,15 +223,6 @@ size_t HistogramVec::bucket(double v) const {
     size_t i = 0;
     while (i < buckets_.size() && v > buckets_[i]) ++i;
     return i;
-}
-
-void HistogramVec::observe(int worker, std::initializer_list<int> idx, double v) {
-    const int w = writer_of(worker);
-    if (w == kShared) return observe_any(idx, v);
-    if (Cell* c = cells(w, idx)) {
-        detail::bump(c[bucket(v)], 1);
-        detail::bump_double(c[buckets_.size() + 1], v);
-    }
 }
 
 void HistogramVec::observe_any(std::initializer_list<int> idx, double v) {

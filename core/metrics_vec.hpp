@@ -19,6 +19,7 @@
 
 #include <array>
 #include <atomic>
+#include <bit>
 #include <cstdint>
 #include <functional>
 #include <initializer_list>
@@ -85,6 +86,8 @@ uint64_t export_families(std::vector<const Metric*> families);
 namespace detail {
 
 using Cell = std::atomic<uint64_t>;
+// Counting on a worker is a plain load/store pair (single writer, no locked
+// instruction); the shared writer uses atomic read-modify-write.
 
 // Cells of a family: [writer][outer index] -> block of cells for every
 // combination of the inner dimensions. Writers 0..kMaxWorkers-1 are workers
@@ -101,10 +104,35 @@ protected:
     Vec(Kind kind, std::string name, std::string help, Labels const_labels, std::vector<const LabelSet*> dims,
         size_t cells_per_series);
     // The series' cells for `writer`, created on its first use; nullptr (and
-    // the sample counted as overflow) when an index is out of range.
-    Cell* cells(int writer, std::initializer_list<int> idx);
+    // the sample counted as overflow) when an index is out of range. Inline:
+    // the query path is a bounds check and two loads.
+    [[gnu::always_inline]] Cell* cells(int writer, std::initializer_list<int> idx) {
+        size_t outer, inner;
+        if (!locate(idx, outer, inner)) [[unlikely]]
+            return overflow();
+        if (std::atomic<Cell*>* table = writers_[size_t(writer)].load(std::memory_order_acquire)) [[likely]]
+            if (Cell* block = table[outer].load(std::memory_order_acquire)) [[likely]]
+                return block + inner * per_series_;
+        return create(writer, outer, inner);
+    }
     const Cell* find_cells(int writer, size_t outer, size_t inner) const;
-    bool locate(std::initializer_list<int> idx, size_t& outer, size_t& inner) const;
+    [[gnu::always_inline]] bool locate(std::initializer_list<int> idx, size_t& outer, size_t& inner) const {
+        if (idx.size() != ndims_) [[unlikely]]
+            return false;
+        outer = 0;
+        inner = 0;
+        size_t d = 0;
+        for (int i : idx) {  // idx.size() is a constant once inlined: unrolled
+            if (uint32_t(i) >= caps_[d]) [[unlikely]]  // negative (kOverflow) too
+                return false;
+            if (d == 0) outer = size_t(i);
+            else inner += size_t(i) * strides_[d];
+            ++d;
+        }
+        return true;
+    }
+    Cell* overflow();
+    Cell* create(int writer, size_t outer, size_t inner);
     size_t outer_size() const;
     // Labels of series (outer, inner).
     Labels labels_of(size_t outer, size_t inner) const;
@@ -115,7 +143,9 @@ protected:
     std::string name_, help_;
     Labels const_;
     std::vector<const LabelSet*> dims_;
-    std::vector<size_t> strides_;  // inner dimensions (dims_[1..])
+    static constexpr size_t kMaxDims = 8;
+    size_t ndims_ = 0;
+    std::array<uint32_t, kMaxDims> caps_{}, strides_{};  // strides of the inner dimensions (dims_[1..])
     size_t outer_cap_ = 1, inner_count_ = 1, per_series_;
     std::array<std::atomic<std::atomic<Cell*>*>, kMaxWorkers + 1> writers_{};
     mutable std::atomic<uint64_t> overflow_{0};
@@ -129,7 +159,11 @@ public:
     CounterVec(std::string name, std::string help, Labels const_labels = {}, std::vector<const LabelSet*> dims = {});
     // On worker `worker` (its single writer): adds v to the series `idx`
     // (one index per dimension; none for a label-less family).
-    void inc(int worker, std::initializer_list<int> idx = {}, uint64_t v = 1);
+    [[gnu::always_inline]] void inc(int worker, std::initializer_list<int> idx = {}, uint64_t v = 1) {
+        if (worker < 0 || worker >= kMaxWorkers) [[unlikely]]
+            return inc_any(idx, v);
+        if (detail::Cell* c = cells(worker, idx)) c->store(c->load(std::memory_order_relaxed) + v, std::memory_order_relaxed);
+    }
     // From any thread (control thread, probes): an atomic add.
     void inc_any(std::initializer_list<int> idx = {}, uint64_t v = 1);
     // Sum over writers (tests, scrapes).
@@ -144,7 +178,18 @@ class HistogramVec final : public detail::Vec {
 public:
     HistogramVec(std::string name, std::string help, Labels const_labels, std::vector<const LabelSet*> dims,
                  std::vector<double> buckets);
-    void observe(int worker, std::initializer_list<int> idx, double v);
+    [[gnu::always_inline]] void observe(int worker, std::initializer_list<int> idx, double v) {
+        if (worker < 0 || worker >= kMaxWorkers) [[unlikely]]
+            return observe_any(idx, v);
+        if (detail::Cell* c = cells(worker, idx)) {
+            size_t b = 0;
+            while (b < buckets_.size() && v > buckets_[b]) ++b;
+            c[b].store(c[b].load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+            detail::Cell& sum = c[buckets_.size() + 1];
+            sum.store(std::bit_cast<uint64_t>(std::bit_cast<double>(sum.load(std::memory_order_relaxed)) + v),
+                      std::memory_order_relaxed);
+        }
+    }
     void observe_any(std::initializer_list<int> idx, double v);
     void observe_any(double v) { observe_any({}, v); }
     uint64_t count(std::initializer_list<int> idx = {}) const;
