@@ -2,8 +2,8 @@
 // The process-wide metrics registry. Nothing here runs on the query path:
 // families are declared with core/metrics_vec.hpp (counted per worker) and
 // exported as collectors that turn those counts into families when /metrics
-// is scraped (control thread). Families with the same name from several collectors are
-// merged; output is Prometheus text format 0.0.4 exactly as CoreDNS 1.12
+// is scraped (control thread). Families with the same name from several
+// collectors are merged; output is Prometheus text format 0.0.4 exactly as CoreDNS 1.12
 // prints it (sorted families and series, Go %g numbers).
 #include <prometheus/metric_family.h>
 

@@ -2,6 +2,7 @@
 
 #include <bit>
 #include <cstring>
+#include <new>
 #include <stdexcept>
 
 #include "core/log.hpp"
@@ -78,6 +79,18 @@ inline void add_double_any(Cell& c, double v) {
     }
 }
 inline double as_double(const Cell& c) { return std::bit_cast<double>(c.load(std::memory_order_relaxed)); }
+
+// Blocks are whole cache lines: two workers' blocks never share one.
+constexpr std::align_val_t kLine{64};
+Cell* new_block(size_t cells) {
+    const size_t n = (cells + 7) / 8 * 8;
+    auto* p = static_cast<Cell*>(::operator new(n * sizeof(Cell), kLine));
+    for (size_t i = 0; i < n; ++i) new (&p[i]) Cell(0);
+    return p;
+}
+void delete_block(Cell* p) {
+    if (p) ::operator delete(p, kLine);
+}
 }  // namespace
 
 Vec::Vec(Kind kind, std::string name, std::string help, Labels const_labels, std::vector<const LabelSet*> dims,
@@ -102,7 +115,7 @@ Vec::~Vec() {
     for (auto& w : writers_) {
         std::atomic<Cell*>* table = w.load();
         if (!table) continue;
-        for (size_t i = 0; i < outer_cap_; ++i) delete[] table[i].load();
+        for (size_t i = 0; i < outer_cap_; ++i) delete_block(table[i].load());
         delete[] table;
     }
 }
@@ -125,9 +138,9 @@ Cell* Vec::create(int writer, size_t outer, size_t inner) {
     Cell* block = table[outer].load(std::memory_order_acquire);
     if (!block) {
         // First count of this tuple by this writer.
-        auto* fresh = new Cell[inner_count_ * per_series_]();
+        Cell* fresh = new_block(inner_count_ * per_series_);
         if (table[outer].compare_exchange_strong(block, fresh, std::memory_order_acq_rel)) block = fresh;
-        else delete[] fresh;
+        else delete_block(fresh);
     }
     return block + inner * per_series_;
 }

@@ -86,12 +86,11 @@ uint64_t export_families(std::vector<const Metric*> families);
 namespace detail {
 
 using Cell = std::atomic<uint64_t>;
-// Counting on a worker is a plain load/store pair (single writer, no locked
-// instruction); the shared writer uses atomic read-modify-write.
 
 // Cells of a family: [writer][outer index] -> block of cells for every
 // combination of the inner dimensions. Writers 0..kMaxWorkers-1 are workers
-// (single writer each); writer kMaxWorkers is shared (any thread, atomic RMW).
+// (single writer each: a plain load/store pair, no locked instruction);
+// writer kMaxWorkers is shared (any thread, atomic read-modify-write).
 class Vec : public Metric {
 public:
     static constexpr int kShared = kMaxWorkers;
