@@ -15,7 +15,10 @@ LabelSet::LabelSet(std::vector<std::string> names, size_t capacity, std::vector<
     : names_(std::move(names)), capacity_(capacity) {
     const size_t arity = names_.size();  // >= 1: a label-less family has no LabelSet
     const size_t n = initial.size() / arity;
-    if (capacity_ < n) capacity_ = n;
+    if (capacity_ <= n) {
+        capacity_ = n;
+        fixed_ = true;
+    }
     values_ = std::make_unique<std::string[]>(capacity_ * arity);
     for (size_t i = 0; i < n * arity; ++i) values_[i] = std::move(initial[i]);
     size_.store(n, std::memory_order_release);
@@ -154,6 +157,12 @@ const Cell* Vec::find_cells(int writer, size_t outer, size_t inner) const {
 
 size_t Vec::outer_size() const { return dims_.empty() ? 1 : dims_[0]->size(); }
 
+bool Vec::all_fixed() const {
+    for (const LabelSet* d : dims_)
+        if (!d->fixed()) return false;
+    return true;
+}
+
 Labels Vec::labels_of(size_t outer, size_t inner) const {
     Labels l = const_;
     for (size_t d = 0; d < dims_.size(); ++d) {
@@ -205,6 +214,7 @@ uint64_t CounterVec::value(std::initializer_list<int> idx) const {
 
 void CounterVec::collect(std::vector<Family>& out) const {
     Family f = family();
+    const bool all = all_fixed();
     std::vector<uint64_t> sums(inner_count_);
     for (size_t o = 0; o < outer_size(); ++o) {
         std::fill(sums.begin(), sums.end(), 0);
@@ -212,7 +222,7 @@ void CounterVec::collect(std::vector<Family>& out) const {
             if (const Cell* block = find_cells(w, o, 0))
                 for (size_t i = 0; i < inner_count_; ++i) sums[i] += block[i].load(std::memory_order_relaxed);
         for (size_t i = 0; i < inner_count_; ++i)
-            if (sums[i] || dims_.empty()) add_counter(f, labels_of(o, i), double(sums[i]));
+            if (sums[i] || all) add_counter(f, labels_of(o, i), double(sums[i]));
     }
     out.push_back(std::move(f));
     collect_overflow(out);
@@ -257,6 +267,7 @@ uint64_t HistogramVec::count(std::initializer_list<int> idx) const {
 
 void HistogramVec::collect(std::vector<Family>& out) const {
     Family f = family();
+    const bool all = all_fixed();
     const size_t nb = buckets_.size() + 1;
     std::vector<uint64_t> counts(nb);
     for (size_t o = 0; o < outer_size(); ++o)
@@ -274,7 +285,7 @@ void HistogramVec::collect(std::vector<Family>& out) const {
                 }
                 sum += detail::as_double(c[nb]);
             }
-            if (total || dims_.empty()) add_histogram(f, labels_of(o, i), buckets_, counts, sum);
+            if (total || all) add_histogram(f, labels_of(o, i), buckets_, counts, sum);
         }
     out.push_back(std::move(f));
     collect_overflow(out);
@@ -301,11 +312,12 @@ double GaugeVec::value(std::initializer_list<int> idx) const {
 
 void GaugeVec::collect(std::vector<Family>& out) const {
     Family f = family();
+    const bool all = all_fixed();
     for (size_t o = 0; o < outer_size(); ++o)
         for (size_t i = 0; i < inner_count_; ++i) {
             const Cell* c = find_cells(kShared, o, i);
             const bool present = c && c[1].load(std::memory_order_acquire);
-            if (present || dims_.empty()) add_gauge(f, labels_of(o, i), c ? detail::as_double(c[0]) : 0);
+            if (present || all) add_gauge(f, labels_of(o, i), c ? detail::as_double(c[0]) : 0);
         }
     out.push_back(std::move(f));
     collect_overflow(out);

@@ -58,6 +58,8 @@ public:
 
     size_t size() const { return size_.load(std::memory_order_acquire); }
     size_t capacity() const { return capacity_; }
+    // All tuples given at construction (capacity <= initial size).
+    bool fixed() const { return fixed_; }
     const std::vector<std::string>& names() const { return names_; }
     // The values of tuple `i` < size(): immutable once published, any thread.
     const std::string* values(size_t i) const { return &values_[i * names_.size()]; }
@@ -68,6 +70,7 @@ private:
     size_t capacity_;
     std::unique_ptr<std::string[]> values_;  // capacity * arity, never reallocated
     std::atomic<size_t> size_{0};
+    bool fixed_ = false;
     std::mutex mu_;
     bool warned_ = false;
 };
@@ -133,6 +136,8 @@ protected:
     Cell* overflow();
     Cell* create(int writer, size_t outer, size_t inner);
     size_t outer_size() const;
+    // Every dimension fixed (or none): every series is rendered, zeros too.
+    bool all_fixed() const;
     // Labels of series (outer, inner).
     Labels labels_of(size_t outer, size_t inner) const;
     Family family() const;
@@ -167,8 +172,9 @@ public:
     void inc_any(std::initializer_list<int> idx = {}, uint64_t v = 1);
     // Sum over writers (tests, scrapes).
     uint64_t value(std::initializer_list<int> idx = {}) const;
-    // Series with a zero total are not rendered, except a label-less
-    // family's single series (present from the start, as CoreDNS's are).
+    // Series with a zero total are not rendered, except in a family whose
+    // dimensions are all fixed (label-less included): those are present from
+    // the start, as Go's vectors whose label values are touched at setup.
     void collect(std::vector<Family>& out) const override;
 };
 
@@ -202,8 +208,8 @@ private:
     std::vector<double> buckets_;
 };
 
-// Gauges: one process-wide value per series (set/add from any thread); a
-// series is rendered once it has been set, a label-less one always.
+// Gauges: one process-wide value per series (set from any thread); a series
+// is rendered once it has been set, or always when all dimensions are fixed.
 class GaugeVec final : public detail::Vec {
 public:
     GaugeVec(std::string name, std::string help, Labels const_labels = {}, std::vector<const LabelSet*> dims = {});

@@ -54,6 +54,14 @@ TEST_CASE("counters sum workers; zero series are absent, label-less ones present
           "t_requests_total{proto=\"udp\",view=\"\",zone=\"a.\"} 3\n");
 }
 
+TEST_CASE("a family of fixed dimensions renders every series from the start", "[metrics_vec]") {
+    LabelSet type{{"errortype"}, 0, {"configmap", "iptables"}};
+    CounterVec c{"t_fixed_total", "Fixed.", {}, {&type}};
+    c.inc_any({1});
+    CHECK(render({&c}) == "# HELP t_fixed_total Fixed.\n# TYPE t_fixed_total counter\n"
+                          "t_fixed_total{errortype=\"configmap\"} 0\nt_fixed_total{errortype=\"iptables\"} 1\n");
+}
+
 TEST_CASE("histograms bucket per worker and render cumulative", "[metrics_vec]") {
     LabelSet server{{"server"}, 2};
     HistogramVec h{"t_seconds", "Time.", {}, {&server}, {0.125, 1}};
