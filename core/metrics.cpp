@@ -268,16 +268,9 @@ std::string render_text(const std::vector<Family>& families) {
 }
 
 // ---------------------------------------------------------------- process-wide series
-void ProcessWide::observe_health_duration(double seconds) {
-    size_t i = 0;
-    while (i < kHealthBuckets.size() && seconds > kHealthBuckets[i]) ++i;
-    health_duration_counts[i].fetch_add(1, std::memory_order_relaxed);
-    bump(health_duration_sum, seconds);
-}
-
 ProcessWide& process_wide() {
-    static ProcessWide p;
-    return p;
+    static ProcessWide* p = new ProcessWide;
+    return *p;
 }
 
 namespace {
@@ -400,45 +393,15 @@ void collect_process(std::vector<Family>& out) {
 #define DNSCORE_REVISION ""
 #endif
 
-double load(const std::atomic<uint64_t>& a) { return double(a.load(std::memory_order_relaxed)); }
-
 }  // namespace
 
 void collect_base(std::vector<Family>& out) {
     auto& p = process_wide();
-    auto counter = [&](const char* name, const char* help, const std::atomic<uint64_t>& v) {
-        auto f = counter_family(name, help);
-        add_counter(f, {}, load(v));
-        out.push_back(std::move(f));
-    };
-    counter("coredns_panics_total", "A metrics that counts the number of panics.", p.panics_total);
-    counter("coredns_reload_failed_total", "Counter of the number of failed reload attempts.",
-            p.reload_failed_total);
-    counter("coredns_forward_healthcheck_broken_total",
-            "Counter of the number of complete failures of the healthchecks.",
-            p.forward_healthcheck_broken_total);
-    counter("coredns_forward_max_concurrent_rejects_total",
-            "Counter of the number of queries rejected because the concurrent queries were at maximum.",
-            p.forward_max_concurrent_rejects_total);
-    counter("coredns_health_request_failures_total", "The number of times the health check failed.",
-            p.health_request_failures_total);
-    counter("coredns_local_localhost_requests_total", "Counter of localhost.<domain> requests.",
-            p.local_localhost_requests_total);
-    {
-        auto f = gauge_family("coredns_hosts_reload_timestamp_seconds",
-                              "The timestamp of the last reload of hosts file.");
-        add_gauge(f, {}, p.hosts_reload_timestamp_seconds.load(std::memory_order_relaxed));
-        out.push_back(std::move(f));
-    }
-    {
-        auto f = histogram_family("coredns_health_request_duration_seconds",
-                                  "Histogram of the time (in seconds) each request took.");
-        std::vector<uint64_t> counts;
-        for (const auto& c : p.health_duration_counts) counts.push_back(c.load(std::memory_order_relaxed));
-        add_histogram(f, {}, {ProcessWide::kHealthBuckets.begin(), ProcessWide::kHealthBuckets.end()},
-                      counts, p.health_duration_sum.load(std::memory_order_relaxed));
-        out.push_back(std::move(f));
-    }
+    for (const Metric* m : std::initializer_list<const Metric*>{
+             &p.panics_total, &p.reload_failed_total, &p.forward_healthcheck_broken_total,
+             &p.forward_max_concurrent_rejects_total, &p.health_request_failures_total,
+             &p.local_localhost_requests_total, &p.hosts_reload_timestamp_seconds, &p.health_request_duration_seconds})
+        m->collect(out);
     {
         // No Go here: goversion names the C++ compiler that built the binary.
         auto f = gauge_family("coredns_build_info",

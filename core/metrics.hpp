@@ -1,23 +1,20 @@
 #pragma once
 // The process-wide metrics registry. Nothing here runs on the query path:
-// plugins count in their own per-worker atomics (WorkerLocal) and register a
-// collector that turns those counts into families when /metrics is scraped
-// (control thread). Families with the same name from several collectors are
-// merged; output is Prometheus text format 0.0.4 exactly as CoreDNS 1.12
+// families are declared with core/metrics_vec.hpp (counted per worker) and
+// exported as collectors that turn those counts into families when /metrics
+// is scraped (control thread). Families with the same name from several
+// collectors are merged; output is Prometheus text format 0.0.4 exactly as CoreDNS 1.12
 // prints it (sorted families and series, Go %g numbers).
 #include <prometheus/metric_family.h>
 
-#include <array>
-#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <string>
 #include <vector>
 
-namespace dnscore::metrics {
+#include "core/metrics_vec.hpp"
 
-using Family = prometheus::MetricFamily;
-using Labels = std::vector<std::pair<std::string, std::string>>;
+namespace dnscore::metrics {
 
 // Builders for one family (append series with add_* below).
 Family counter_family(const std::string& name, const std::string& help);
@@ -66,34 +63,32 @@ inline constexpr const char* kTextContentType =
 // name, series by label values and families by name (client_golang Gather).
 std::vector<Family> merge_families(std::vector<Family> in);
 
-// Adds `v` to a single-writer atomic without a locked instruction (the
-// per-worker counters: only the owning thread writes, scrapes only load).
-inline void bump(std::atomic<uint64_t>& c, uint64_t v = 1) {
-    c.store(c.load(std::memory_order_relaxed) + v, std::memory_order_relaxed);
-}
-inline void bump(std::atomic<double>& c, double v) {
-    c.store(c.load(std::memory_order_relaxed) + v, std::memory_order_relaxed);
-}
-
-// Series that exist from process start whatever the Corefile (spec C.7.2),
-// owned here so their zero values are always rendered. Any thread may add
-// (fetch_add); a plugin may instead register its own series of the same
-// name, which merge_families() sums with these.
+// Families that exist from process start whatever the Corefile (spec C.7.2:
+// in CoreDNS every plugin's vars are registered at start). Declared here, not
+// in their plugins, because a binary may not link the plugin that counts them
+// (health, reload, forward count into these; hosts and local do not exist
+// here, so theirs stay at zero as in a CoreDNS without them in use).
 struct ProcessWide {
-    std::atomic<uint64_t> panics_total{0};
-    std::atomic<uint64_t> reload_failed_total{0};
-    std::atomic<uint64_t> forward_healthcheck_broken_total{0};
-    std::atomic<uint64_t> forward_max_concurrent_rejects_total{0};
-    std::atomic<uint64_t> health_request_failures_total{0};
-    std::atomic<uint64_t> local_localhost_requests_total{0};
-    std::atomic<double> hosts_reload_timestamp_seconds{0};
-
-    static constexpr std::array<double, 5> kHealthBuckets{0.00025, 0.0025, 0.025, 0.25, 2.5};
-    std::array<std::atomic<uint64_t>, kHealthBuckets.size() + 1> health_duration_counts{};
-    std::atomic<double> health_duration_sum{0};
-    // Observes one health self-check duration (control thread).
-    void observe_health_duration(double seconds);
+    CounterVec panics_total{"coredns_panics_total", "A metrics that counts the number of panics."};
+    CounterVec reload_failed_total{"coredns_reload_failed_total", "Counter of the number of failed reload attempts."};
+    CounterVec forward_healthcheck_broken_total{"coredns_forward_healthcheck_broken_total",
+                                                "Counter of the number of complete failures of the healthchecks."};
+    CounterVec forward_max_concurrent_rejects_total{
+        "coredns_forward_max_concurrent_rejects_total",
+        "Counter of the number of queries rejected because the concurrent queries were at maximum."};
+    CounterVec health_request_failures_total{"coredns_health_request_failures_total",
+                                             "The number of times the health check failed."};
+    HistogramVec health_request_duration_seconds{"coredns_health_request_duration_seconds",
+                                                 "Histogram of the time (in seconds) each request took.",
+                                                 {},
+                                                 {},
+                                                 {0.00025, 0.0025, 0.025, 0.25, 2.5}};
+    CounterVec local_localhost_requests_total{"coredns_local_localhost_requests_total",
+                                              "Counter of localhost.<domain> requests."};
+    GaugeVec hosts_reload_timestamp_seconds{"coredns_hosts_reload_timestamp_seconds",
+                                            "The timestamp of the last reload of hosts file."};
 };
+// Never destroyed: workers may count during exit.
 ProcessWide& process_wide();
 
 // The families of ProcessWide plus coredns_build_info and the process_*

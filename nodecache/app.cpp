@@ -21,8 +21,6 @@ namespace dnscore::nodecache {
 
 namespace {
 
-constexpr std::array<const char*, 5> kErrorTypes{"configmap", "interface_add", "interface_check", "iptables",
-                                                 "iptables_lock"};
 constexpr auto kConfigSyncPeriod = std::chrono::seconds(10);  // node-cache's two watchers
 
 std::string parent_dir(const std::string& path) {
@@ -98,13 +96,7 @@ void CacheApp::start_metrics_server() {
         error(std::string("Failed to start metrics handler: ") + e.what());
         return;
     }
-    collector_ = metrics::Registry::global().add([this](std::vector<metrics::Family>& out) {
-        auto f = metrics::counter_family("coredns_nodecache_setup_errors_total",
-                                         "The number of errors during periodic network setup for node-cache");
-        for (size_t i = 0; i < kErrorTypes.size(); ++i)
-            metrics::add_counter(f, {{"errortype", kErrorTypes[i]}}, double(errors_[i].load()));
-        out.push_back(std::move(f));
-    });
+    collector_ = metrics::export_families({&setup_errors_});
 }
 
 bool CacheApp::render_and_write() {

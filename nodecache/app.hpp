@@ -15,6 +15,7 @@
 #include "nodecache/iptables.hpp"
 #include "nodecache/options.hpp"
 #include "nodecache/render.hpp"
+#include "core/metrics_vec.hpp"
 #include "server/runtime.hpp"
 
 #include <boost/asio/steady_timer.hpp>
@@ -45,7 +46,7 @@ public:
     // (Corefile error at start).
     void after_run(int exit_code);
 
-    uint64_t setup_errors(SetupError e) const { return errors_[size_t(e)].load(); }
+    uint64_t setup_errors(SetupError e) const { return setup_errors_.value({int(e)}); }
 
     // Logging: wrapper lines go to stderr with Go's timestamp until the
     // server runs, then to stdout without (as node-cache's log switch).
@@ -54,7 +55,7 @@ public:
     void error(const std::string& msg) const;
 
 private:
-    void count(SetupError e) { errors_[size_t(e)].fetch_add(1); }
+    void count(SetupError e) { setup_errors_.inc_any({int(e)}); }
     void log_line(const char* level, const std::string& msg) const;
     // Renders with `config_` and writes -conf when the text changed; true
     // when it wrote. Logs and counts failures.
@@ -74,7 +75,13 @@ private:
     std::string written_;                   // what we last wrote to -conf
     std::vector<Rule> rules_;
     std::unique_ptr<Iptables> iptables_;
-    std::array<std::atomic<uint64_t>, 5> errors_{};
+    // node-cache's setupErrCount: every errortype present from the start.
+    metrics::LabelSet error_types_{
+        {"errortype"}, 0, {"configmap", "interface_add", "interface_check", "iptables", "iptables_lock"}};
+    metrics::CounterVec setup_errors_{"coredns_nodecache_setup_errors_total",
+                                      "The number of errors during periodic network setup for node-cache",
+                                      {},
+                                      {&error_types_}};
     uint64_t collector_ = 0;
     std::shared_ptr<void> metrics_handle_;
     std::unique_ptr<boost::asio::steady_timer> sync_timer_;

@@ -187,6 +187,13 @@ Cache::Cache(Config cfg, std::shared_ptr<Stores> stores, const Clock& clock)
     for (const auto& z : cfg_.pexcept) pexcept_wire_.add_wire(zone_wire(z));
     for (const auto& z : cfg_.nexcept) nexcept_wire_.add_wire(zone_wire(z));
     zones_label_ = join(cfg_.zones, ",");
+    metrics_ = std::make_unique<metrics::Families>(zones_label_, [this](const metrics::GaugeFunc::Emit& emit) {
+        const auto& servers = metrics_->server;
+        for (size_t i = 0; i < servers.size(); ++i) {
+            emit({*servers.values(i), "denial"}, double(stores_->denial.size()));
+            emit({*servers.values(i), "success"}, double(stores_->success.size()));
+        }
+    });
 }
 
 Cache::~Cache() {
@@ -200,35 +207,18 @@ bool Cache::under(const ZoneSet& zones, const uint8_t* name, size_t len) const {
 bool Cache::in_zones(const wire::QueryInfo& q) const { return under(zones_wire_, q.name, q.name_len); }
 
 Cache::Counters& Cache::counters(const Query& q) {
-    WorkerCounters& wc = counters_.get(q.worker ? q.worker->index() : 0);
+    SiteCounters& sc = counters_.get(q.worker ? q.worker->index() : 0);
     const void* site = q.site;
-    if (site && site == wc.last_site) return wc.slots[wc.last_index].c;
+    if (site && site == sc.site) return sc.c;
+    // A site not seen last on this worker: its `server` label index (a scan;
+    // interned under a lock on first sight).
     const std::string_view label = q.site ? std::string_view(q.site->server) : std::string_view();
-    const size_t len = label.size() < sizeof(ServerSlot::label) ? label.size() : sizeof(ServerSlot::label);
-    const unsigned used = wc.used.load(std::memory_order_relaxed);
-    unsigned i = 0;
-    for (; i < used; ++i)
-        if (wc.slots[i].len == len && std::memcmp(wc.slots[i].label, label.data(), len) == 0) break;
-    if (i == used) {
-        if (used < kMaxServers) {
-            std::memcpy(wc.slots[i].label, label.data(), len);
-            wc.slots[i].len = uint8_t(len);
-            wc.used.store(used + 1, std::memory_order_release);
-        } else {
-            i = kMaxServers - 1;  // more listeners than slots: share the last
-        }
-    }
-    wc.last_site = site;
-    wc.last_index = i;
-    return wc.slots[i].c;
+    int i = metrics_->server.find({label});
+    if (i == metrics::kOverflow) i = metrics_->server.intern({label});
+    sc.site = site;
+    sc.c = Counters{q.worker ? q.worker->index() : 0, i};
+    return sc.c;
 }
-
-namespace {
-inline void bump(std::atomic<uint64_t>& a) {
-    // Single writer per worker slot: a plain load/store pair, no lock prefix.
-    a.store(a.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-}
-}  // namespace
 
 void Cache::write_hit(Query& q, const Entry& e, uint32_t ttl, bool stale) {
     using namespace wire;
@@ -286,13 +276,13 @@ Cache::Lookup Cache::lookup(Query& q, const Key& k, Counters& c, bool write, uin
         result = stale ? Lookup::stale : Lookup::fresh;
         return true;
     };
-    bump(c.requests);
+    metrics_->requests.inc(c.worker, {c.server});
     if (stores_->denial.visit(k, use)) {
-        bump(c.hits_denial);
+        metrics_->hits.inc(c.worker, {c.server, metrics::kDenial});
     } else if (stores_->success.visit(k, use)) {
-        bump(c.hits_success);
+        metrics_->hits.inc(c.worker, {c.server, metrics::kSuccess});
     } else {
-        bump(c.misses);
+        metrics_->misses.inc(c.worker, {c.server});
     }
     return result;
 }
@@ -320,7 +310,7 @@ Step Cache::query(Query& q) {
                 state = kVerify;
                 return Step::next;
             }
-            bump(c.served_stale);
+            metrics_->served_stale.inc(c.worker, {c.server});
             start_refresh(q, prefetch_hits);
             return Step::done;
         case Lookup::fresh:
@@ -332,7 +322,7 @@ Step Cache::query(Query& q) {
 
 void Cache::start_refresh(Query& q, uint32_t inherit_hits) {
     Counters& c = counters(q);
-    bump(c.prefetch);
+    metrics_->prefetch.inc(c.worker, {c.server});
     if (!q.site) return;  // no chain to run (unit tests without a Site)
     // The refresh runs only the plugins below this one, over "TCP" (no
     // truncation), and its reply goes nowhere but into the store.
@@ -351,8 +341,10 @@ void Cache::store_reply(Query& q, const uint8_t* msg, size_t len, ReplyType t, i
     Store& s = success ? stores_->success : stores_->denial;
     switch (s.insert(std::move(e))) {
         case Store::Insert::stored: break;
-        case Store::Insert::evicted: bump(success ? c.evictions_success : c.evictions_denial); break;
-        case Store::Insert::busy: bump(c.busy_skips); break;
+        case Store::Insert::evicted:
+            metrics_->evictions.inc(c.worker, {c.server, success ? metrics::kSuccess : metrics::kDenial});
+            break;
+        case Store::Insert::busy: break;
     }
 }
 
@@ -379,7 +371,7 @@ void Cache::response(Query& q) {
                 return true;
             };
             if (stores_->denial.visit(k, serve) || stores_->success.visit(k, serve)) {
-                bump(c.served_stale);
+                metrics_->served_stale.inc(c.worker, {c.server});
                 q.error.clear();
                 q.error_plugin = {};
             }
@@ -408,7 +400,7 @@ void Cache::response(Query& q) {
     q.resp_len = len;
     if (has_key && duration_ns > 0) {
         if (reply_matches(msg, len, q.info)) store_reply(q, msg, len, t, duration_ns, c);
-        else bump(c.drops);
+        else metrics_->drops.inc(c.worker, {c.server});
     }
     if (state == kRefresh) {
         if ((data & kInheritHits) && (data >> 32)) {
@@ -433,79 +425,21 @@ void Cache::response(Query& q) {
 
 Cache::Totals Cache::totals() const {
     Totals t;
-    counters_.for_each([&](const WorkerCounters& wc) {
-        const unsigned used = wc.used.load(std::memory_order_acquire);
-        for (unsigned i = 0; i < used; ++i) {
-            const Counters& c = wc.slots[i].c;
-            t.requests += c.requests.load(std::memory_order_relaxed);
-            t.hits_success += c.hits_success.load(std::memory_order_relaxed);
-            t.hits_denial += c.hits_denial.load(std::memory_order_relaxed);
-            t.misses += c.misses.load(std::memory_order_relaxed);
-            t.prefetch += c.prefetch.load(std::memory_order_relaxed);
-            t.drops += c.drops.load(std::memory_order_relaxed);
-            t.served_stale += c.served_stale.load(std::memory_order_relaxed);
-            t.evictions_success += c.evictions_success.load(std::memory_order_relaxed);
-            t.evictions_denial += c.evictions_denial.load(std::memory_order_relaxed);
-            t.busy_skips += c.busy_skips.load(std::memory_order_relaxed);
-        }
-    });
+    const auto& m = *metrics_;
+    for (int i = 0; i < int(m.server.size()); ++i) {
+        t.requests += m.requests.value({i});
+        t.hits_success += m.hits.value({i, metrics::kSuccess});
+        t.hits_denial += m.hits.value({i, metrics::kDenial});
+        t.misses += m.misses.value({i});
+        t.prefetch += m.prefetch.value({i});
+        t.drops += m.drops.value({i});
+        t.served_stale += m.served_stale.value({i});
+        t.evictions_success += m.evictions.value({i, metrics::kSuccess});
+        t.evictions_denial += m.evictions.value({i, metrics::kDenial});
+    }
     return t;
 }
 
-void Cache::register_metrics() {
-    metrics_handle_ = metrics::Registry::global().add([this](std::vector<metrics::Family>& out) {
-        // Sum every worker's slots per server label.
-        std::map<std::string, Totals> by_server;
-        counters_.for_each([&](const WorkerCounters& wc) {
-            const unsigned used = wc.used.load(std::memory_order_acquire);
-            for (unsigned i = 0; i < used; ++i) {
-                const Counters& c = wc.slots[i].c;
-                Totals& t = by_server[std::string(wc.slots[i].label, wc.slots[i].len)];
-                t.requests += c.requests.load(std::memory_order_relaxed);
-                t.hits_success += c.hits_success.load(std::memory_order_relaxed);
-                t.hits_denial += c.hits_denial.load(std::memory_order_relaxed);
-                t.misses += c.misses.load(std::memory_order_relaxed);
-                t.prefetch += c.prefetch.load(std::memory_order_relaxed);
-                t.drops += c.drops.load(std::memory_order_relaxed);
-                t.served_stale += c.served_stale.load(std::memory_order_relaxed);
-                t.evictions_success += c.evictions_success.load(std::memory_order_relaxed);
-                t.evictions_denial += c.evictions_denial.load(std::memory_order_relaxed);
-            }
-        });
-        if (by_server.empty()) return;  // CoreDNS: series appear once used
-        auto entries = metrics::gauge_family("coredns_cache_entries", "The number of elements in the cache.");
-        auto requests = metrics::counter_family("coredns_cache_requests_total", "The count of cache requests.");
-        auto hits = metrics::counter_family("coredns_cache_hits_total", "The count of cache hits.");
-        auto misses = metrics::counter_family(
-            "coredns_cache_misses_total",
-            "The count of cache misses. Deprecated, derive misses from cache hits/requests counters.");
-        auto prefetch = metrics::counter_family("coredns_cache_prefetch_total",
-                                                "The number of times the cache has prefetched a cached item.");
-        auto drops = metrics::counter_family(
-            "coredns_cache_drops_total", "The number responses that are not cached, because the reply is malformed.");
-        auto stale = metrics::counter_family("coredns_cache_served_stale_total",
-                                             "The number of requests served from stale cache entries.");
-        auto evictions = metrics::counter_family("coredns_cache_evictions_total", "The count of cache evictions.");
-        for (const auto& [server, t] : by_server) {
-            const metrics::Labels base{{"server", server}, {"view", ""}, {"zones", zones_label_}};
-            auto typed = [&](const char* type) {
-                return metrics::Labels{{"server", server}, {"type", type}, {"view", ""}, {"zones", zones_label_}};
-            };
-            metrics::add_gauge(entries, typed("denial"), double(stores_->denial.size()));
-            metrics::add_gauge(entries, typed("success"), double(stores_->success.size()));
-            metrics::add_counter(requests, base, double(t.requests));
-            if (t.hits_denial) metrics::add_counter(hits, typed("denial"), double(t.hits_denial));
-            if (t.hits_success) metrics::add_counter(hits, typed("success"), double(t.hits_success));
-            if (t.misses) metrics::add_counter(misses, base, double(t.misses));
-            if (t.prefetch) metrics::add_counter(prefetch, base, double(t.prefetch));
-            if (t.drops) metrics::add_counter(drops, base, double(t.drops));
-            if (t.served_stale) metrics::add_counter(stale, base, double(t.served_stale));
-            if (t.evictions_denial) metrics::add_counter(evictions, typed("denial"), double(t.evictions_denial));
-            if (t.evictions_success) metrics::add_counter(evictions, typed("success"), double(t.evictions_success));
-        }
-        for (auto* f : {&entries, &requests, &hits, &misses, &prefetch, &drops, &stale, &evictions})
-            if (!f->metric.empty()) out.push_back(std::move(*f));
-    });
-}
+void Cache::register_metrics() { metrics_handle_ = metrics::export_families(metrics_->all()); }
 
 }  // namespace dnscore::plugins::cache

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "plugins/cache/metrics.hpp"
 #include "plugins/cache/store.hpp"
 #include "core/plugin.hpp"
 #include "core/worker_local.hpp"
@@ -71,33 +72,25 @@ public:
     const Config& config() const { return cfg_; }
     Stores& stores() { return *stores_; }
 
-    // Per-server-label counters, one set per worker (written by that worker
-    // only; relaxed atomics so a scrape can read them).
+    // Where this exchange counts: the worker and its `server` label index.
     struct Counters {
-        std::atomic<uint64_t> requests{0}, hits_success{0}, hits_denial{0}, misses{0}, prefetch{0},
-            drops{0}, served_stale{0}, evictions_success{0}, evictions_denial{0}, busy_skips{0};
+        int worker = 0;
+        int server = -1;
     };
     struct Totals {
         uint64_t requests = 0, hits_success = 0, hits_denial = 0, misses = 0, prefetch = 0, drops = 0,
-                 served_stale = 0, evictions_success = 0, evictions_denial = 0, busy_skips = 0;
+                 served_stale = 0, evictions_success = 0, evictions_denial = 0;
     };
     // Sums over workers and server labels (tests, scrapes).
     Totals totals() const;
-    // Registers the metrics collector (called from setup unless validating).
+    // Exports the metric families (called from setup unless validating).
     void register_metrics();
 
 private:
-    static constexpr size_t kMaxServers = 8;
-    struct ServerSlot {
-        char label[120];
-        uint8_t len = 0;
+    // Per worker: the last site seen and its `server` label index.
+    struct SiteCounters {
+        const void* site = nullptr;
         Counters c;
-    };
-    struct WorkerCounters {
-        std::array<ServerSlot, kMaxServers> slots;
-        std::atomic<unsigned> used{0};
-        const void* last_site = nullptr;
-        unsigned last_index = 0;
     };
     Counters& counters(const Query& q);
 
@@ -118,7 +111,8 @@ private:
     std::shared_ptr<Stores> stores_;
     const Clock& clock_;
     uint64_t seed_;
-    WorkerLocal<WorkerCounters> counters_;
+    std::unique_ptr<metrics::Families> metrics_;
+    WorkerLocal<SiteCounters> counters_;
     uint64_t metrics_handle_ = 0;
 };
 

@@ -14,7 +14,7 @@
 #include "parser/parser.hpp"
 #include "plugins/forward/internal.hpp"
 #include "core/log.hpp"
-#include "core/metrics.hpp"
+#include "plugins/forward/metrics.hpp"
 #include "core/host.hpp"
 #include "core/host.hpp"
 
@@ -75,130 +75,47 @@ void upstream_order(Policy p, size_t n, uint64_t (*rnd)(void*), void* ctx, std::
 }
 
 // ---------------------------------------------------------------- metrics
+metrics::Families::Families() : rcode({"rcode"}, 24) {
+    char scratch[16];
+    for (unsigned rc = 0; rc < 24; ++rc) rcode.intern({wire::rcode_name(rc, scratch)});
+}
+
+metrics::Families& metrics::families() {
+    static Families* f = [] {
+        auto* f = new Families;  // never destroyed: workers may count during exit
+        export_families({&f->singleflight_shared, &f->request_duration, &f->healthcheck_failures,
+                         &f->conn_cache_hits, &f->conn_cache_misses});
+        return f;
+    }();
+    return *f;
+}
+
 namespace {
+// The forward families exist from process start, whatever the Corefile (C.7.2).
+const bool g_exported = (metrics::families(), true);
 
 std::mutex g_proxy_mu;
-std::vector<std::unique_ptr<ProxyMetrics>>& proxy_table() {
-    static std::vector<std::unique_ptr<ProxyMetrics>> t;
-    return t;
-}
-WorkerLocal<ForwardWorkerCounts>& forward_table() {
-    static WorkerLocal<ForwardWorkerCounts> t;
-    return t;
-}
-
-std::vector<double> time_buckets() {
-    std::vector<double> b;
-    double v = 0.00025;
-    for (int i = 0; i < kBuckets; ++i, v *= 2) b.push_back(v);
-    return b;
-}
-
-void collect(std::vector<metrics::Family>& out) {
-    uint64_t broken = 0, rejects = 0, shared = 0;
-    forward_table().for_each([&](const ForwardWorkerCounts& c) {
-        broken += c.healthcheck_broken.load(std::memory_order_relaxed);
-        rejects += c.max_concurrent_rejects.load(std::memory_order_relaxed);
-        shared += c.singleflight_shared.load(std::memory_order_relaxed);
-    });
-    auto fb = metrics::counter_family("coredns_forward_healthcheck_broken_total",
-                                      "Counter of the number of complete failures of the healthchecks.");
-    metrics::add_counter(fb, {}, double(broken));
-    out.push_back(std::move(fb));
-    auto fr = metrics::counter_family(
-        "coredns_forward_max_concurrent_rejects_total",
-        "Counter of the number of queries rejected because the concurrent queries were at maximum.");
-    metrics::add_counter(fr, {}, double(rejects));
-    out.push_back(std::move(fr));
-    auto fs = metrics::counter_family(
-        "coredns_forward_singleflight_shared_total",
-        "Counter of queries answered by an identical upstream query already in flight (dnscore).");
-    metrics::add_counter(fs, {}, double(shared));
-    out.push_back(std::move(fs));
-
-    auto dur = metrics::histogram_family("coredns_proxy_request_duration_seconds",
-                                         "Histogram of the time each request took.");
-    auto hc = metrics::counter_family("coredns_proxy_healthcheck_failures_total",
-                                      "Counter of the number of failed healthchecks.");
-    auto hits = metrics::counter_family("coredns_proxy_conn_cache_hits_total",
-                                        "Counter of connection cache hits per upstream and protocol.");
-    auto misses = metrics::counter_family("coredns_proxy_conn_cache_misses_total",
-                                          "Counter of connection cache misses per upstream and protocol.");
-    static const char* const kProto[3] = {"udp", "tcp", "tcp-tls"};
-    const auto bounds = time_buckets();
-    std::lock_guard lk(g_proxy_mu);
-    for (const auto& pm : proxy_table()) {
-        for (int rc = 0; rc < kRcodeSlots; ++rc) {
-            std::vector<uint64_t> counts(kBuckets + 1, 0);
-            uint64_t total = 0, sum_ns = 0;
-            pm->per_worker.for_each([&](const ProxyWorkerCounts& c) {
-                for (int b = 0; b <= kBuckets; ++b) {
-                    const uint64_t v = c.buckets[rc][b].load(std::memory_order_relaxed);
-                    counts[size_t(b)] += v;
-                    total += v;
-                }
-                sum_ns += c.sum_ns[rc].load(std::memory_order_relaxed);
-            });
-            if (total == 0) continue;
-            char scratch[16];
-            metrics::add_histogram(dur,
-                                   {{"proxy_name", "forward"},
-                                    {"rcode", std::string(wire::rcode_name(unsigned(rc), scratch))},
-                                    {"to", pm->to}},
-                                   bounds, counts, double(sum_ns) / 1e9);
-        }
-        if (auto f = pm->healthcheck_failures.load(std::memory_order_relaxed))
-            metrics::add_counter(hc, {{"proxy_name", "forward"}, {"to", pm->to}}, double(f));
-        for (int p = 0; p < 3; ++p) {
-            uint64_t h = 0, m = 0;
-            pm->per_worker.for_each([&](const ProxyWorkerCounts& c) {
-                h += c.hits[p].load(std::memory_order_relaxed);
-                m += c.misses[p].load(std::memory_order_relaxed);
-            });
-            const metrics::Labels l{{"proto", kProto[p]}, {"proxy_name", "forward"}, {"to", pm->to}};
-            if (h) metrics::add_counter(hits, l, double(h));
-            if (m) metrics::add_counter(misses, l, double(m));
-        }
-    }
-    for (auto* f : {&dur, &hc, &hits, &misses})
-        if (!f->metric.empty()) out.push_back(std::move(*f));
-}
-
-// The forward families exist from process start, whatever the Corefile (C.7.2).
-const uint64_t g_collector = metrics::Registry::global().add(collect);
-
 }  // namespace
 
 ProxyMetrics& proxy_metrics(const std::string& to) {
+    static std::array<ProxyMetrics, metrics::kMaxTo + 1> handles;  // [kMaxTo]: overflow
+    const int i = metrics::families().to.intern({to});
     std::lock_guard lk(g_proxy_mu);
-    for (auto& p : proxy_table())
-        if (p->to == to) return *p;
-    proxy_table().push_back(std::make_unique<ProxyMetrics>());
-    proxy_table().back()->to = to;
-    return *proxy_table().back();
+    ProxyMetrics& h = handles[i == metrics::kOverflow ? metrics::kMaxTo : size_t(i)];
+    if (h.to != i) h.to = i;  // first use only: before any worker sees the handle
+    return h;
 }
 
-ForwardWorkerCounts& forward_counts(int worker) { return forward_table().get(worker); }
-
-void ProxyMetrics::observe(int worker, int rcode, Clock::duration d) {
-    if (rcode < 0 || rcode >= kRcodeSlots) return;
-    auto& c = per_worker.get(worker);
-    const double secs = std::chrono::duration<double>(d).count();
-    int b = 0;
-    double bound = 0.00025;
-    while (b < kBuckets && secs > bound) {
-        ++b;
-        bound *= 2;
-    }
-    c.buckets[rcode][b].fetch_add(1, std::memory_order_relaxed);
-    c.sum_ns[rcode].fetch_add(uint64_t(std::chrono::duration_cast<std::chrono::nanoseconds>(d).count()),
-                              std::memory_order_relaxed);
+void ProxyMetrics::observe(int worker, int rcode, Clock::duration d) const {
+    metrics::families().request_duration.observe(worker, {to, rcode}, std::chrono::duration<double>(d).count());
 }
 
-void ProxyMetrics::conn(int worker, ProtoIndex p, bool hit) {
-    auto& c = per_worker.get(worker);
-    (hit ? c.hits[p] : c.misses[p]).fetch_add(1, std::memory_order_relaxed);
+void ProxyMetrics::conn(int worker, ProtoIndex p, bool hit) const {
+    auto& f = metrics::families();
+    (hit ? f.conn_cache_hits : f.conn_cache_misses).inc(worker, {to, int(p)});
 }
+
+void ProxyMetrics::healthcheck_failure() const { metrics::families().healthcheck_failures.inc_any({to}); }
 
 // ---------------------------------------------------------------- health
 namespace {
@@ -212,7 +129,7 @@ awaitable<void> probe_loop(std::shared_ptr<Core> core, size_t ui, asio::io_conte
             up.fails.store(0);
             break;
         }
-        up.metrics->healthcheck_failures.fetch_add(1, std::memory_order_relaxed);
+        up.metrics->healthcheck_failure();
         up.fails.fetch_add(1);
         asio::steady_timer t(*io);
         t.expires_after(core->opts.hc_interval);
@@ -346,7 +263,7 @@ awaitable<void> run_query(std::shared_ptr<Core> core, std::shared_ptr<WorkerStat
             if (core->down(*core->upstreams[ui])) {
                 ++fails;
                 if (fails < n) continue;
-                forward_counts(ws->index).healthcheck_broken.fetch_add(1, std::memory_order_relaxed);
+                metrics::healthcheck_broken().inc(ws->index);
                 if (core->opts.failfast_all_unhealthy) break;
                 ui = size_t(ws->rng.next() % n);  // health checking may be broken: any upstream
             }
@@ -500,7 +417,7 @@ Step Forward::query(Query& q) {
         const int64_t count = core_->concurrent.fetch_add(1, std::memory_order_relaxed) + 1;
         if (count > core_->opts.max_concurrent) {
             core_->concurrent.fetch_sub(1, std::memory_order_relaxed);
-            forward_counts(q.worker->index()).max_concurrent_rejects.fetch_add(1, std::memory_order_relaxed);
+            metrics::max_concurrent_rejects().inc(q.worker->index());
             q.fail(wire::kRefused, core_->opts.max_concurrent_error, kName);
             return Step::done;
         }
@@ -525,7 +442,7 @@ void Forward::query_async(std::unique_ptr<OwnedQuery> q) {
     if (!inserted) {
         // An identical query is already upstream on this worker: wait for it.
         it->second->followers.push_back(std::move(q));
-        forward_counts(wi).singleflight_shared.fetch_add(1, std::memory_order_relaxed);
+        metrics::families().singleflight_shared.inc(wi);
         return;
     }
     it->second = new Flight();

@@ -25,34 +25,18 @@ namespace dnscore::plugins::forward {
 namespace asio = boost::asio;
 using Clock = std::chrono::steady_clock;
 
-// ---- metrics (process-wide, keyed by `to`, like CoreDNS's global vectors) ----
-constexpr int kRcodeSlots = 24;
-constexpr int kBuckets = 16;  // prometheus.ExponentialBuckets(0.00025, 2, 16)
+// ---- metrics (plugins/forward/metrics.hpp) ----
 enum ProtoIndex { kProtoUdp = 0, kProtoTcp = 1, kProtoTls = 2 };
 
-struct ProxyWorkerCounts {
-    std::atomic<uint64_t> buckets[kRcodeSlots][kBuckets + 1];
-    std::atomic<uint64_t> sum_ns[kRcodeSlots];
-    std::atomic<uint64_t> hits[3];
-    std::atomic<uint64_t> misses[3];
-};
-
+// One upstream address's `to` label, resolved once at setup.
 struct ProxyMetrics {
-    std::string to;
-    WorkerLocal<ProxyWorkerCounts> per_worker;
-    std::atomic<uint64_t> healthcheck_failures{0};
-    void observe(int worker, int rcode, Clock::duration d);
-    void conn(int worker, ProtoIndex p, bool hit);
+    int to = -1;  // metrics::kOverflow past metrics::kMaxTo addresses
+    void observe(int worker, int rcode, Clock::duration d) const;
+    void conn(int worker, ProtoIndex p, bool hit) const;
+    void healthcheck_failure() const;  // any thread (probes)
 };
 // Never freed: the series outlive reloads, as CoreDNS's do.
 ProxyMetrics& proxy_metrics(const std::string& to);
-
-struct ForwardWorkerCounts {
-    std::atomic<uint64_t> healthcheck_broken{0};
-    std::atomic<uint64_t> max_concurrent_rejects{0};
-    std::atomic<uint64_t> singleflight_shared{0};
-};
-ForwardWorkerCounts& forward_counts(int worker);
 
 // ---- upstreams ----
 struct Upstream {

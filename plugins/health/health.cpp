@@ -8,7 +8,7 @@
 #include "core/http.hpp"
 #include "core/net.hpp"
 #include "core/log.hpp"
-#include "core/metrics.hpp"
+#include "plugins/health/metrics.hpp"
 #include "core/host.hpp"
 
 namespace dnscore::plugins {
@@ -67,11 +67,11 @@ struct HealthState : std::enable_shared_from_this<HealthState> {
                         [self = shared_from_this(), url, start](const http::GetResult& r) {
                             const auto took = std::chrono::steady_clock::now() - start;
                             const double seconds = std::chrono::duration<double>(took).count();
-                            metrics::process_wide().observe_health_duration(seconds);
+                            health_metrics::request_duration().observe_any(seconds);
                             std::string err = r.error;
                             if (err.empty() && r.status != 200) err = "status " + std::to_string(r.status);
                             if (!err.empty()) {
-                                metrics::process_wide().health_request_failures_total.fetch_add(1);
+                                health_metrics::request_failures().inc_any();
                                 kLog.warning("Local health request to {} failed: Get {}: {}", gostd::quote(url),
                                              gostd::quote(url), err);
                             } else if (took > kCheckEvery) {

@@ -8,7 +8,7 @@
 #include "corefile/setup.hpp"
 #include "parser/parser.hpp"
 #include "core/log.hpp"
-#include "core/metrics.hpp"
+#include "plugins/reload/metrics.hpp"
 #include "core/host.hpp"
 
 namespace asio = boost::asio;
@@ -19,28 +19,26 @@ namespace {
 
 const log::PluginLog kLog{"reload"};
 
-// coredns_reload_version_info, rendered from the watcher at scrape time.
-// coredns_reload_failed_total lives in metrics::process_wide() (it exists
-// from process start, whatever the Corefile).
-void collect(std::vector<metrics::Family>& out) {
-    const std::string v = Watcher::global().version();
-    if (v.empty()) return;  // absent until the first detected change
-    auto f = metrics::gauge_family(
-        "coredns_reload_version_info",
-        "A metric with a constant '1' value labeled by hash, and value which type of hash generated.");
-    metrics::add_gauge(f, {{"hash", "sha512"}, {"value", v}}, 1);
-    out.push_back(std::move(f));
-}
-
 void register_collector() {
     static const bool once = [] {
-        metrics::Registry::global().add(collect);
+        metrics::export_families({&metrics::version_info()});
         return true;
     }();
     (void)once;
 }
 
 }  // namespace
+
+metrics::GaugeFunc& metrics::version_info() {
+    static auto* g = new GaugeFunc(
+        "coredns_reload_version_info",
+        "A metric with a constant '1' value labeled by hash, and value which type of hash generated.", {},
+        {"hash", "value"}, [](const GaugeFunc::Emit& emit) {
+            const std::string v = Watcher::global().version();
+            if (!v.empty()) emit({"sha512", v}, 1);
+        });
+    return *g;
+}
 
 std::string sha512_hex(std::string_view data) {
     unsigned char md[EVP_MAX_MD_SIZE];
@@ -176,7 +174,7 @@ Watcher::Tick Watcher::tick(Host& rt) {
     if (rt.reload(std::move(src), &why)) return Tick::reloaded;
     log_reload_failed(why);
     failed_.fetch_add(1, std::memory_order_relaxed);
-    metrics::process_wide().reload_failed_total.fetch_add(1, std::memory_order_relaxed);
+    metrics::failed().inc_any();
     return Tick::failed;
 }
 
@@ -192,7 +190,7 @@ void Watcher::observe(const corefile::CorefileSource& tried, bool ok) {
     hash_ = h;
     set_version(h);
     failed_.fetch_add(1, std::memory_order_relaxed);
-    metrics::process_wide().reload_failed_total.fetch_add(1, std::memory_order_relaxed);
+    metrics::failed().inc_any();
 }
 
 // ---------------------------------------------------------------- setup

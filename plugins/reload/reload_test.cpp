@@ -149,7 +149,7 @@ TEST_CASE("reload watcher: one poll at a time against a real Runtime", "[reload]
     Runtime& rt = f.rt;
     auto& w = Watcher::global();
     const uint64_t failed0 = w.failed_total();
-    const uint64_t pw0 = metrics::process_wide().reload_failed_total.load();
+    const uint64_t pw0 = metrics::process_wide().reload_failed_total.value();
 
     REQUIRE(rt.reload());  // load the first configuration: its startup hook starts the watcher
     REQUIRE(w.active());
@@ -197,7 +197,7 @@ TEST_CASE("reload watcher: one poll at a time against a real Runtime", "[reload]
         CHECK(w.tick(rt) == Watcher::Tick::failed);
         CHECK(rt.config() == before);
         CHECK(w.failed_total() == failed0 + 1);
-        CHECK(metrics::process_wide().reload_failed_total.load() == pw0 + 1);
+        CHECK(metrics::process_wide().reload_failed_total.value() == pw0 + 1);
         CHECK(w.version() == corefile_checksum(bad, path));
         CHECK(w.tick(rt) == Watcher::Tick::unchanged);  // same content: not retried
         CHECK(w.failed_total() == failed0 + 1);

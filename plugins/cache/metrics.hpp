@@ -1,0 +1,53 @@
+#pragma once
+// The cache plugin's families (CoreDNS plugin/cache/metrics.go), declared
+// once; counted through core/metrics_vec.hpp. One set per cache instance:
+// the `zones` label is the instance's and the series go with the instance
+// (exported by setup, removed with the instance on reload).
+#include <string>
+#include <vector>
+
+#include "core/metrics.hpp"
+
+namespace dnscore::plugins::cache::metrics {
+
+using namespace dnscore::metrics;
+
+// Distinct `server` labels (listeners) per instance; past it samples are
+// dropped and counted in dnscore_metrics_overflow_total.
+constexpr size_t kMaxServers = 256;
+enum Type { kDenial = 0, kSuccess = 1 };  // index in `type`
+
+struct Families {
+    // `entries` emits (server, type) -> store size at scrape time.
+    Families(const std::string& zones, GaugeFunc::Fn entries);
+    std::vector<const Metric*> all() const;
+
+    Labels base;  // view="", zones=ZONES
+    GaugeFunc::Fn entries_fn;
+    LabelSet server{{"server"}, kMaxServers};
+    LabelSet type{{"type"}, 2, {"denial", "success"}};
+
+    GaugeFunc entries{"coredns_cache_entries", "The number of elements in the cache.", base, {"server", "type"},
+                      entries_fn};
+    CounterVec requests{"coredns_cache_requests_total", "The count of cache requests.", base, {&server}};
+    CounterVec hits{"coredns_cache_hits_total", "The count of cache hits.", base, {&server, &type}};
+    CounterVec misses{"coredns_cache_misses_total",
+                      "The count of cache misses. Deprecated, derive misses from cache hits/requests counters.", base,
+                      {&server}};
+    CounterVec prefetch{"coredns_cache_prefetch_total", "The number of times the cache has prefetched a cached item.",
+                        base, {&server}};
+    CounterVec drops{"coredns_cache_drops_total",
+                     "The number responses that are not cached, because the reply is malformed.", base, {&server}};
+    CounterVec served_stale{"coredns_cache_served_stale_total",
+                            "The number of requests served from stale cache entries.", base, {&server}};
+    CounterVec evictions{"coredns_cache_evictions_total", "The count of cache evictions.", base, {&server, &type}};
+};
+
+inline Families::Families(const std::string& zones, GaugeFunc::Fn entries)
+    : base{{"view", ""}, {"zones", zones}}, entries_fn(std::move(entries)) {}
+
+inline std::vector<const Metric*> Families::all() const {
+    return {&entries, &requests, &hits, &misses, &prefetch, &drops, &served_stale, &evictions};
+}
+
+}  // namespace dnscore::plugins::cache::metrics
