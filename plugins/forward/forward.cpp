@@ -236,16 +236,6 @@ void start_probe(const std::shared_ptr<Core>& core, size_t ui, Host& rt) {
 }
 
 // ---------------------------------------------------------------- per query
-bool reply_matches(const Query& q, const uint8_t* r, size_t len) {
-    if (len < wire::kHeaderLen || !(wire::flags(r) & wire::kQR) || wire::qdcount(r) != 1) return false;
-    uint8_t name[wire::kMaxNameLen];
-    size_t nlen = 0;
-    const size_t end = wire::read_name(r, len, wire::kHeaderLen, name, &nlen, true);
-    if (end == 0 || end + 4 > len) return false;
-    return nlen == q.info.name_len && std::memcmp(name, q.info.name, nlen) == 0 &&
-           wire::rd16(r + end) == q.info.qtype && wire::rd16(r + end + 2) == q.info.qclass;
-}
-
 // Single-flight key: the fields that make two misses interchangeable.
 std::string flight_key(const Query& q, bool upstream_tcp) {
     std::string k(reinterpret_cast<const char*>(q.info.name), q.info.name_len);
@@ -306,8 +296,9 @@ awaitable<Outcome> exchange_once(std::shared_ptr<WorkerState> ws, std::shared_pt
         r = co_await udp_exchange(ws, core, ui, q->req, q->req_len, q->resp, q->resp_cap, bufsize, deadline);
     }
     if (r.ok) {
-        // Something miekg cannot unpack is an error, not a reply.
-        if (!wire::for_each_rr(q->resp, r.len, [](const wire::RR&) { return true; })) {
+        // Something miekg cannot unpack is an error, not a reply. The view
+        // made here is the one cache and log use later (no second walk).
+        if (!q->parse_reply(r.len).ok()) {
             r.ok = false;
             r.err = "dns: overflow unpacking uint16";
         } else {
@@ -369,7 +360,9 @@ awaitable<void> run_query(std::shared_ptr<Core> core, std::shared_ptr<WorkerStat
                 break;
             }
             done = true;
-            if (!reply_matches(q, q.resp, r.len)) {
+            // CoreDNS checks request.Match (name and type); dnscore's forward
+            // has also required the same class from the start, and keeps it.
+            if (!q.pending_reply(r.len).answers(q.info, /*check_class=*/true)) {
                 const size_t len =
                     wire::build_header_reply(q.req, q.info, wire::kFormErr, true, false, q.resp, q.resp_cap);
                 q.set_written(len, kName);
