@@ -40,12 +40,15 @@ public:
             chain[size_t(i)]->response(q);
         }
         size_t len = q.resp_len;
+        // A reply already understood (a forwarded miss) tells the finisher
+        // where its OPT is; nothing is parsed here for it.
+        const wire::ReplyView* view = q.written ? q.current_reply() : nullptr;
         if (!q.written) {
             // CoreDNS ClientWrite: the server writes the returned rcode (B.4).
             const uint8_t rc = is_unwritten_rcode(q.rcode) ? uint8_t(q.rcode) : uint8_t(wire::kServFail);
             len = wire::build_header_reply(q.req, q.info, rc, true, false, q.resp, q.resp_cap);
         }
-        len = wire::finish_reply(q.resp, len, q.resp_cap, q.req, q.info, q.tcp());
+        len = wire::finish_reply(q.resp, len, q.resp_cap, q.req, q.info, q.tcp(), view);
         q.sink->send_reply(q.resp, len, q);
     }
 

@@ -110,6 +110,8 @@ struct Query {
     wire::ReplyView& parse_reply(size_t len);
     // The view parse_reply(len) made, if nothing was written since (else parses).
     wire::ReplyView& pending_reply(size_t len);
+    // The view if one describes the reply as it is now (nothing is parsed).
+    const wire::ReplyView* current_reply() const { return view_.of(resp, resp_len) ? &view_ : nullptr; }
     void reply_changed() {
         view_.reset();
         view_pending_ = false;
