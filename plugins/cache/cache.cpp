@@ -159,12 +159,10 @@ void Cache::write_hit(Query& q, const Entry& e, uint32_t ttl, bool stale) {
     const size_t qlen = size_t(q.info.question_end) - kHeaderLen;
     uint8_t* r = q.resp;
     std::memcpy(r, e.msg(), n);
-    wr16(r, q.info.id);
-    const bool rd = q.info.flags & kRD;
-    const bool cd = q.info.flags & kCD;
+    set_id(r, q.info.id);
     const bool ad = e.ad && (q.info.do_bit() || (q.info.flags & kAD));
-    r[2] = uint8_t(0x80 | (q.info.opcode & 0x0f) << 3 | 0x04 /*AA*/ | (rd ? 1 : 0));
-    r[3] = uint8_t((e.ra ? 0x80 : 0) | (ad ? 0x20 : 0) | (cd ? 0x10 : 0) | (e.rcode & 0x0f));
+    set_flags(r, uint16_t(kQR | (q.info.opcode & 0x0f) << 11 | kAA | (q.info.flags & (kRD | kCD)) |
+                          (e.ra ? kRA : 0) | (ad ? kAD : 0) | (e.rcode & 0x0f)));
     // The question as the client wrote it (0x20 case, its class).
     std::memcpy(r + kHeaderLen, q.req + kHeaderLen, qlen);
     const uint8_t* offs = e.ttl_offsets();

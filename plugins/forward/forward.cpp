@@ -273,7 +273,7 @@ void share_outcome(const Query& leader, Step step, bool mismatch, OwnedQuery& f)
         f.fail(wire::kServFail, "plugin/forward: reply does not fit", kName);
         return;
     }
-    wire::wr16(f.resp, f.info.id);
+    wire::set_id(f.resp, f.info.id);
     // Same name up to case: restore this client's spelling (0x20).
     size_t nlen = 0;
     const size_t end = wire::read_name(f.resp, f.resp_len, wire::kHeaderLen, nullptr, nullptr);
@@ -287,7 +287,7 @@ awaitable<Outcome> exchange_once(std::shared_ptr<WorkerState> ws, std::shared_pt
     Upstream& up = *core->upstreams[ui];
     const auto start = Clock::now();
     // A fresh random upstream ID; the client's is restored by the caller.
-    wire::wr16(q->req, uint16_t(ws->rng.next()));
+    wire::set_id(q->req, uint16_t(ws->rng.next()));
     Outcome r;
     if (tcp || up.spec.tls) {
         r = co_await stream_exchange(ws, core, ui, q->req, q->req_len, q->resp, q->resp_cap, deadline);
@@ -352,7 +352,7 @@ awaitable<void> run_query(std::shared_ptr<Core> core, std::shared_ptr<WorkerStat
                 }
                 break;
             }
-            wire::wr16(q.req, client_id);
+            wire::set_id(q.req, client_id);
             if (!r.ok) {
                 upstream_err = r.err;
                 if (core->opts.max_fails != 0) start_probe(core, ui, rt);
@@ -377,14 +377,14 @@ awaitable<void> run_query(std::shared_ptr<Core> core, std::shared_ptr<WorkerStat
                 step = Step::next;
                 break;
             }
-            wire::wr16(q.resp, client_id);
+            wire::set_id(q.resp, client_id);
             q.set_written(r.len, kName);
             break;
         }
-        wire::wr16(q.req, client_id);
+        wire::set_id(q.req, client_id);
         if (!done) q.fail(wire::kServFail, upstream_err.empty() ? "no healthy proxies" : upstream_err, kName);
     } catch (const std::exception& e) {
-        wire::wr16(q.req, client_id);
+        wire::set_id(q.req, client_id);
         q.fail(wire::kServFail, std::string("plugin/forward: ") + e.what(), kName);
     }
 
