@@ -17,6 +17,7 @@ public:
             q.ran_ = uint16_t(q.pos_ + 1);
             const Step s = chain[q.pos_]->query(q);
             if (s == Step::next) {
+                q.view_pending_ = false;  // a parse_reply view belongs to the plugin that made it
                 ++q.pos_;
                 continue;
             }
@@ -68,6 +69,7 @@ public:
 
     static void resume(std::unique_ptr<OwnedQuery> q, Step step) {
         if (step == Step::next) {
+            q->view_pending_ = false;
             ++q->pos_;
             Query& ref = *q;
             drive(ref, std::move(q));

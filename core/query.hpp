@@ -110,6 +110,14 @@ struct Query {
     wire::ReplyView& parse_reply(size_t len);
     // The view parse_reply(len) made, if nothing was written since (else parses).
     wire::ReplyView& pending_reply(size_t len);
+    // Takes `v` (a view of another exchange's reply that was copied into
+    // resp, same length, same layout) as this reply's view.
+    void adopt_reply(const wire::ReplyView& v) {
+        view_ = v;
+        view_.rebase(resp);
+        view_pending_ = false;
+        if (!view_.of(resp, resp_len)) view_.reset();
+    }
     // The view if one describes the reply as it is now (nothing is parsed).
     const wire::ReplyView* current_reply() const { return view_.of(resp, resp_len) ? &view_ : nullptr; }
     void reply_changed() {

@@ -36,6 +36,11 @@ public:
         parsed_ = false;
         msg_ = nullptr;
     }
+    // The same view of a byte-for-byte copy of the message at `msg` (the
+    // positions are offsets, so they hold for the copy).
+    void rebase(const uint8_t* msg) {
+        if (parsed_) msg_ = msg;
+    }
     // Whether this view describes exactly msg[0..len).
     bool of(const uint8_t* msg, size_t len) const { return parsed_ && msg_ == msg && len_ == len; }
 

@@ -280,6 +280,8 @@ void share_outcome(const Query& leader, Step step, bool mismatch, OwnedQuery& f)
     nlen = end > wire::kHeaderLen ? end - wire::kHeaderLen : 0;
     if (wire::qdcount(f.resp) == 1 && nlen == f.info.name_len)
         std::memcpy(f.resp + wire::kHeaderLen, f.req + f.info.qname_off, nlen);
+    // Same layout as the leader's reply: its view holds for this copy too.
+    if (const wire::ReplyView* v = leader.current_reply()) f.adopt_reply(*v);
 }
 
 awaitable<Outcome> exchange_once(std::shared_ptr<WorkerState> ws, std::shared_ptr<Core> core, size_t ui, bool tcp,
@@ -363,6 +365,7 @@ awaitable<void> run_query(std::shared_ptr<Core> core, std::shared_ptr<WorkerStat
             // CoreDNS checks request.Match (name and type); dnscore's forward
             // has also required the same class from the start, and keeps it.
             if (!q.pending_reply(r.len).answers(q.info, /*check_class=*/true)) {
+                q.reply_changed();  // the FORMERR below replaces what was parsed
                 const size_t len =
                     wire::build_header_reply(q.req, q.info, wire::kFormErr, true, false, q.resp, q.resp_cap);
                 q.set_written(len, kName);
