@@ -217,3 +217,33 @@ TEST_CASE("ReplyView survives random mutations", "[reply]") {
     }
     SUCCEED("no crash");
 }
+
+TEST_CASE("finish_reply gives the same bytes with or without a view", "[reply]") {
+    testing::QueryOptions o;
+    o.edns = true;
+    o.do_bit = true;
+    o.udp_size = 1232;
+    const Bytes q = make_query("example.org.", "TXT", o);
+    QueryInfo qi;
+    REQUIRE(parse_query(q.data(), q.size(), qi) == Verdict::ok);
+    std::vector<Bytes> replies;
+    replies.push_back(make_reply(q, 0, {"example.org. 60 IN TXT \"a\""}));
+    Bytes with_opt = make_reply(make_query("example.org.", "TXT"), 0, {"example.org. 60 IN TXT \"a\""});
+    add_opt(with_opt, 0x01000000u, 4096);
+    replies.push_back(with_opt);
+    std::vector<std::string> many;
+    for (int i = 0; i < 40; ++i) many.push_back("example.org. 60 IN TXT \"" + std::string(60, char('a' + i % 26)) + "\"");
+    replies.push_back(make_reply(make_query("example.org.", "TXT"), 0, many));  // truncated at 1232
+    for (const Bytes& r : replies) {
+        for (bool tcp : {false, true}) {
+            Bytes a = r, b = r;
+            a.resize(65535);
+            b.resize(65535);
+            const size_t na = finish_reply(a.data(), r.size(), a.size(), q.data(), qi, tcp);
+            const ReplyView v(b.data(), r.size());
+            const size_t nb = finish_reply(b.data(), r.size(), b.size(), q.data(), qi, tcp, &v);
+            REQUIRE(na == nb);
+            CHECK(std::equal(a.begin(), a.begin() + long(na), b.begin()));
+        }
+    }
+}
