@@ -17,6 +17,7 @@ public:
             q.ran_ = uint16_t(q.pos_ + 1);
             const Step s = chain[q.pos_]->query(q);
             if (s == Step::next) {
+                q.view_pending_ = false;  // a parse_reply view belongs to the plugin that made it
                 ++q.pos_;
                 continue;
             }
@@ -40,12 +41,15 @@ public:
             chain[size_t(i)]->response(q);
         }
         size_t len = q.resp_len;
+        // A reply already understood (a forwarded miss) tells the finisher
+        // where its OPT is; nothing is parsed here for it.
+        const wire::ReplyView* view = q.written ? q.current_reply() : nullptr;
         if (!q.written) {
             // CoreDNS ClientWrite: the server writes the returned rcode (B.4).
             const uint8_t rc = is_unwritten_rcode(q.rcode) ? uint8_t(q.rcode) : uint8_t(wire::kServFail);
             len = wire::build_header_reply(q.req, q.info, rc, true, false, q.resp, q.resp_cap);
         }
-        len = wire::finish_reply(q.resp, len, q.resp_cap, q.req, q.info, q.tcp());
+        len = wire::finish_reply(q.resp, len, q.resp_cap, q.req, q.info, q.tcp(), view);
         q.sink->send_reply(q.resp, len, q);
     }
 
@@ -65,6 +69,7 @@ public:
 
     static void resume(std::unique_ptr<OwnedQuery> q, Step step) {
         if (step == Step::next) {
+            q->view_pending_ = false;
             ++q->pos_;
             Query& ref = *q;
             drive(ref, std::move(q));

@@ -53,6 +53,8 @@ bool Query::write_reply(const uint8_t* msg, size_t len, std::string_view plugin)
     return true;
 }
 void Query::set_written(size_t len, std::string_view plugin) {
+    if (!(view_pending_ && view_.of(resp, len))) view_.reset();
+    view_pending_ = false;
     resp_len = len;
     written = true;
     writer = plugin;
@@ -63,10 +65,25 @@ void Query::fail(int rc, std::string err, std::string_view plugin) {
     error = std::move(err);
     error_plugin = plugin;
 }
+wire::ReplyView& Query::reply() {
+    if (!view_.of(resp, resp_len)) view_.parse(resp, resp_len);
+    return view_;
+}
+wire::ReplyView& Query::pending_reply(size_t len) {
+    if (view_pending_ && view_.of(resp, len)) return view_;
+    return parse_reply(len);
+}
+wire::ReplyView& Query::parse_reply(size_t len) {
+    view_.parse(resp, len);
+    view_pending_ = true;
+    return view_;
+}
 size_t Query::name_text(char* out, size_t cap) const {
     return wire::name_to_text(info.name, info.name_len, out, cap);
 }
 void Query::clear_reply() {
+    view_.reset();
+    view_pending_ = false;
     resp_len = 0;
     written = false;
     rcode = 0;
@@ -80,6 +97,8 @@ void Query::reset() {
     ran_ = 0;
     base_ = 0;
     clear_reply();
+    cache_hash = 0;
+    cache_hash_set = false;
     plugin_data_.fill(0);
     local_ifindex = 0;
     keepalive.reset();
@@ -149,6 +168,7 @@ OwnedQuery::OwnedQuery(const Query& from) : Query(from) {
     resp_store = t_reply_buffers.take();
     if (from.resp_len) std::memcpy(resp_store.get(), from.resp, from.resp_len);
     resp = resp_store.get();
+    reply_changed();  // the copied view points at the old buffer
     owned = true;
     if (sink) sink_owner = sink->shared_from_this();
     if (worker) keepalive = worker->config_keepalive();

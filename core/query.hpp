@@ -13,6 +13,7 @@
 #include <string>
 #include <string_view>
 
+#include "core/wire/reply.hpp"
 #include "core/wire/wire.hpp"
 
 namespace dnscore {
@@ -81,6 +82,12 @@ struct Query {
     std::string error;        // error returned up the chain ("" = none)
     std::string_view error_plugin;
 
+    // The cache key's hash for this question, computed once per exchange by
+    // the first cache that needs it (every cache shares the process seed) so
+    // lookups, the insert after a miss and refreshes do not hash again.
+    uint64_t cache_hash = 0;
+    bool cache_hash_set = false;
+
     bool tcp() const { return proto == Proto::tcp; }
     // The running plugin's scratch word for this exchange (zero at the start,
     // kept across async steps; plugins keep their per-exchange state here).
@@ -89,8 +96,34 @@ struct Query {
     // Copies `msg` into the reply buffer and marks it written by `plugin`.
     // Returns false if it does not fit.
     bool write_reply(const uint8_t* msg, size_t len, std::string_view plugin);
-    // Marks the reply in resp[0..len) as written by `plugin`.
+    // Marks the reply in resp[0..len) as written by `plugin`. A view made by
+    // parse_reply(len) just before is kept; otherwise the view is dropped.
     void set_written(size_t len, std::string_view plugin);
+
+    // The reply resp[0..resp_len) understood once: parsed on first use after
+    // it was written and kept until it is written again. Edit the reply in
+    // place only through the view's edits (they keep it true), or call
+    // reply_changed() after.
+    wire::ReplyView& reply();
+    // Parses resp[0..len) before it is written (a plugin checking what it is
+    // about to answer); set_written(len) right after keeps this view.
+    wire::ReplyView& parse_reply(size_t len);
+    // The view parse_reply(len) made, if nothing was written since (else parses).
+    wire::ReplyView& pending_reply(size_t len);
+    // Takes `v` (a view of another exchange's reply that was copied into
+    // resp, same length, same layout) as this reply's view.
+    void adopt_reply(const wire::ReplyView& v) {
+        view_ = v;
+        view_.rebase(resp);
+        view_pending_ = false;
+        if (!view_.of(resp, resp_len)) view_.reset();
+    }
+    // The view if one describes the reply as it is now (nothing is parsed).
+    const wire::ReplyView* current_reply() const { return view_.of(resp, resp_len) ? &view_ : nullptr; }
+    void reply_changed() {
+        view_.reset();
+        view_pending_ = false;
+    }
     // CoreDNS's "return rcode, err" without writing (the server writes it).
     void fail(int rc, std::string err, std::string_view plugin);
 
@@ -112,6 +145,8 @@ private:
     uint16_t base_ = 0;  // lowest chain index whose response hook runs (a background
                          // exchange started by run_below skips the plugins above)
     std::array<uint64_t, kMaxChain> plugin_data_{};  // per-plugin scratch, by chain index
+    wire::ReplyView view_;    // see reply()
+    bool view_pending_ = false;  // view_ came from parse_reply() and nothing was written since
 };
 
 // A Query that owns copies of its buffers, for exchanges that wait.

@@ -1,5 +1,8 @@
 #include "core/wire/wire.hpp"
 
+#include "core/wire/reply.hpp"
+#include "core/wire/writer.hpp"
+
 #include <algorithm>
 #include <cstdio>
 #include <strings.h>
@@ -316,37 +319,17 @@ Verdict parse_query(const uint8_t* msg, size_t len, QueryInfo& q) {
 
 size_t build_header_reply(const uint8_t* req, const QueryInfo& q, uint8_t rc, bool with_question,
                           bool keep_ad, uint8_t* out, size_t cap) {
-    if (cap < kHeaderLen) return 0;
-    uint16_t f = uint16_t(kQR | (uint16_t(q.opcode) << 11) | (q.flags & (kRD | kCD)) | (rc & 0x0f));
-    if (keep_ad) f |= q.flags & kAD;
-    wr16(out, q.id);
-    wr16(out + 2, f);
-    std::memset(out + 4, 0, 8);
-    size_t n = kHeaderLen;
-    if (with_question && q.has_question) {
-        // Re-read the name with its original case (the client's 0x20 pattern).
-        size_t nlen = 0;
-        if (cap < n + q.name_len + 4) return 0;
-        read_name(req, q.question_end, q.qname_off, out + n, &nlen, false);
-        n += nlen;
-        wr16(out + n, q.qtype);
-        wr16(out + n + 2, q.qclass);
-        n += 4;
-        wr16(out + 4, 1);
-    }
-    return n;
+    Writer w(out, cap);
+    w.reply_header(req, q, rc, with_question, keep_ad);
+    return w.finish();
 }
 
 size_t build_badvers_reply(const uint8_t* req, const QueryInfo& q, uint8_t* out, size_t cap) {
-    size_t n = build_header_reply(req, q, kNoError, true, false, out, cap);
-    if (n == 0 || n + 11 > cap) return 0;
-    out[n] = 0;  // owner "."
-    wr16(out + n + 1, kTypeOPT);
-    wr16(out + n + 3, 0);                // UDP size 0
-    wr32(out + n + 5, uint32_t(1) << 24);  // extended rcode 1 = BADVERS (16) with header rcode 0
-    wr16(out + n + 9, 0);
-    wr16(out + 10, 1);
-    return n + 11;
+    Writer w(out, cap);
+    w.reply_header(req, q, kNoError, true, false);
+    // Extended rcode 1 with header rcode 0 = BADVERS (16); UDP size 0.
+    w.opt(0, 1, 0, false);
+    return w.finish();
 }
 
 size_t strip_opt(uint8_t* msg, size_t len) {
@@ -374,27 +357,19 @@ constexpr bool kept_option(uint16_t code) {
 
 // Appends the client's OPT (version 0, DO as sent, supported options only).
 size_t append_client_opt(uint8_t* reply, size_t len, size_t cap, const uint8_t* req, const Edns& ce) {
-    if (len + 11 > cap) return len;
-    uint8_t* o = reply + len;
-    o[0] = 0;
-    wr16(o + 1, kTypeOPT);
-    wr16(o + 3, ce.udp_size);
-    wr32(o + 5, ce.do_bit ? 0x8000u : 0u);
-    size_t rdlen = 0;
+    Writer w = Writer::append(reply, len, cap);
+    w.opt(ce.udp_size, 0, 0, ce.do_bit);
+    if (!w.ok()) return len;
     const uint8_t* opts = req + ce.rdata_off;
     for (size_t p = 0; p + 4 <= ce.rdata_len;) {
         const uint16_t code = rd16(opts + p);
         const uint16_t olen = rd16(opts + p + 2);
         if (p + 4 + olen > ce.rdata_len) break;
-        if (kept_option(code) && len + 11 + rdlen + 4 + olen <= cap) {
-            std::memcpy(o + 11 + rdlen, opts + p, 4 + olen);
-            rdlen += 4 + olen;
-        }
+        // One that does not fit is left out; smaller ones after it may still fit.
+        if (kept_option(code) && size_t(4) + olen <= w.room()) w.option(code, opts + p + 4, olen);
         p += 4 + olen;
     }
-    wr16(o + 9, uint16_t(rdlen));
-    wr16(reply + 10, uint16_t(arcount(reply) + 1));
-    return len + 11 + rdlen;
+    return w.size();
 }
 }  // namespace
 
@@ -407,20 +382,30 @@ size_t add_ede(uint8_t* reply, size_t len, size_t cap, const uint8_t* req, const
         len = append_client_opt(reply, len, cap, req, q.edns);
         if (!find_opt(reply, len, re) || !re.present) return len;
     }
-    if (size_t(re.rr_off) + re.rr_len != len || len + 6 > cap) return len;
-    uint8_t* o = reply + len;
-    wr16(o, 15);  // EDE
-    wr16(o + 2, 2);
-    wr16(o + 4, info_code);
-    wr16(reply + re.rdata_off - 2, uint16_t(re.rdata_len + 6));
-    return len + 6;
+    if (size_t(re.rr_off) + re.rr_len != len) return len;
+    Writer w = Writer::append(reply, len, cap);
+    w.reopen_opt(re.rr_off);
+    w.ede(info_code);
+    return w.ok() ? w.size() : len;
 }
 
 size_t finish_reply(uint8_t* reply, size_t len, size_t cap, const uint8_t* req,
                     const QueryInfo& q, bool tcp) {
+    return finish_reply(reply, len, cap, req, q, tcp, nullptr);
+}
+
+size_t finish_reply(uint8_t* reply, size_t len, size_t cap, const uint8_t* req,
+                    const QueryInfo& q, bool tcp, const ReplyView* view) {
     if (len < kHeaderLen) return len;
     Edns re;
-    if (!find_opt(reply, len, re)) return len;  // unparsable: leave it to the client
+    if (view && view->of(reply, len)) {
+        if (!view->ok()) return len;
+        re.present = view->has_opt();
+        re.rr_off = uint16_t(view->opt_off());
+        re.rr_len = uint16_t(view->opt_len());
+    } else if (!find_opt(reply, len, re)) {
+        return len;  // unparsable: leave it to the client
+    }
     if (q.edns.present) {
         if (re.present) {
             // Patch the reply's OPT: owner ".", client's UDP size, version and

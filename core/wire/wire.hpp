@@ -58,6 +58,15 @@ inline void set_flag(uint8_t* m, uint16_t f, bool on) {
     wr16(m + 2, on ? uint16_t(v | f) : uint16_t(v & ~f));
 }
 inline void set_rcode(uint8_t* m, uint8_t rc) { m[3] = uint8_t((m[3] & 0xf0) | (rc & 0x0f)); }
+inline void set_id(uint8_t* m, uint16_t v) { wr16(m, v); }
+// The whole flags word (opcode and rcode included).
+inline void set_flags(uint8_t* m, uint16_t f) { wr16(m + 2, f); }
+// ANCOUNT, NSCOUNT, ARCOUNT.
+inline void set_rr_counts(uint8_t* m, uint16_t an, uint16_t ns, uint16_t ar) {
+    wr16(m + 6, an);
+    wr16(m + 8, ns);
+    wr16(m + 10, ar);
+}
 
 // Reads the name at `off`, following compression pointers (bounded: only
 // strictly backwards jumps, at most 128 of them). Returns the offset just
@@ -176,6 +185,11 @@ size_t build_badvers_reply(const uint8_t* req, const QueryInfo& q, uint8_t* out,
 // the new length (the reply must have been parsable; otherwise returns len).
 size_t finish_reply(uint8_t* reply, size_t len, size_t cap, const uint8_t* req,
                     const QueryInfo& q, bool tcp);
+class ReplyView;
+// The same, with `view` (when it describes reply[0..len)) telling where the
+// OPT is instead of a walk.
+size_t finish_reply(uint8_t* reply, size_t len, size_t cap, const uint8_t* req,
+                    const QueryInfo& q, bool tcp, const ReplyView* view);
 
 // Adds an Extended DNS Error option (RFC 8914, code 15) with `info_code` to a
 // reply, in place, when the client sent EDNS: the client's OPT is attached

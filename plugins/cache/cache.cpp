@@ -23,19 +23,6 @@ enum : uint64_t {
 };
 
 
-// miekg/dns RRSIG.ValidityPeriod with serial arithmetic over 2^31 s.
-bool rrsig_valid(const uint8_t* rdata, uint16_t rdlen, int64_t now) {
-    if (rdlen < 18) return true;
-    const int64_t year68 = int64_t(1) << 31;
-    const int64_t expiration = wire::rd32(rdata + 8);
-    const int64_t inception = wire::rd32(rdata + 12);
-    const int64_t modi = (inception - now) / year68;
-    const int64_t mode = (expiration - now) / year68;
-    const int64_t ti = inception + modi * year68;
-    const int64_t te = expiration + mode * year68;
-    return ti <= now && now <= te;
-}
-
 int64_t clamp_ttl(int64_t ttl, int64_t min, int64_t max) {
     // CoreDNS computeTTL: min first, then max (max wins when min > max).
     if (ttl < min) ttl = min;
@@ -62,18 +49,6 @@ std::string join(const std::vector<std::string>& v, const char* sep) {
         out += v[i];
     }
     return out;
-}
-
-// The reply answers this question (CoreDNS 1.12 request.Match: one question,
-// QR set, same name ignoring case, same type).
-bool reply_matches(const uint8_t* msg, size_t len, const wire::QueryInfo& q) {
-    if (len < wire::kHeaderLen || wire::qdcount(msg) != 1 || !(wire::flags(msg) & wire::kQR)) return false;
-    uint8_t name[wire::kMaxNameLen];
-    size_t nlen = 0;
-    const size_t end = wire::read_name(msg, len, wire::kHeaderLen, name, &nlen, true);
-    if (end == 0 || end + 4 > len) return false;
-    return wire::rd16(msg + end) == q.qtype && nlen == q.name_len &&
-           std::memcmp(name, q.name, nlen) == 0;
 }
 
 std::mutex g_registry_mu;
@@ -117,68 +92,6 @@ std::shared_ptr<Stores> shared_stores(const std::string& id, long long pcap, lon
     return s;
 }
 
-ReplyType typify(const uint8_t* msg, size_t len, int64_t wall_s) {
-    using namespace wire;
-    if (len < kHeaderLen) return ReplyType::other_error;
-    const uint8_t op = opcode(msg);
-    if (op == 5) return ReplyType::update;
-    if (op == 4) return ReplyType::meta;
-    if (qdcount(msg) > 0) {
-        const size_t end = read_name(msg, len, kHeaderLen);
-        if (end == 0 || end + 4 > len) return ReplyType::other_error;
-        const uint16_t qt = rd16(msg + end);
-        if (qt == kTypeAXFR || qt == kTypeIXFR) return ReplyType::meta;
-    }
-    bool do_bit = false;
-    bool soa = false;
-    int ns = 0;
-    bool expired = false;
-    const bool ok = for_each_rr(msg, len, [&](const RR& rr) {
-        if (rr.type == kTypeOPT && rr.section == 3) do_bit = rr.ttl & 0x8000u;
-        if (rr.section == 2) {
-            if (rr.type == kTypeSOA) soa = true;
-            else if (rr.type == kTypeNS) ++ns;
-        }
-        return true;
-    });
-    if (!ok) return ReplyType::other_error;
-    if (do_bit) {
-        for_each_rr(msg, len, [&](const RR& rr) {
-            if (rr.type == kTypeRRSIG && !rrsig_valid(msg + rr.rdata(), rr.rdlen, wall_s)) expired = true;
-            return !expired;
-        });
-        if (expired) return ReplyType::other_error;
-    }
-    const uint8_t rc = rcode(msg);
-    if (ancount(msg) > 0 && rc == kNoError) return ReplyType::no_error;
-    if (soa && rc == kNoError) return ReplyType::no_data;
-    if (soa && rc == kNXDomain) return ReplyType::name_error;
-    if (rc == kServFail || rc == kNotImp) return ReplyType::server_error;
-    if (ns > 0 && rc == kNoError) return ReplyType::delegation;
-    if (rc == kNoError) return ReplyType::no_error;
-    return ReplyType::other_error;
-}
-
-int64_t minimal_ttl(const uint8_t* msg, size_t len, ReplyType t) {
-    using namespace wire;
-    constexpr int64_t kMinimalDefault = 5, kMaximumDefault = 3600;
-    if (t != ReplyType::no_error && t != ReplyType::name_error && t != ReplyType::no_data)
-        return kMinimalDefault;
-    int64_t min = kMaximumDefault;
-    int records = 0;
-    bool only_opt = true;
-    for_each_rr(msg, len, [&](const RR& rr) {
-        ++records;
-        if (rr.section == 3 && rr.type == kTypeOPT) return true;  // TTL holds EDNS flags
-        only_opt = false;
-        if (int64_t(rr.ttl) < min) min = rr.ttl;
-        return true;
-    });
-    if (records == 0 || (only_opt && ancount(msg) + nscount(msg) == 0 && arcount(msg) <= 1))
-        return kMinimalDefault;
-    return min;
-}
-
 // ---- the plugin ----
 
 Cache::Cache(Config cfg, std::shared_ptr<Stores> stores, const Clock& clock)
@@ -204,6 +117,14 @@ bool Cache::under(const ZoneSet& zones, const uint8_t* name, size_t len) const {
     return zones.matches(name, len) != ZoneSet::npos;
 }
 
+Key Cache::key_of(Query& q) const {
+    if (!q.cache_hash_set) {
+        q.cache_hash = key_hash(seed_, q.info.name, q.info.name_len, q.info.qtype, q.info.do_bit(), q.info.cd_bit());
+        q.cache_hash_set = true;
+    }
+    return key_with_hash(q.info, q.cache_hash);
+}
+
 bool Cache::in_zones(const wire::QueryInfo& q) const { return under(zones_wire_, q.name, q.name_len); }
 
 Cache::Counters& Cache::counters(const Query& q) {
@@ -226,12 +147,10 @@ void Cache::write_hit(Query& q, const Entry& e, uint32_t ttl, bool stale) {
     const size_t qlen = size_t(q.info.question_end) - kHeaderLen;
     uint8_t* r = q.resp;
     std::memcpy(r, e.msg(), n);
-    wr16(r, q.info.id);
-    const bool rd = q.info.flags & kRD;
-    const bool cd = q.info.flags & kCD;
+    set_id(r, q.info.id);
     const bool ad = e.ad && (q.info.do_bit() || (q.info.flags & kAD));
-    r[2] = uint8_t(0x80 | (q.info.opcode & 0x0f) << 3 | 0x04 /*AA*/ | (rd ? 1 : 0));
-    r[3] = uint8_t((e.ra ? 0x80 : 0) | (ad ? 0x20 : 0) | (cd ? 0x10 : 0) | (e.rcode & 0x0f));
+    set_flags(r, uint16_t(kQR | (q.info.opcode & 0x0f) << 11 | kAA | (q.info.flags & (kRD | kCD)) |
+                          (e.ra ? kRA : 0) | (ad ? kAD : 0) | (e.rcode & 0x0f)));
     // The question as the client wrote it (0x20 case, its class).
     std::memcpy(r + kHeaderLen, q.req + kHeaderLen, qlen);
     const uint8_t* offs = e.ttl_offsets();
@@ -294,7 +213,7 @@ Step Cache::query(Query& q) {
         return Step::next;
     }
     Counters& c = counters(q);
-    const Key k = make_key(q.info, seed_);
+    const Key k = key_of(q);
     uint32_t prefetch_hits = 0;
     const bool verify = cfg_.verify_stale;
     // With verify the stale entry is only written if the refresh fails, so
@@ -329,15 +248,15 @@ void Cache::start_refresh(Query& q, uint32_t inherit_hits) {
     run_below(q, kRefresh | kInheritHits | (uint64_t(inherit_hits) << 32));
 }
 
-void Cache::store_reply(Query& q, const uint8_t* msg, size_t len, ReplyType t, int64_t duration_ns,
+void Cache::store_reply(Query& q, const wire::ReplyView& reply, ReplyType t, int64_t duration_ns,
                         Counters& c) {
     const bool success = t == ReplyType::no_error || t == ReplyType::delegation;
     const bool denial = t == ReplyType::name_error || t == ReplyType::no_data || t == ReplyType::server_error;
     if (!success && !denial) return;
     if (under(success ? pexcept_wire_ : nexcept_wire_, q.info.name, q.info.name_len)) return;
-    const Key k = make_key(q.info, seed_);
+    const Key k = key_of(q);
     Entry e;
-    if (!make_entry(msg, len, k, clock_.now_ns(), uint32_t(duration_ns / kSecond), e)) return;
+    if (!make_entry(reply, k, clock_.now_ns(), uint32_t(duration_ns / kSecond), e)) return;
     Store& s = success ? stores_->success : stores_->denial;
     switch (s.insert(std::move(e))) {
         case Store::Insert::stored: break;
@@ -359,7 +278,7 @@ void Cache::response(Query& q) {
         if (!usable) {
             // The refresh failed: serve the stale entry (CoreDNS ignores the
             // refresh's error, so nothing is logged for it).
-            const Key k = make_key(q.info, seed_);
+            const Key k = key_of(q);
             const int64_t now = clock_.now_ns();
             const int64_t stale_s = cfg_.stale_up_to_ns / kSecond;
             const size_t qlen = size_t(q.info.question_end) - wire::kHeaderLen;
@@ -380,12 +299,13 @@ void Cache::response(Query& q) {
     }
     if (!q.written || q.resp_len < wire::kHeaderLen) return;
 
-    uint8_t* msg = q.resp;
-    size_t len = q.resp_len;
-    const ReplyType t = typify(msg, len, clock_.wall_s());
-    const bool has_key = !(wire::flags(msg) & wire::kTC) && t != ReplyType::other_error &&
+    // One walk of the reply (usually made by forward already) answers
+    // everything below.
+    wire::ReplyView& reply = q.reply();
+    const ReplyType t = reply.typify(clock_.wall_s());
+    const bool has_key = !(wire::flags(q.resp) & wire::kTC) && t != ReplyType::other_error &&
                          t != ReplyType::meta && t != ReplyType::update;
-    const int64_t msg_ttl = minimal_ttl(msg, len, t);
+    const int64_t msg_ttl = reply.minimal_ttl(t);
     int64_t duration_ns;
     if (t == ReplyType::name_error || t == ReplyType::no_data)
         duration_ns = clamp_ttl(msg_ttl, cfg_.minnttl_s, cfg_.nttl_s) * kSecond;
@@ -396,16 +316,16 @@ void Cache::response(Query& q) {
 
     // Upstream EDNS never reaches the client through the cache; the
     // finisher attaches the client's own OPT.
-    len = wire::strip_opt(msg, len);
-    q.resp_len = len;
+    q.resp_len = reply.strip_opt(q.resp);
     if (has_key && duration_ns > 0) {
-        if (reply_matches(msg, len, q.info)) store_reply(q, msg, len, t, duration_ns, c);
+        // CoreDNS 1.12 request.Match: name and type, not the class.
+        if (reply.answers(q.info, false)) store_reply(q, reply, t, duration_ns, c);
         else metrics_->drops.inc(c.worker, {c.server});
     }
     if (state == kRefresh) {
         if ((data & kInheritHits) && (data >> 32)) {
             // CoreDNS doPrefetch: the new item keeps the old hit count.
-            const Key k = make_key(q.info, seed_);
+            const Key k = key_of(q);
             const int64_t now = clock_.now_ns();
             auto reset = [&](Entry& e) {
                 e.freq_last_ns = now;
@@ -417,8 +337,8 @@ void Cache::response(Query& q) {
         return;
     }
     // Every record leaves with the computed TTL, on the miss path too.
-    wire::set_all_ttls(msg, len, uint32_t(duration_ns / kSecond));
-    if (!q.info.do_bit() && !(q.info.flags & wire::kAD)) wire::set_flag(msg, wire::kAD, false);
+    reply.set_all_ttls(q.resp, uint32_t(duration_ns / kSecond));
+    if (!q.info.do_bit() && !(q.info.flags & wire::kAD)) wire::set_flag(q.resp, wire::kAD, false);
 }
 
 // ---- metrics ----

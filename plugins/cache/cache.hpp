@@ -13,6 +13,7 @@
 #include "plugins/cache/metrics.hpp"
 #include "plugins/cache/store.hpp"
 #include "core/plugin.hpp"
+#include "core/wire/reply.hpp"
 #include "core/worker_local.hpp"
 #include "core/zones.hpp"
 
@@ -42,12 +43,15 @@ struct Config {
     std::string canonical() const;
 };
 
-// CoreDNS response.Typify (v1.12).
-enum class ReplyType : uint8_t { no_error, name_error, no_data, delegation, server_error, other_error, meta, update };
-ReplyType typify(const uint8_t* msg, size_t len, int64_t wall_s);
-
-// CoreDNS dnsutil.MinimalTTL (v1.12), in seconds.
-int64_t minimal_ttl(const uint8_t* msg, size_t len, ReplyType t);
+// CoreDNS response.Typify and dnsutil.MinimalTTL live in wire::ReplyView;
+// these take a message for callers that hold no view.
+using ReplyType = wire::ReplyType;
+inline ReplyType typify(const uint8_t* msg, size_t len, int64_t wall_s) {
+    return wire::ReplyView(msg, len).typify(wall_s);
+}
+inline int64_t minimal_ttl(const uint8_t* msg, size_t len, ReplyType t) {
+    return wire::ReplyView(msg, len).minimal_ttl(t);
+}
 
 // The two stores of one cache configuration; shared across reloads while the
 // configuration stays the same.
@@ -102,8 +106,9 @@ private:
     enum class Lookup { miss, fresh, stale };
     Lookup lookup(Query& q, const Key& k, Counters& c, bool count, uint32_t* prefetch_hits);
     void start_refresh(Query& q, uint32_t inherit_hits);
-    void store_reply(Query& q, const uint8_t* msg, size_t len, ReplyType t, int64_t duration_ns,
-                     Counters& c);
+    void store_reply(Query& q, const wire::ReplyView& reply, ReplyType t, int64_t duration_ns, Counters& c);
+    // The question's key, hashed once per exchange (Query::cache_hash).
+    Key key_of(Query& q) const;
 
     Config cfg_;
     ZoneSet zones_wire_, pexcept_wire_, nexcept_wire_;

@@ -58,15 +58,19 @@ uint64_t key_hash(uint64_t seed, const uint8_t* name, size_t name_len, uint16_t 
     return mix(h ^ tail ^ (uint64_t(name_len) << 56));
 }
 
-Key make_key(const wire::QueryInfo& q, uint64_t seed) {
+Key key_with_hash(const wire::QueryInfo& q, uint64_t hash) {
     Key k;
     k.name = q.name;
     k.name_len = q.name_len;
     k.qtype = q.qtype;
     k.do_bit = q.do_bit();
     k.cd_bit = q.cd_bit();
-    k.hash = key_hash(seed, k.name, k.name_len, k.qtype, k.do_bit, k.cd_bit);
+    k.hash = hash;
     return k;
+}
+
+Key make_key(const wire::QueryInfo& q, uint64_t seed) {
+    return key_with_hash(q, key_hash(seed, q.name, q.name_len, q.qtype, q.do_bit(), q.cd_bit()));
 }
 
 bool Entry::matches(const Key& k) const {
@@ -76,11 +80,17 @@ bool Entry::matches(const Key& k) const {
 
 bool make_entry(const uint8_t* msg, size_t len, const Key& key, int64_t now_ns, uint32_t ttl_s,
                 Entry& out) {
-    if (len < wire::kHeaderLen || len > 65535) return false;
+    return make_entry(wire::ReplyView(msg, len), key, now_ns, ttl_s, out);
+}
+
+bool make_entry(const wire::ReplyView& reply, const Key& key, int64_t now_ns, uint32_t ttl_s, Entry& out) {
+    const uint8_t* msg = reply.data();
+    const size_t len = reply.size();
+    if (!reply.ok()) return false;
     uint16_t offsets[4096];
     size_t n = 0;
     bool fits = true;
-    const bool ok = wire::for_each_rr(msg, len, [&](const wire::RR& rr) {
+    reply.for_each([&](const wire::RR& rr) {
         if (rr.type == wire::kTypeOPT) return true;
         if (n == std::size(offsets)) {
             fits = false;
@@ -89,7 +99,7 @@ bool make_entry(const uint8_t* msg, size_t len, const Key& key, int64_t now_ns, 
         offsets[n++] = uint16_t(rr.type_off + 4);
         return true;
     });
-    if (!ok || !fits) return false;
+    if (!fits) return false;
     const size_t total = len + 2 * n + key.name_len;
     out.blob.reset(new uint8_t[total]);
     uint8_t* b = out.blob.get();

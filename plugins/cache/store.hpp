@@ -14,6 +14,7 @@
 #include <mutex>
 #include <vector>
 
+#include "core/wire/reply.hpp"
 #include "core/wire/wire.hpp"
 
 namespace dnscore::plugins::cache {
@@ -44,6 +45,8 @@ uint64_t key_hash(uint64_t seed, const uint8_t* name, size_t name_len, uint16_t 
                   bool cd_bit);
 uint64_t process_seed();
 Key make_key(const wire::QueryInfo& q, uint64_t seed);
+// The key of `q` with its hash already computed (see Query::cache_hash).
+Key key_with_hash(const wire::QueryInfo& q, uint64_t hash);
 
 // One cached reply. `blob` holds the message (OPT stripped), then the offsets
 // of every TTL field (uint16_t each), then the lower-case question name.
@@ -77,6 +80,8 @@ struct Entry {
 // false when the message cannot be walked or is too large.
 bool make_entry(const uint8_t* msg, size_t len, const Key& key, int64_t now_ns, uint32_t ttl_s,
                 Entry& out);
+// The same from a view of the reply (no second walk).
+bool make_entry(const wire::ReplyView& reply, const Key& key, int64_t now_ns, uint32_t ttl_s, Entry& out);
 
 class Store {
 public:

@@ -153,16 +153,6 @@ void start_probe(const std::shared_ptr<Core>& core, size_t ui, Host& rt) {
 }
 
 // ---------------------------------------------------------------- per query
-bool reply_matches(const Query& q, const uint8_t* r, size_t len) {
-    if (len < wire::kHeaderLen || !(wire::flags(r) & wire::kQR) || wire::qdcount(r) != 1) return false;
-    uint8_t name[wire::kMaxNameLen];
-    size_t nlen = 0;
-    const size_t end = wire::read_name(r, len, wire::kHeaderLen, name, &nlen, true);
-    if (end == 0 || end + 4 > len) return false;
-    return nlen == q.info.name_len && std::memcmp(name, q.info.name, nlen) == 0 &&
-           wire::rd16(r + end) == q.info.qtype && wire::rd16(r + end + 2) == q.info.qclass;
-}
-
 // Single-flight key: the fields that make two misses interchangeable.
 std::string flight_key(const Query& q, bool upstream_tcp) {
     std::string k(reinterpret_cast<const char*>(q.info.name), q.info.name_len);
@@ -200,13 +190,15 @@ void share_outcome(const Query& leader, Step step, bool mismatch, OwnedQuery& f)
         f.fail(wire::kServFail, "plugin/forward: reply does not fit", kName);
         return;
     }
-    wire::wr16(f.resp, f.info.id);
+    wire::set_id(f.resp, f.info.id);
     // Same name up to case: restore this client's spelling (0x20).
     size_t nlen = 0;
     const size_t end = wire::read_name(f.resp, f.resp_len, wire::kHeaderLen, nullptr, nullptr);
     nlen = end > wire::kHeaderLen ? end - wire::kHeaderLen : 0;
     if (wire::qdcount(f.resp) == 1 && nlen == f.info.name_len)
         std::memcpy(f.resp + wire::kHeaderLen, f.req + f.info.qname_off, nlen);
+    // Same layout as the leader's reply: its view holds for this copy too.
+    if (const wire::ReplyView* v = leader.current_reply()) f.adopt_reply(*v);
 }
 
 awaitable<Outcome> exchange_once(std::shared_ptr<WorkerState> ws, std::shared_ptr<Core> core, size_t ui, bool tcp,
@@ -214,7 +206,7 @@ awaitable<Outcome> exchange_once(std::shared_ptr<WorkerState> ws, std::shared_pt
     Upstream& up = *core->upstreams[ui];
     const auto start = Clock::now();
     // A fresh random upstream ID; the client's is restored by the caller.
-    wire::wr16(q->req, uint16_t(ws->rng.next()));
+    wire::set_id(q->req, uint16_t(ws->rng.next()));
     Outcome r;
     if (tcp || up.spec.tls) {
         r = co_await stream_exchange(ws, core, ui, q->req, q->req_len, q->resp, q->resp_cap, deadline);
@@ -223,8 +215,9 @@ awaitable<Outcome> exchange_once(std::shared_ptr<WorkerState> ws, std::shared_pt
         r = co_await udp_exchange(ws, core, ui, q->req, q->req_len, q->resp, q->resp_cap, bufsize, deadline);
     }
     if (r.ok) {
-        // Something miekg cannot unpack is an error, not a reply.
-        if (!wire::for_each_rr(q->resp, r.len, [](const wire::RR&) { return true; })) {
+        // Something miekg cannot unpack is an error, not a reply. The view
+        // made here is the one cache and log use later (no second walk).
+        if (!q->parse_reply(r.len).ok()) {
             r.ok = false;
             r.err = "dns: overflow unpacking uint16";
         } else {
@@ -278,7 +271,7 @@ awaitable<void> run_query(std::shared_ptr<Core> core, std::shared_ptr<WorkerStat
                 }
                 break;
             }
-            wire::wr16(q.req, client_id);
+            wire::set_id(q.req, client_id);
             if (!r.ok) {
                 upstream_err = r.err;
                 if (core->opts.max_fails != 0) start_probe(core, ui, rt);
@@ -286,7 +279,10 @@ awaitable<void> run_query(std::shared_ptr<Core> core, std::shared_ptr<WorkerStat
                 break;
             }
             done = true;
-            if (!reply_matches(q, q.resp, r.len)) {
+            // CoreDNS checks request.Match (name and type); dnscore's forward
+            // has also required the same class from the start, and keeps it.
+            if (!q.pending_reply(r.len).answers(q.info, /*check_class=*/true)) {
+                q.reply_changed();  // the FORMERR below replaces what was parsed
                 const size_t len =
                     wire::build_header_reply(q.req, q.info, wire::kFormErr, true, false, q.resp, q.resp_cap);
                 q.set_written(len, kName);
@@ -301,14 +297,14 @@ awaitable<void> run_query(std::shared_ptr<Core> core, std::shared_ptr<WorkerStat
                 step = Step::next;
                 break;
             }
-            wire::wr16(q.resp, client_id);
+            wire::set_id(q.resp, client_id);
             q.set_written(r.len, kName);
             break;
         }
-        wire::wr16(q.req, client_id);
+        wire::set_id(q.req, client_id);
         if (!done) q.fail(wire::kServFail, upstream_err.empty() ? "no healthy proxies" : upstream_err, kName);
     } catch (const std::exception& e) {
-        wire::wr16(q.req, client_id);
+        wire::set_id(q.req, client_id);
         q.fail(wire::kServFail, std::string("plugin/forward: ") + e.what(), kName);
     }
 

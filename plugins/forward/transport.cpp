@@ -19,6 +19,7 @@
 #include "core/log.hpp"
 #include "core/net.hpp"
 #include "core/wire/wire.hpp"
+#include "core/wire/writer.hpp"
 
 namespace dnscore::plugins::forward {
 
@@ -59,9 +60,7 @@ std::string conn_text(const Socket& s) {
 size_t truncate_reply(uint8_t* msg, size_t len) {
     const size_t qend = wire::skip_question(msg, len);
     if (qend == 0) return 0;
-    wire::wr16(msg + 6, 0);
-    wire::wr16(msg + 8, 0);
-    wire::wr16(msg + 10, 0);
+    wire::set_rr_counts(msg, 0, 0, 0);
     wire::set_flag(msg, wire::kTC, true);
     return qend;
 }
@@ -378,7 +377,7 @@ awaitable<Outcome> stream_exchange(std::shared_ptr<WorkerState> ws, std::shared_
         copy.assign(msg, msg + len);
         do w.id = uint16_t(ws->rng.next());
         while (conn->has_id(w.id));
-        wire::wr16(copy.data(), w.id);
+        wire::set_id(copy.data(), w.id);
         send = copy.data();
     }
     conn->waiting.push_back(&w);
@@ -389,7 +388,7 @@ awaitable<Outcome> stream_exchange(std::shared_ptr<WorkerState> ws, std::shared_
 
     Outcome r;
     if (w.done) {
-        if (w.len >= 2) wire::wr16(out, wire::id(msg));  // the caller checks its own ID
+        if (w.len >= 2) wire::set_id(out, wire::id(msg));  // the caller checks its own ID
         r.ok = true;
         r.len = w.len;
         conn->last_used = Clock::now();
@@ -457,14 +456,12 @@ awaitable<Outcome> probe_exchange(asio::io_context& io, std::shared_ptr<Core> co
     // NS for the health-check domain, RD unless no_rec.
     std::vector<uint8_t> q(wire::kHeaderLen + wire::kMaxNameLen + 4);
     Rng rng;
-    wire::wr16(q.data(), uint16_t(rng.next()));
-    wire::wr16(q.data() + 2, core->opts.hc_recursion_desired ? wire::kRD : 0);
-    wire::wr16(q.data() + 4, 1);
-    const size_t nlen = wire::text_to_name(core->opts.hc_domain, q.data() + wire::kHeaderLen);
-    size_t off = wire::kHeaderLen + nlen;
-    wire::wr16(q.data() + off, wire::kTypeNS);
-    wire::wr16(q.data() + off + 2, wire::kClassIN);
-    q.resize(off + 4);
+    uint8_t name[wire::kMaxNameLen];
+    const size_t nlen = wire::text_to_name(core->opts.hc_domain, name);
+    wire::Writer w(q.data(), q.size());
+    w.header(uint16_t(rng.next()), core->opts.hc_recursion_desired ? wire::kRD : 0);
+    w.question(name, nlen, wire::kTypeNS, wire::kClassIN);
+    q.resize(w.size());
 
     asio::steady_timer timer(io);
     timer.expires_after(kHealthTimeout);

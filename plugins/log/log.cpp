@@ -54,46 +54,6 @@ void put_addr(fmt::memory_buffer& b, const Endpoint& ep) {
     }
 }
 
-// Facts of a reply needed for {rcode} and the response class.
-struct ReplyFacts {
-    unsigned rcode = 0;  // header rcode plus the OPT's extended bits
-    bool do_bit = false;
-    bool expired_sig = false;
-    bool soa = false;
-    int ns = 0;
-};
-
-bool rrsig_valid(const uint8_t* rdata, int64_t now) {
-    // miekg/dns RRSIG.ValidityPeriod: serial arithmetic over 2^31-second eras.
-    constexpr int64_t year68 = int64_t(1) << 31;
-    const int64_t exp = wire::rd32(rdata + 8);
-    const int64_t inc = wire::rd32(rdata + 12);
-    const int64_t modi = (inc - now) / year68;
-    const int64_t mode = (exp - now) / year68;
-    const int64_t ti = inc + modi * year68;
-    const int64_t te = exp + mode * year68;
-    return ti <= now && now <= te;
-}
-
-ReplyFacts reply_facts(const uint8_t* msg, size_t len, int64_t now) {
-    ReplyFacts f;
-    f.rcode = wire::rcode(msg);
-    wire::for_each_rr(msg, len, [&](const wire::RR& rr) {
-        if (rr.type == wire::kTypeOPT && rr.section == 3) {
-            f.rcode |= unsigned(rr.ttl >> 24) << 4;
-            f.do_bit = (rr.ttl & 0x8000) != 0;
-        } else if (rr.type == wire::kTypeRRSIG && rr.rdlen >= 16) {
-            if (!rrsig_valid(msg + rr.rdata(), now)) f.expired_sig = true;
-        }
-        if (rr.section == 2) {
-            if (rr.type == wire::kTypeSOA) f.soa = true;
-            else if (rr.type == wire::kTypeNS) ++f.ns;
-        }
-        return true;
-    });
-    return f;
-}
-
 void put_flags(fmt::memory_buffer& b, uint16_t flags) {
     static constexpr struct {
         uint16_t bit;
@@ -111,26 +71,20 @@ void put_flags(fmt::memory_buffer& b, uint16_t flags) {
 
 }  // namespace
 
+// response.Classify of a Typify result.
+ResponseClass classify(wire::ReplyType t) {
+    switch (t) {
+        case wire::ReplyType::no_error:
+        case wire::ReplyType::delegation: return ResponseClass::success;
+        case wire::ReplyType::name_error:
+        case wire::ReplyType::no_data: return ResponseClass::denial;
+        default: return ResponseClass::error;
+    }
+}
+
 ResponseClass classify_reply(const uint8_t* msg, size_t len, int64_t now_unix) {
     if (msg == nullptr || len < wire::kHeaderLen) return ResponseClass::error;
-    const uint8_t op = wire::opcode(msg);
-    if (op == 5 || op == 4) return ResponseClass::error;  // Update, Meta (notify)
-    if (wire::qdcount(msg) > 0) {
-        const size_t end = wire::read_name(msg, len, wire::kHeaderLen);
-        if (end != 0 && end + 4 <= len) {
-            const uint16_t qt = wire::rd16(msg + end);
-            if (qt == wire::kTypeAXFR || qt == wire::kTypeIXFR) return ResponseClass::error;  // Meta
-        }
-    }
-    const ReplyFacts f = reply_facts(msg, len, now_unix);
-    if (f.do_bit && f.expired_sig) return ResponseClass::error;
-    if (wire::ancount(msg) > 0 && f.rcode == wire::kNoError) return ResponseClass::success;
-    if (f.soa && f.rcode == wire::kNoError) return ResponseClass::denial;      // NoData
-    if (f.soa && f.rcode == wire::kNXDomain) return ResponseClass::denial;     // NameError
-    if (f.rcode == wire::kServFail || f.rcode == wire::kNotImp) return ResponseClass::error;
-    if (f.ns > 0 && f.rcode == wire::kNoError) return ResponseClass::success;  // Delegation
-    if (f.rcode == wire::kNoError) return ResponseClass::success;
-    return ResponseClass::error;
+    return classify(wire::ReplyView(msg, len).typify(now_unix));
 }
 
 // replacer.parseFormat: find each '}', back up to the nearest '{'.
@@ -195,6 +149,16 @@ Step Log::query(Query& q) {
 
 void Log::render(const LogFormat& f, const Query& q, const uint8_t* reply, size_t reply_len,
                  int64_t elapsed_ns, fmt::memory_buffer& b) {
+    if (reply == nullptr) {
+        render(f, q, nullptr, elapsed_ns, b);
+        return;
+    }
+    const wire::ReplyView view(reply, reply_len);
+    render(f, q, &view, elapsed_ns, b);
+}
+
+void Log::render(const LogFormat& f, const Query& q, const wire::ReplyView* reply, int64_t elapsed_ns,
+                 fmt::memory_buffer& b) {
     char scratch[16];
     for (const auto& n : f.nodes) {
         switch (n.label) {
@@ -220,11 +184,10 @@ void Log::render(const LogFormat& f, const Query& q, const uint8_t* reply, size_
             if (reply == nullptr) {
                 b.push_back('-');
             } else {
-                const ReplyFacts rf = reply_facts(reply, reply_len, 0);
-                put(b, wire::rcode_name(rf.rcode, scratch));
+                put(b, wire::rcode_name(reply->rcode(), scratch));
             }
             break;
-        case Label::rsize: put_int(b, reply ? reply_len : 0); break;
+        case Label::rsize: put_int(b, reply ? reply->size() : 0); break;
         case Label::duration: {
             // time.Duration.Seconds(), then strconv.FormatFloat(v, 'f', -1, 64).
             const int64_t sec = elapsed_ns / 1000000000;
@@ -238,7 +201,7 @@ void Log::render(const LogFormat& f, const Query& q, const uint8_t* reply, size_
         }
         case Label::rflags:
             if (reply == nullptr) b.push_back('-');
-            else put_flags(b, wire::flags(reply));
+            else put_flags(b, wire::flags(reply->data()));
             break;
         }
     }
@@ -253,16 +216,18 @@ void Log::response(Query& q) {
 
     // The reply the recorder saw; for a non-written rcode the one the server
     // will write (header + question, no OPT), as CoreDNS logs it.
-    const uint8_t* reply = nullptr;
-    size_t reply_len = 0;
+    const wire::ReplyView* reply = nullptr;
+    wire::ReplyView synth_view;
     uint8_t synth[wire::kHeaderLen + wire::kMaxNameLen + 8];
     if (q.written && q.resp_len >= wire::kHeaderLen) {
-        reply = q.resp;
-        reply_len = q.resp_len;
+        reply = &q.reply();
     } else if (!q.written && is_unwritten_rcode(q.rcode)) {
-        reply_len = wire::build_header_reply(q.req, q.info, uint8_t(q.rcode), true, false, synth,
-                                             sizeof synth);
-        if (reply_len) reply = synth;
+        const size_t n = wire::build_header_reply(q.req, q.info, uint8_t(q.rcode), true, false, synth,
+                                                  sizeof synth);
+        if (n) {
+            synth_view.parse(synth, n);
+            reply = &synth_view;
+        }
     }
 
     const bool all = rule->classes[size_t(ResponseClass::all)];
@@ -270,13 +235,14 @@ void Log::response(Query& q) {
         const int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
                                 std::chrono::system_clock::now().time_since_epoch())
                                 .count();
-        if (!rule->classes[size_t(classify_reply(reply, reply_len, now))]) return;
+        const ResponseClass c = reply ? classify(reply->typify(now)) : ResponseClass::error;
+        if (!rule->classes[size_t(c)]) return;
     }
 
     thread_local fmt::memory_buffer buf;
     buf.clear();
     put(buf, "[INFO] ");
-    render(rule->format, q, reply, reply_len, elapsed, buf);
+    render(rule->format, q, reply, elapsed, buf);
     log::write_line(std::string_view(buf.data(), buf.size()));
 }
 

@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "core/plugin.hpp"
+#include "core/wire/reply.hpp"
 #include "core/zones.hpp"
 
 namespace dnscore::plugins {
@@ -16,8 +17,10 @@ namespace dnscore::plugins {
 // CoreDNS response classes (plugin/pkg/response/classify.go).
 enum class ResponseClass : uint8_t { all, success, denial, error };
 
-// response.Typify + Classify of a reply (nullptr/0 = no reply: error).
-// `now_unix` is used for the RRSIG validity check of DO replies.
+// response.Classify of a response.Typify result (wire::ReplyView::typify).
+ResponseClass classify(wire::ReplyType t);
+// Typify + Classify of a message (nullptr/0 = no reply: error). `now_unix`
+// is used for the RRSIG validity check of DO replies.
 ResponseClass classify_reply(const uint8_t* msg, size_t len, int64_t now_unix);
 
 // A parsed format: literals and placeholders (replacer.parseFormat).
@@ -66,6 +69,9 @@ public:
     // (nullptr = none) and `elapsed_ns` the {duration}.
     static void render(const LogFormat& f, const Query& q, const uint8_t* reply, size_t reply_len,
                        int64_t elapsed_ns, fmt::memory_buffer& out);
+    // The same with the reply already understood (nullptr = none).
+    static void render(const LogFormat& f, const Query& q, const wire::ReplyView* reply, int64_t elapsed_ns,
+                       fmt::memory_buffer& out);
 
 private:
     const LogRule* match(const Query& q) const;

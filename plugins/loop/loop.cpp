@@ -11,6 +11,7 @@
 #include "core/config.hpp"
 #include "core/log.hpp"
 #include "core/net.hpp"
+#include "core/wire/writer.hpp"
 #include "core/host.hpp"
 #include "core/host.hpp"
 
@@ -141,15 +142,13 @@ void LoopProbe::attempt() {
 
     // HINFO PROBE IN, RD=1 (miekg/dns SetQuestion), random id.
     s.id = uint16_t(s.rng());
-    s.query.assign(wire::kHeaderLen, 0);
-    wire::wr16(s.query.data(), s.id);
-    wire::wr16(s.query.data() + 2, wire::kRD);
-    wire::wr16(s.query.data() + 4, 1);
     uint8_t name[wire::kMaxNameLen];
     const size_t nlen = wire::text_to_name(loop_->probe_name(), name);
-    s.query.insert(s.query.end(), name, name + nlen);
-    const uint8_t tail[4] = {0, uint8_t(wire::kTypeHINFO), 0, 1};
-    s.query.insert(s.query.end(), tail, tail + 4);
+    s.query.resize(wire::kHeaderLen + nlen + 4);
+    wire::Writer w(s.query.data(), s.query.size());
+    w.header(s.id, wire::kRD);
+    w.question(name, nlen, wire::kTypeHINFO, wire::kClassIN);
+    s.query.resize(w.size());
 
     s.waiting = true;
     auto self = shared_from_this();
@@ -163,8 +162,7 @@ void LoopProbe::attempt() {
     s.sock.async_receive(asio::buffer(s.reply), [self](const boost::system::error_code& e, size_t n) {
         auto& st = *self->impl_;
         if (self->finished_ || !st.waiting) return;
-        if (!e && n >= wire::kHeaderLen && wire::rd16(st.reply) == st.id &&
-            (wire::rd16(st.reply + 2) & 0x8000)) {
+        if (!e && n >= wire::kHeaderLen && wire::id(st.reply) == st.id && (wire::flags(st.reply) & wire::kQR)) {
             st.waiting = false;
             self->finish();  // any reply, whatever its rcode
             return;

@@ -2,50 +2,45 @@
 
 #include <cstring>
 
+#include "core/wire/writer.hpp"
 #include "corefile/setup.hpp"
 
 namespace dnscore::plugins {
 
 size_t build_whoami_reply(const Query& q, uint8_t* out, size_t cap) {
     using namespace wire;
+    Writer w(out, cap);
+    // CoreDNS sends whoami's reply uncompressed.
+    w.set_compression(false);
     // Header + question as asked (case kept), AA set (CoreDNS SetReply + Authoritative).
-    size_t n = build_header_reply(q.req, q.info, kNoError, true, false, out, cap);
-    if (n == 0) return 0;
-    set_flag(out, kAA, true);
-    const size_t qname_len = q.info.name_len;
-    const uint8_t* qname = out + kHeaderLen;  // the question name just written, as sent
-    const bool v4 = q.client.is_v4();
-    const size_t ip_len = v4 ? 4 : 16;
-    const size_t need = n + (qname_len + 10 + ip_len) + (5 + qname_len + 10 + 7);
-    if (need > cap) return 0;
+    w.reply_header(q.req, q.info, kNoError, true, false);
+    if (!w.ok() || !q.info.has_question) return 0;
+    w.set_flags(uint16_t(flags(out) | kAA));
 
+    // The question name as the client wrote it, and _udp/_tcp in front of it.
+    uint8_t srv_name[1 + 4 + kMaxNameLen];
+    size_t nlen = 0;
+    read_name(q.req, q.info.question_end, q.info.qname_off, srv_name + 5, &nlen, false);
+    const uint8_t* qname = srv_name + 5;
+    srv_name[0] = 4;
+    std::memcpy(srv_name + 1, q.tcp() ? "_tcp" : "_udp", 4);
+
+    w.section(Section::additional);
     // QNAME 0 CLASS A|AAAA client-ip
-    std::memmove(out + n, qname, qname_len);
-    n += qname_len;
-    wr16(out + n, v4 ? kTypeA : kTypeAAAA);
-    wr16(out + n + 2, q.info.qclass);
-    wr32(out + n + 4, 0);
-    wr16(out + n + 8, uint16_t(ip_len));
-    std::memcpy(out + n + 10, q.client.ip_bytes(), ip_len);
-    n += 10 + ip_len;
-
+    const uint8_t* ip = q.client.ip_bytes();
+    if (q.client.is_v4()) {
+        uint8_t v4[4];
+        std::memcpy(v4, ip, 4);
+        w.a(qname, nlen, q.info.qclass, 0, v4);
+    } else {
+        uint8_t v6[16];
+        std::memcpy(v6, ip, 16);
+        w.aaaa(qname, nlen, q.info.qclass, 0, v6);
+    }
     // _udp.QNAME 0 CLASS SRV 0 0 PORT .
-    out[n] = 4;
-    std::memcpy(out + n + 1, q.tcp() ? "_tcp" : "_udp", 4);
-    n += 5;
-    std::memmove(out + n, out + kHeaderLen, qname_len);
-    n += qname_len;
-    wr16(out + n, kTypeSRV);
-    wr16(out + n + 2, q.info.qclass);
-    wr32(out + n + 4, 0);
-    wr16(out + n + 8, 7);
-    wr16(out + n + 10, 0);  // priority
-    wr16(out + n + 12, 0);  // weight
-    wr16(out + n + 14, q.client.port());
-    out[n + 16] = 0;  // target "."
-    n += 17;
-    wr16(out + 10, 2);  // ARCOUNT
-    return n;
+    static constexpr uint8_t kRoot[1] = {0};
+    w.srv(srv_name, 5 + nlen, q.info.qclass, 0, 0, 0, q.client.port(), kRoot, 1);
+    return w.finish();
 }
 
 Step Whoami::query(Query& q) {
