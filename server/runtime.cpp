@@ -30,6 +30,16 @@ Runtime::Runtime(RuntimeOptions opts) : opts_(std::move(opts)) {}
 
 Runtime::~Runtime() {
     for (auto& w : workers_) w->join();
+    // Plugin state may own sockets of any loop and be kept alive by a handler
+    // pending on any other: drop the configuration, then every loop's
+    // handlers, while all the loops still exist; then the loops.
+    {
+        std::lock_guard lk(config_mu_);
+        config_.reset();
+    }
+    for (auto& w : workers_) w->destroy_pending();
+    control_.destroy_pending();
+    workers_.clear();
 }
 
 std::shared_ptr<const ServerSet> Runtime::config() const {

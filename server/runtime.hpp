@@ -93,7 +93,7 @@ private:
     void shutdown();
 
     RuntimeOptions opts_;
-    boost::asio::io_context control_{1};
+    Loop control_{1};
     std::vector<std::unique_ptr<Worker>> workers_;
     std::shared_ptr<ServerSet> config_;
     mutable std::mutex config_mu_;

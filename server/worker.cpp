@@ -363,7 +363,7 @@ void TcpConnection::start_write() {
 
 // ---------------------------------------------------------------- Worker
 struct Worker::Impl {
-    asio::io_context io{1};
+    Loop io{1};
     std::vector<std::shared_ptr<UdpListener>> udp;
     std::vector<std::shared_ptr<TcpListener>> tcp;
     Query slot;
@@ -404,6 +404,14 @@ void Worker::start() {
             }
         }
     });
+}
+
+void Worker::destroy_pending() {
+    join();
+    config_.reset();
+    impl_->udp.clear();
+    impl_->tcp.clear();
+    impl_->io.destroy_pending();
 }
 
 void Worker::join() {

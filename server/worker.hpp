@@ -11,6 +11,7 @@
 #include "core/config.hpp"
 #include "core/host.hpp"
 #include "core/query.hpp"
+#include "server/loop.hpp"
 
 namespace boost::asio {
 class io_context;
@@ -35,6 +36,9 @@ public:
     // Thread control (called from the control thread).
     void start();
     void join();
+    // After join, at exit: drop this worker's configuration and destroy the
+    // handlers still pending on its loop (see server/loop.hpp).
+    void destroy_pending();
 
     // Control thread: open this worker's sockets for `l` on `port` ("0" picks
     // a free one). Returns the port bound. Throws on bind failure.
