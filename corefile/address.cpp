@@ -207,8 +207,9 @@ struct HostsPort {
     std::string port;
 };
 
-// plugin.SplitHostPort.
-HostsPort split_host_port(std::string s) {
+// CoreDNS plugin.SplitHostPort (normalize.go): a server key's hosts (a CIDR
+// expands to reverse zones) and port; not Go's net.SplitHostPort (core/net).
+HostsPort split_key_host_port(std::string s) {
     HostsPort r;
     auto colon = s.rfind(':');
     if (colon != std::string::npos && colon == s.size() - 1)
@@ -290,9 +291,9 @@ bool is_valid_domain_name(const std::string& name) {
 
 std::vector<ZoneAddr> normalize_key(const std::string& key, const std::string& default_dns_port) {
     auto [transport, rest] = split_transport(key);
-    HostsPort hp = split_host_port(rest);
+    HostsPort hp = split_key_host_port(rest);
     // Re-check the fully qualified form: some names pass only without the dot.
-    for (const auto& h : hp.hosts) split_host_port(fqdn(h));
+    for (const auto& h : hp.hosts) split_key_host_port(fqdn(h));
     std::string port = hp.port;
     if (port.empty()) {
         if (transport == "dns") port = default_dns_port;
@@ -307,7 +308,7 @@ std::vector<ZoneAddr> normalize_key(const std::string& key, const std::string& d
 std::vector<std::string> normalize_zone(const std::string& s) {
     auto [transport, rest] = split_transport(s);
     (void)transport;
-    HostsPort hp = split_host_port(rest);
+    HostsPort hp = split_key_host_port(rest);
     std::vector<std::string> out;
     for (const auto& h : hp.hosts) out.push_back(ascii_lower(fqdn(h)));
     return out;
