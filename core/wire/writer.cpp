@@ -43,7 +43,7 @@ void Writer::put32(uint32_t v) {
 }
 void Writer::put(const uint8_t* p, size_t n) {
     if (!reserve(n)) return;
-    std::memmove(buf_ + len_, p, n);
+    if (n) std::memmove(buf_ + len_, p, n);  // p may be null when n is 0
     len_ += n;
 }
 
@@ -231,7 +231,7 @@ void Writer::ede(uint16_t info_code, std::string_view text) {
     uint8_t data[2 + 512];
     if (text.size() > sizeof data - 2) text = text.substr(0, sizeof data - 2);
     wr16(data, info_code);
-    std::memcpy(data + 2, text.data(), text.size());
+    if (!text.empty()) std::memcpy(data + 2, text.data(), text.size());  // data() may be null
     option(kOptionEDE, data, 2 + text.size());
 }
 
