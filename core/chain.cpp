@@ -84,15 +84,9 @@ public:
     }
 
     static void run_below(const Query& q, uint64_t data) {
-        // Copied without the client's sink (it must not be kept alive or
-        // written to) and without the reply so far.
-        Query from = q;
-        from.sink = nullptr;
-        from.sink_owner.reset();
-        from.clear_reply();
-        auto oq = std::make_unique<OwnedQuery>(from);
-        oq->sink = null_sink().get();
-        oq->sink_owner = null_sink();
+        // Not the client's sink (it must not be kept alive or written to),
+        // and none of the reply so far.
+        auto oq = std::make_unique<OwnedQuery>(q, null_sink());
         oq->proto = Proto::tcp;
         oq->base_ = q.pos_;
         oq->ran_ = uint16_t(q.pos_ + 1);

@@ -161,16 +161,27 @@ void OwnedQuery::operator delete(void* p, size_t size) noexcept {
 OwnedQuery::~OwnedQuery() { t_reply_buffers.give(std::move(resp_store)); }
 
 OwnedQuery::OwnedQuery(const Query& from) : Query(from) {
+    own_buffers(from, true);
+    if (sink) sink_owner = sink->shared_from_this();
+}
+
+OwnedQuery::OwnedQuery(const Query& from, std::shared_ptr<ReplySink> to) : Query(from) {
+    own_buffers(from, false);
+    clear_reply();
+    sink = to.get();
+    sink_owner = std::move(to);
+}
+
+void OwnedQuery::own_buffers(const Query& from, bool copy_reply) {
     req_store.reset(new uint8_t[from.req_len ? from.req_len : 1]);
     std::memcpy(req_store.get(), from.req, from.req_len);
     req = req_store.get();
     resp_cap = wire::kMaxMessage;
     resp_store = t_reply_buffers.take();
-    if (from.resp_len) std::memcpy(resp_store.get(), from.resp, from.resp_len);
+    if (copy_reply && from.resp_len) std::memcpy(resp_store.get(), from.resp, from.resp_len);
     resp = resp_store.get();
     reply_changed();  // the copied view points at the old buffer
     owned = true;
-    if (sink) sink_owner = sink->shared_from_this();
     if (worker) keepalive = worker->config_keepalive();
 }
 

@@ -71,7 +71,6 @@ struct Query {
     std::shared_ptr<const void> keepalive;   // set only while async: the config snapshot
     bool owned = false;                      // this is an OwnedQuery (async)
 
-
     // ---- reply ----
     uint8_t* resp = nullptr;  // reply buffer (capacity resp_cap)
     size_t resp_cap = 0;
@@ -152,15 +151,21 @@ private:
 // A Query that owns copies of its buffers, for exchanges that wait.
 struct OwnedQuery : Query {
     explicit OwnedQuery(const Query& from);
+    // A copy whose reply goes to `sink` instead of the client's (kept alive
+    // by the copy), started with no reply: background exchanges (run_below).
+    OwnedQuery(const Query& from, std::shared_ptr<ReplySink> sink);
     ~OwnedQuery();
     OwnedQuery(const OwnedQuery&) = delete;
     OwnedQuery& operator=(const OwnedQuery&) = delete;
     // Recycled per thread: one of these is made for every upstream miss, and
-    // at ~1 KiB it is past malloc's fast per-thread cache.
+    // at ~1.6 KiB it is past malloc's fast per-thread cache.
     static void* operator new(size_t size);
     static void operator delete(void* p, size_t size) noexcept;
     std::unique_ptr<uint8_t[]> req_store;
     std::unique_ptr<uint8_t[]> resp_store;  // a 64 KiB buffer, recycled per thread
+
+private:
+    void own_buffers(const Query& from, bool copy_reply);
 };
 
 // True when the rcode means "nothing was written, the server writes it"
