@@ -1,5 +1,7 @@
 #include "server/runtime.hpp"
 
+#include <sys/resource.h>
+
 #include <sched.h>
 #include <unistd.h>
 
@@ -65,6 +67,17 @@ unsigned usable_cpus() {
         if (n > 0) return unsigned(n);
     }
     return std::max(1u, std::thread::hardware_concurrency());
+}
+
+// Go (1.19+) raises the soft limit of open files to the hard limit at start,
+// so CoreDNS can hold as many connections as the hard limit allows; a C++
+// process keeps the often tiny soft limit (1024) unless it does the same.
+void raise_open_file_limit() {
+    rlimit r{};
+    if (::getrlimit(RLIMIT_NOFILE, &r) == 0 && r.rlim_cur < r.rlim_max) {
+        r.rlim_cur = r.rlim_max;
+        ::setrlimit(RLIMIT_NOFILE, &r);
+    }
 }
 
 // CoreDNS prints listen errors as Go's net package does:
@@ -312,6 +325,7 @@ void Runtime::shutdown() {
 }
 
 int Runtime::run() {
+    raise_open_file_limit();
     std::shared_ptr<ServerSet> set;
     try {
         source_ = corefile::read_corefile(opts_.conf_flag, opts_.dns_port);
@@ -320,7 +334,8 @@ int Runtime::run() {
         set = corefile::load(source_.text, source_.file, lo);
         unsigned n = opts_.workers ? opts_.workers : usable_cpus();
         n = std::min(n, unsigned(kMaxWorkers));
-        for (unsigned i = 0; i < n; ++i) workers_.push_back(std::make_unique<Worker>(*this, int(i)));
+        const size_t tcp_per_worker = std::max<size_t>(1, (opts_.tcp_max_connections + n - 1) / n);
+        for (unsigned i = 0; i < n; ++i) workers_.push_back(std::make_unique<Worker>(*this, int(i), tcp_per_worker));
         open_listeners(*set);
     } catch (const std::exception& e) {
         std::cerr << e.what() << "\n";

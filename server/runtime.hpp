@@ -23,6 +23,10 @@ struct RuntimeOptions {
     std::string pidfile;
     bool quiet = false;
     unsigned workers = 0;       // 0 = hardware threads
+    // Open TCP connections at most (all listeners, split evenly between the
+    // workers); past it a new connection is closed at once and counted in
+    // dnscore_tcp_connections_dropped_total{reason="limit"}.
+    size_t tcp_max_connections = 10000;
     // An embedding program's own lifecycle (node-cache's interface and
     // iptables rules): after the first configuration's listeners opened
     // (after its plugins' first-startup hooks), and at a graceful stop or a

@@ -22,6 +22,8 @@
 #include "core/chain.hpp"
 #include "core/dns_metrics.hpp"
 #include "core/log.hpp"
+#include "server/buffer_pool.hpp"
+#include "server/metrics.hpp"
 #include "server/runtime.hpp"
 
 namespace asio = boost::asio;
@@ -33,7 +35,12 @@ namespace dnscore {
 namespace {
 
 constexpr int kUdpBatch = 64;             // datagrams read per wake-up before yielding
-constexpr size_t kTcpMaxInflight = 128;   // async queries per TCP connection
+// TCP bounds per connection. Timeouts are CoreDNS 1.12's (read 3 s, idle
+// 10 s, write 5 s); the byte bounds are ours (README "TCP connections").
+constexpr size_t kTcpMaxInflight = 128;              // async exchanges
+constexpr size_t kTcpPauseQueued = 64 * 1024;        // stop reading past this many unsent bytes
+constexpr size_t kTcpMaxQueued = 1024 * 1024;        // close past this many unsent bytes
+constexpr size_t kTcpKeepQueueCapacity = 16 * 1024;  // queue memory kept once drained
 constexpr auto kTcpFirstReadTimeout = std::chrono::seconds(3);
 constexpr auto kTcpIdleTimeout = std::chrono::seconds(10);
 constexpr auto kTcpWriteTimeout = std::chrono::seconds(5);
@@ -182,9 +189,17 @@ private:
 };
 
 // ---------------------------------------------------------------- TCP
+// One connection: a coroutine reads length-prefixed messages into pooled
+// buffers sized to what has arrived, runs each through the worker, and
+// replies go out at once with one non-blocking send; only what the kernel
+// does not take is queued. Bounds: kTcpMaxInflight async exchanges, reading
+// pauses while more than kTcpPauseQueued bytes wait, a connection whose queue
+// passes kTcpMaxQueued or whose write makes no progress for kTcpWriteTimeout
+// is closed (counted in dnscore_tcp_connections_dropped_total).
 class TcpConnection : public ReplySink {
 public:
     TcpConnection(Worker& w, std::shared_ptr<TcpListener> listener, tcp::socket sock);
+    ~TcpConnection() override;
     void start();
     void send_reply(const uint8_t* msg, size_t len, const Query& q) override;
     void close();
@@ -192,7 +207,18 @@ public:
 private:
     asio::awaitable<void> read_loop();
     asio::awaitable<void> watchdog();
+    // Queues the bytes of [lenbuf, msg] from `skip` on; false if over the bound.
+    bool enqueue(const uint8_t* lenbuf, const uint8_t* msg, size_t len, size_t skip);
     void start_write();
+    void on_written(const boost::system::error_code& ec, size_t n);
+    void drop(server::metrics::TcpDrop why);
+    size_t queued() const { return wq_.size() + (wq_sending_.size() - sent_); }
+    void wake_reader() {
+        if (paused_) unpause_.cancel();
+    }
+    std::chrono::steady_clock::time_point next_check() const {
+        return writing_ ? std::min(deadline_, write_progress_ + kTcpWriteTimeout) : deadline_;
+    }
     std::shared_ptr<TcpConnection> self() {
         return std::static_pointer_cast<TcpConnection>(shared_from_this());
     }
@@ -202,11 +228,14 @@ private:
     tcp::socket sock_;
     asio::steady_timer timer_;
     asio::steady_timer unpause_;
-    std::chrono::steady_clock::time_point deadline_;
-    std::vector<uint8_t> rbuf_;
-    std::vector<uint8_t> wq_, wq_sending_;
+    std::chrono::steady_clock::time_point deadline_;        // idle / first-read deadline
+    std::chrono::steady_clock::time_point write_progress_;  // last time a write moved
+    std::vector<uint8_t> wq_;          // waiting behind the write in flight
+    std::vector<uint8_t> wq_sending_;  // the write in flight, sent_ bytes of it done
+    size_t sent_ = 0;
     bool writing_ = false;
     bool closed_ = false;
+    bool paused_ = false;
     bool reading_done_ = false;
     long inflight_ = 0;  // exchanges that went async and have not replied yet
     Endpoint client_, local_;
@@ -215,7 +244,7 @@ private:
 class TcpListener : public std::enable_shared_from_this<TcpListener> {
 public:
     TcpListener(Worker& w, const std::string& label, tcp::acceptor acc)
-        : w_(w), label_(label), acc_(std::move(acc)) {}
+        : w_(w), label_(label), acc_(std::move(acc)), backoff_(acc_.get_executor()) {}
     void set_spec(const Listener* spec) { spec_ = spec; }
     const Listener* spec() const { return spec_; }
     const std::string& label() const { return label_; }
@@ -223,6 +252,7 @@ public:
     void close() {
         boost::system::error_code ec;
         acc_.close(ec);
+        backoff_.cancel();
     }
 
 private:
@@ -230,19 +260,41 @@ private:
         acc_.async_accept([this, self = shared_from_this()](const boost::system::error_code& ec,
                                                              tcp::socket sock) {
             if (ec == asio::error::operation_aborted || !acc_.is_open()) return;
-            if (!ec) std::make_shared<TcpConnection>(w_, self, std::move(sock))->start();
+            if (ec == asio::error::no_descriptors || ec == asio::error::no_buffer_space ||
+                ec == asio::error::no_memory || ec.value() == ENFILE) {
+                // Out of descriptors or memory: the connection stays in the
+                // backlog and accepting again at once would spin. Retry soon.
+                backoff_.expires_after(std::chrono::milliseconds(100));
+                backoff_.async_wait([this, self](const boost::system::error_code& e) {
+                    if (!e && acc_.is_open()) accept();
+                });
+                return;
+            }
+            if (!ec) {
+                if (w_.tcp_connections() >= w_.tcp_connection_limit()) {
+                    // Full: close at once so the client retries elsewhere
+                    // instead of waiting in the backlog.
+                    server::metrics::count_drop(w_.index(), server::metrics::TcpDrop::limit);
+                    boost::system::error_code ignored;
+                    sock.close(ignored);
+                } else {
+                    std::make_shared<TcpConnection>(w_, self, std::move(sock))->start();
+                }
+            }
             accept();
         });
     }
     Worker& w_;
     std::string label_;
     tcp::acceptor acc_;
+    asio::steady_timer backoff_;
     const Listener* spec_ = nullptr;
 };
 
 TcpConnection::TcpConnection(Worker& w, std::shared_ptr<TcpListener> listener, tcp::socket sock)
     : w_(w), listener_(std::move(listener)), sock_(std::move(sock)), timer_(sock_.get_executor()),
       unpause_(sock_.get_executor()) {
+    w_.count_tcp_connection(+1);
     boost::system::error_code ec;
     const auto r = sock_.remote_endpoint(ec);
     if (!ec) {
@@ -255,7 +307,10 @@ TcpConnection::TcpConnection(Worker& w, std::shared_ptr<TcpListener> listener, t
         local_.len = socklen_t(l.size());
     }
     sock_.set_option(tcp::no_delay(true), ec);
+    sock_.non_blocking(true, ec);
 }
+
+TcpConnection::~TcpConnection() { w_.count_tcp_connection(-1); }
 
 void TcpConnection::start() {
     deadline_ = std::chrono::steady_clock::now() + kTcpFirstReadTimeout;
@@ -272,29 +327,46 @@ void TcpConnection::close() {
     sock_.close(ec);
     timer_.cancel();
     unpause_.cancel();
+    if (!writing_) {
+        // Nothing in flight points into the queues: free them now, since the
+        // object may live on until its async exchanges finish.
+        std::vector<uint8_t>().swap(wq_);
+        std::vector<uint8_t>().swap(wq_sending_);
+    }
+}
+
+void TcpConnection::drop(server::metrics::TcpDrop why) {
+    if (closed_) return;
+    server::metrics::count_drop(w_.index(), why);  // before the client can see the close
+    close();
 }
 
 asio::awaitable<void> TcpConnection::watchdog() {
     auto keep = self();
-    // Closes the connection once the current deadline passes (idle, first
-    // read, or a stuck write).
+    // Closes the connection once it is idle past its deadline, or once a
+    // write has made no progress for kTcpWriteTimeout.
     while (!closed_) {
-        timer_.expires_at(deadline_);
+        timer_.expires_at(next_check());
         co_await timer_.async_wait(asio::as_tuple(asio::use_awaitable));
         if (closed_) break;
-        if (std::chrono::steady_clock::now() >= deadline_) {
+        const auto now = std::chrono::steady_clock::now();
+        if (writing_ && now >= write_progress_ + kTcpWriteTimeout) {
+            drop(server::metrics::TcpDrop::write_timeout);
+            break;
+        }
+        if (now >= deadline_) {
             if (inflight_ <= 0 && !writing_) {
                 close();
                 break;
             }
-            deadline_ = std::chrono::steady_clock::now() + kTcpIdleTimeout;
+            deadline_ = now + kTcpIdleTimeout;
         }
     }
 }
 
 asio::awaitable<void> TcpConnection::read_loop() {
     auto keep = self();
-    rbuf_.resize(wire::kMaxMessage);
+    BufferPool& pool = w_.tcp_buffers();
     uint8_t lenbuf[2];
     while (!closed_) {
         auto [ec1, n1] = co_await asio::async_read(sock_, asio::buffer(lenbuf, 2),
@@ -302,23 +374,46 @@ asio::awaitable<void> TcpConnection::read_loop() {
         if (ec1) break;
         const size_t mlen = wire::rd16(lenbuf);
         if (mlen < wire::kHeaderLen) break;  // cannot be a DNS message: close
-        auto [ec2, n2] = co_await asio::async_read(sock_, asio::buffer(rbuf_.data(), mlen),
-                                                   asio::as_tuple(asio::use_awaitable));
-        if (ec2) break;
+        // The buffer grows with what arrives (512 B, 4 KiB, 64 KiB): a client
+        // that announces 64 KiB and sends nothing holds 512 bytes.
+        BufferPool::Buffer buf = pool.get(std::min(mlen, BufferPool::kClassSize[0]));
+        size_t got = 0;
+        bool ok = true;
+        while (got < mlen) {
+            if (got == buf.capacity()) {
+                BufferPool::Buffer bigger = pool.get(std::min(mlen, got + 1));
+                std::memcpy(bigger.data(), buf.data(), got);
+                buf = std::move(bigger);
+            }
+            const size_t want = std::min(mlen, buf.capacity()) - got;
+            auto [ec2, n2] = co_await asio::async_read(sock_, asio::buffer(buf.data() + got, want),
+                                                       asio::as_tuple(asio::use_awaitable));
+            if (ec2) {
+                ok = false;
+                break;
+            }
+            got += n2;
+        }
+        if (!ok || closed_) break;
         deadline_ = std::chrono::steady_clock::now() + kTcpIdleTimeout;
         Query& q = w_.slot();
         q.reset();
-        q.req = rbuf_.data();
+        q.req = buf.data();  // an exchange that goes async copies it (OwnedQuery)
         q.req_len = mlen;
         q.proto = Proto::tcp;
         q.client = client_;
         q.local = local_;
         q.sink = this;
         if (w_.handle(q, listener_->spec()) == Worker::Handled::pending) ++inflight_;
-        while (!closed_ && inflight_ >= long(kTcpMaxInflight)) {
+        buf.release();
+        // Back-pressure: a client that does not read its replies (or keeps
+        // too many exchanges open) is not read from either.
+        while (!closed_ && (inflight_ >= long(kTcpMaxInflight) || queued() > kTcpPauseQueued)) {
+            paused_ = true;
             unpause_.expires_after(std::chrono::seconds(1));
             co_await unpause_.async_wait(asio::as_tuple(asio::use_awaitable));
         }
+        paused_ = false;
     }
     if (inflight_ <= 0 && !writing_) close();
     else {
@@ -332,37 +427,101 @@ void TcpConnection::send_reply(const uint8_t* msg, size_t len, const Query& q) {
     if (q.owned) {
         // May run before handle() returned (a plugin that finished at once),
         // so the count can dip below zero for a moment.
-        if (inflight_-- == long(kTcpMaxInflight)) unpause_.cancel();
+        if (inflight_-- == long(kTcpMaxInflight)) wake_reader();
     }
     if (closed_) return;
-    const size_t at = wq_.size();
-    wq_.resize(at + 2 + len);
-    wire::wr16(wq_.data() + at, uint16_t(len));
-    std::memcpy(wq_.data() + at + 2, msg, len);
+    uint8_t lenbuf[2];
+    wire::wr16(lenbuf, uint16_t(len));
+    size_t sent = 0;
+    if (!writing_) {
+        // Nothing queued: hand it to the kernel now (one system call, no copy).
+        iovec iov[2] = {{lenbuf, 2}, {const_cast<uint8_t*>(msg), len}};
+        msghdr mh{};
+        mh.msg_iov = iov;
+        mh.msg_iovlen = 2;
+        const ssize_t n = ::sendmsg(sock_.native_handle(), &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+            close();  // reset by the peer
+            return;
+        }
+        sent = n < 0 ? 0 : size_t(n);
+        if (sent == len + 2) {
+            if (reading_done_ && inflight_ <= 0) close();
+            return;
+        }
+    }
+    if (!enqueue(lenbuf, msg, len, sent)) {
+        drop(server::metrics::TcpDrop::write_queue_full);
+        return;
+    }
     if (!writing_) start_write();
 }
 
+bool TcpConnection::enqueue(const uint8_t* lenbuf, const uint8_t* msg, size_t len, size_t skip) {
+    const size_t rest = len + 2 - skip;
+    if (queued() + rest > kTcpMaxQueued) return false;
+    const size_t at = wq_.size();
+    wq_.resize(at + rest);
+    uint8_t* out = wq_.data() + at;
+    if (skip < 2) {
+        std::memcpy(out, lenbuf + skip, 2 - skip);
+        out += 2 - skip;
+        skip = 2;
+    }
+    std::memcpy(out, msg + (skip - 2), len - (skip - 2));
+    return true;
+}
+
 void TcpConnection::start_write() {
-    writing_ = true;
-    wq_sending_.swap(wq_);
-    wq_.clear();
-    deadline_ = std::chrono::steady_clock::now() + kTcpWriteTimeout;
-    asio::async_write(sock_, asio::buffer(wq_sending_),
-                      [this, s = self()](const boost::system::error_code& ec, size_t) {
-                          writing_ = false;
-                          wq_sending_.clear();
-                          if (ec) {
-                              close();
-                              return;
-                          }
-                          deadline_ = std::chrono::steady_clock::now() + kTcpIdleTimeout;
-                          if (!wq_.empty()) start_write();
-                          else if (reading_done_ && inflight_ <= 0) close();
-                      });
+    if (sent_ == wq_sending_.size()) {
+        wq_sending_.swap(wq_);
+        wq_.clear();
+        sent_ = 0;
+    }
+    if (!writing_) {
+        writing_ = true;
+        write_progress_ = std::chrono::steady_clock::now();
+        // The watchdog may sleep until the idle deadline: wake it so it
+        // watches the write deadline instead.
+        if (timer_.expiry() > next_check()) timer_.cancel();
+    }
+    sock_.async_write_some(asio::buffer(wq_sending_.data() + sent_, wq_sending_.size() - sent_),
+                           [this, s = self()](const boost::system::error_code& ec, size_t n) { on_written(ec, n); });
+}
+
+void TcpConnection::on_written(const boost::system::error_code& ec, size_t n) {
+    if (ec || closed_) {
+        writing_ = false;
+        close();
+        std::vector<uint8_t>().swap(wq_);
+        std::vector<uint8_t>().swap(wq_sending_);
+        return;
+    }
+    sent_ += n;
+    write_progress_ = std::chrono::steady_clock::now();
+    deadline_ = write_progress_ + kTcpIdleTimeout;
+    if (queued() > 0) {
+        start_write();
+    } else {
+        writing_ = false;
+        wq_sending_.clear();
+        sent_ = 0;
+        // A burst may have grown the queues: do not keep that memory per
+        // connection.
+        if (wq_.capacity() > kTcpKeepQueueCapacity) std::vector<uint8_t>().swap(wq_);
+        if (wq_sending_.capacity() > kTcpKeepQueueCapacity) std::vector<uint8_t>().swap(wq_sending_);
+        if (reading_done_ && inflight_ <= 0) {
+            close();
+            return;
+        }
+    }
+    if (queued() <= kTcpPauseQueued) wake_reader();
 }
 
 // ---------------------------------------------------------------- Worker
 struct Worker::Impl {
+    // Before io: handlers destroyed with the loop may still hold its buffers.
+    BufferPool tcp_buffers;
     Loop io{1};
     std::vector<std::shared_ptr<UdpListener>> udp;
     std::vector<std::shared_ptr<TcpListener>> tcp;
@@ -373,8 +532,9 @@ struct Worker::Impl {
     std::set<std::string> started;  // labels whose listeners are running
 };
 
-Worker::Worker(Runtime& rt, int index)
-    : WorkerHost(rt, index), rt_(rt), impl_(std::make_unique<Impl>()) {
+Worker::Worker(Runtime& rt, int index, size_t tcp_limit)
+    : WorkerHost(rt, index), rt_(rt), impl_(std::make_unique<Impl>()), tcp_limit_(tcp_limit) {
+    server::metrics::families();  // the server's families exist from start
     set_io(impl_->io);
     impl_->slot.worker = this;
     impl_->slot.error.reserve(512);  // error texts on the sync path reuse this capacity
@@ -391,6 +551,14 @@ Query& Worker::slot() {
     q.resp_cap = wire::kMaxMessage;
     q.worker = this;
     return q;
+}
+
+BufferPool& Worker::tcp_buffers() { return impl_->tcp_buffers; }
+
+void Worker::count_tcp_connection(int delta) {
+    tcp_connections_ = size_t(long(tcp_connections_) + delta);
+    if (index() >= 0 && index() < kMaxWorkers)
+        server::metrics::families().tcp_open[size_t(index())].store(long(tcp_connections_), std::memory_order_relaxed);
 }
 
 void Worker::start() {

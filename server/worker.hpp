@@ -20,12 +20,14 @@ class io_context;
 namespace dnscore {
 
 class Runtime;
+class BufferPool;
 class UdpListener;
 class TcpListener;
 
 class Worker final : public WorkerHost {
 public:
-    Worker(Runtime& rt, int index);
+    // `tcp_limit`: open TCP connections this worker accepts at most.
+    Worker(Runtime& rt, int index, size_t tcp_limit = 10000);
     ~Worker();
     Worker(const Worker&) = delete;
     Worker& operator=(const Worker&) = delete;
@@ -62,12 +64,20 @@ public:
     // are owned by the worker).
     Query& slot();
 
+    // TCP connections (worker thread only).
+    BufferPool& tcp_buffers();
+    size_t tcp_connections() const { return tcp_connections_; }
+    size_t tcp_connection_limit() const { return tcp_limit_; }
+    void count_tcp_connection(int delta);
+
 private:
     Runtime& rt_;
     struct Impl;
     std::unique_ptr<Impl> impl_;
     std::shared_ptr<const ServerSet> config_;
     std::thread thread_;
+    size_t tcp_limit_;
+    size_t tcp_connections_ = 0;
     friend class UdpListener;
     friend class TcpListener;
 };

@@ -16,11 +16,14 @@
 #include <thread>
 
 #include "tests/support/catch.hpp"
+#include "tests/support/http_client.hpp"
 #include "tests/support/packets.hpp"
 #include "tests/support/server_process.hpp"
 
 using namespace dnscore;
 using Clock = std::chrono::steady_clock;
+using testing::http_get;
+using testing::served_address;
 
 namespace {
 
@@ -53,71 +56,6 @@ ip6.arpa:0 {
     prometheus 127.0.0.1:0
 }
 )";
-
-struct HttpReply {
-    int status = 0;  // 0: no connection / no reply
-    std::string headers, body;
-};
-
-// One blocking GET with Connection: close, bounded by timeout_ms.
-HttpReply http_get(const std::string& hostport, const std::string& path, int timeout_ms = 3000) {
-    HttpReply r;
-    const auto colon = hostport.rfind(':');
-    const std::string host = hostport.substr(0, colon);
-    const int port = std::stoi(hostport.substr(colon + 1));
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(uint16_t(port));
-    inet_pton(AF_INET, host.c_str(), &a.sin_addr);
-    if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-        ::close(fd);
-        return r;
-    }
-    const std::string req = "GET " + path + " HTTP/1.1\r\nHost: " + hostport + "\r\nConnection: close\r\n\r\n";
-    if (::send(fd, req.data(), req.size(), MSG_NOSIGNAL) != ssize_t(req.size())) {
-        ::close(fd);
-        return r;
-    }
-    std::string raw;
-    const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
-    char buf[8192];
-    while (Clock::now() < deadline) {
-        pollfd p{fd, POLLIN, 0};
-        if (::poll(&p, 1, 100) != 1) continue;
-        const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
-        if (n <= 0) break;
-        raw.append(buf, size_t(n));
-    }
-    ::close(fd);
-    const auto end = raw.find("\r\n\r\n");
-    if (raw.rfind("HTTP/1.1 ", 0) != 0 || end == std::string::npos) return r;
-    r.status = std::stoi(raw.substr(9, 3));
-    r.headers = raw.substr(0, end);
-    r.body = raw.substr(end + 4);
-    return r;
-}
-
-// Waits for "[INFO] plugin/NAME: Serving PATH on HOST:PORT" in the log.
-std::string served_address(const testing::ServerProcess& sp, const std::string& plugin, const std::string& path) {
-    const std::regex re("\\[INFO\\] plugin/" + plugin + ": Serving " + path + " on (\\S+)");
-    for (int i = 0; i < 400; ++i) {
-        std::smatch m;
-        const std::string out = sp.out();
-        if (std::regex_search(out, m, re)) return m[1];
-        std::this_thread::sleep_for(std::chrono::milliseconds(25));
-    }
-    return "";
-}
-
-// The value of the exact series `series` ("name{labels}") in a scrape; 0 when absent.
-double value(const std::string& text, const std::string& series) {
-    std::istringstream in(text);
-    for (std::string line; std::getline(in, line);)
-        if (line.size() > series.size() && line.compare(0, series.size(), series) == 0 && line[series.size()] == ' ')
-            return std::stod(line.substr(series.size() + 1));
-    return 0;
-}
 
 bool has_line(const std::string& text, const std::string& line) {
     return text.find("\n" + line + "\n") != std::string::npos || text.rfind(line + "\n", 0) == 0;
@@ -218,14 +156,14 @@ TEST_CASE("health, ready and metrics of a node-local-dns shaped Corefile", "[e2e
 
         const std::string after = http_get(metrics, "/metrics").body;
         INFO(after);
-        CHECK(value(after, a_udp) - value(before, a_udp) == 7);
-        CHECK(value(after, ptr_tcp) - value(before, ptr_tcp) == 3);
-        CHECK(value(after, noerror) - value(before, noerror) == 7);
-        CHECK(value(after, duration) - value(before, duration) == 7);
-        CHECK(value(after, resp_size) - value(before, resp_size) == 7);
-        CHECK(value(after, do_req) - value(before, do_req) == 7);
-        CHECK(value(after, dropped_req) - value(before, dropped_req) == 2);
-        CHECK(value(after, dropped_resp) - value(before, dropped_resp) == 2);
+        CHECK(testing::metric_value(after, a_udp) - testing::metric_value(before, a_udp) == 7);
+        CHECK(testing::metric_value(after, ptr_tcp) - testing::metric_value(before, ptr_tcp) == 3);
+        CHECK(testing::metric_value(after, noerror) - testing::metric_value(before, noerror) == 7);
+        CHECK(testing::metric_value(after, duration) - testing::metric_value(before, duration) == 7);
+        CHECK(testing::metric_value(after, resp_size) - testing::metric_value(before, resp_size) == 7);
+        CHECK(testing::metric_value(after, do_req) - testing::metric_value(before, do_req) == 7);
+        CHECK(testing::metric_value(after, dropped_req) - testing::metric_value(before, dropped_req) == 2);
+        CHECK(testing::metric_value(after, dropped_resp) - testing::metric_value(before, dropped_resp) == 2);
         CHECK(after.find("coredns_dns_request_duration_seconds_bucket{" + kServer +
                          ",view=\"\",zone=\"cluster.local.\",le=\"0.00025\"}") != std::string::npos);
         CHECK(after.find("coredns_dns_request_size_bytes_bucket{proto=\"tcp\"," + kServer +
@@ -235,10 +173,10 @@ TEST_CASE("health, ready and metrics of a node-local-dns shaped Corefile", "[e2e
         double checks = 0;
         for (int i = 0; i < 80 && checks < 1; ++i) {
             std::this_thread::sleep_for(std::chrono::milliseconds(100));
-            checks = value(http_get(metrics, "/metrics").body, "coredns_health_request_duration_seconds_count");
+            checks = testing::metric_value(http_get(metrics, "/metrics").body, "coredns_health_request_duration_seconds_count");
         }
         CHECK(checks >= 1);
-        CHECK(value(http_get(metrics, "/metrics").body, "coredns_health_request_failures_total") == 0);
+        CHECK(testing::metric_value(http_get(metrics, "/metrics").body, "coredns_health_request_failures_total") == 0);
     }
 
     SECTION("SIGTERM with lameduck keeps serving, then exits 0") {

@@ -120,4 +120,15 @@ int ServerProcess::stop(int timeout_ms) {
 std::string ServerProcess::out() const { return slurp(dir_ + "/stdout"); }
 std::string ServerProcess::err() const { return slurp(dir_ + "/stderr"); }
 
+std::string served_address(const ServerProcess& sp, const std::string& plugin, const std::string& path) {
+    const std::regex re("\\[INFO\\] plugin/" + plugin + ": Serving " + path + " on (\\S+)");
+    for (int i = 0; i < 400; ++i) {
+        std::smatch m;
+        const std::string out = sp.out();
+        if (std::regex_search(out, m, re)) return m[1];
+        std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    }
+    return "";
+}
+
 }  // namespace dnscore::testing

@@ -33,6 +33,10 @@ private:
     int status_ = -1;
 };
 
+// Waits (up to 10 s) for "[INFO] plugin/NAME: Serving PATH on HOST:PORT" in
+// the log (HTTP listeners on port 0) and returns HOST:PORT, or "".
+std::string served_address(const ServerProcess& sp, const std::string& plugin, const std::string& path);
+
 // The dnscore binary under test: $DNSCORE, else ./dnscore.
 std::string dnscore_binary();
 // Whether it was built with directive `name` (`dnscore -plugins` lists

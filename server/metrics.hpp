@@ -1,0 +1,35 @@
+#pragma once
+// The server's own families (dnscore only: CoreDNS has no TCP connection
+// limits, so nothing to match). Exported from process start.
+#include <array>
+#include <atomic>
+
+#include "core/metrics.hpp"
+
+namespace dnscore::server::metrics {
+
+using namespace dnscore::metrics;
+
+// Why a TCP connection was closed by the server rather than by its client.
+enum class TcpDrop : int {
+    limit = 0,             // accepted past the connection limit: closed at once
+    write_queue_full = 1,  // more than the per-connection queue waited to be sent
+    write_timeout = 2,     // a reply made no progress within the write timeout
+};
+
+struct Families {
+    Families();
+    LabelSet reason{{"reason"}, 3, {"limit", "write_queue_full", "write_timeout"}};
+    CounterVec tcp_dropped{"dnscore_tcp_connections_dropped_total",
+                           "Counter of TCP connections the server closed to protect itself, by reason.",
+                           {},
+                           {&reason}};
+    // Open connections per worker (written by that worker only).
+    std::array<std::atomic<long>, kMaxWorkers> tcp_open{};
+    GaugeFunc tcp_connections;
+};
+Families& families();
+
+inline void count_drop(int worker, TcpDrop why) { families().tcp_dropped.inc(worker, {int(why)}); }
+
+}  // namespace dnscore::server::metrics
