@@ -264,6 +264,17 @@ int class_from_name(std::string_view s) {
 int rcode_from_name(std::string_view s) { return reverse_lookup(kRcodes, s); }
 
 // ---- messages ----
+bool options_framed(const uint8_t* p, size_t n) {
+    for (size_t off = 0; off < n;) {
+        if (n - off < 4) return false;
+        const size_t olen = rd16(p + off + 2);
+        off += 4;
+        if (olen > n - off) return false;
+        off += olen;
+    }
+    return true;
+}
+
 size_t skip_question(const uint8_t* msg, size_t len) {
     if (len < kHeaderLen) return 0;
     size_t off = kHeaderLen;
@@ -287,18 +298,6 @@ void read_edns(const uint8_t* msg, const RR& rr, Edns& e) {
     e.rdata_off = uint16_t(rr.rdata());
     e.rdata_len = rr.rdlen;
     (void)msg;
-}
-// Whether OPT RDATA is a whole number of options (code, length, data), as
-// miekg's unpackDataOpt requires.
-bool options_framed(const uint8_t* p, size_t n) {
-    for (size_t off = 0; off < n;) {
-        if (n - off < 4) return false;
-        const size_t olen = rd16(p + off + 2);
-        off += 4;
-        if (olen > n - off) return false;
-        off += olen;
-    }
-    return true;
 }
 // Locates the first OPT record of a message.
 bool find_opt(const uint8_t* msg, size_t len, Edns& e) {

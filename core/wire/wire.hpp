@@ -167,6 +167,10 @@ struct RR {
 template <class Fn>
 bool for_each_rr(const uint8_t* msg, size_t len, Fn&& fn);
 
+// Whether OPT RDATA p[0..n) is a whole number of options (code, length,
+// data), as miekg's unpackDataOpt requires.
+bool options_framed(const uint8_t* p, size_t n);
+
 // Offset just after the question section, or 0 on malformed input.
 size_t skip_question(const uint8_t* msg, size_t len);
 
