@@ -112,6 +112,63 @@ TEST_CASE("malformed UDP messages", "[badinput]") {
         REQUIRE(r.size() == 12);
         CHECK(wire::rcode(r.data()) == wire::kFormErr);
     }
+    SECTION("QDCOUNT 1 with no question gets FORMERR (CoreDNS: SERVFAIL, zone dropped)") {
+        auto r = udp_raw(port, header(1, 0, 0, 0));
+        REQUIRE(r.size() == 12);
+        CHECK(wire::rcode(r.data()) == wire::kFormErr);
+        CHECK(wire::qdcount(r.data()) == 0);
+    }
+    SECTION("a question without type or class gets FORMERR (CoreDNS: REFUSED for TYPE0/CLASS0)") {
+        Bytes m = header(1, 0, 0, 0);
+        m.insert(m.end(), {1, 'a', 0});
+        auto r = udp_raw(port, m);
+        REQUIRE(r.size() == 12);
+        CHECK(wire::rcode(r.data()) == wire::kFormErr);
+        m.insert(m.end(), {0, 1});  // a type, no class
+        r = udp_raw(port, m);
+        REQUIRE(r.size() == 12);
+        CHECK(wire::rcode(r.data()) == wire::kFormErr);
+    }
+    SECTION("a question name through a forward or header pointer gets FORMERR (CoreDNS follows both)") {
+        Bytes fwd = header(1, 0, 0, 0);
+        fwd.insert(fwd.end(), {3, 'w', 'w', 'w', 0xC0, 22, 0, 1, 0, 1, 0});
+        Bytes hdr = header(1, 0, 0, 0);
+        hdr.insert(hdr.end(), {3, 'w', 'w', 'w', 0xC0, 11, 0, 1, 0, 1});
+        for (const Bytes* m : {&fwd, &hdr}) {
+            auto r = udp_raw(port, *m);
+            REQUIRE(r.size() == 12);
+            CHECK(wire::rcode(r.data()) == wire::kFormErr);
+        }
+    }
+    SECTION("an EDNS option running past the OPT RDATA gets FORMERR with the question") {
+        auto q = testing::make_query("a.example.", "A");
+        // OPT, RDLENGTH 6: COOKIE claiming 8 bytes with 2 present.
+        q.insert(q.end(), {0, 0, 41, 0x10, 0, 0, 0, 0, 0, 0, 6, 0, 10, 0, 8, 1, 2});
+        wire::wr16(q.data() + 10, 1);
+        auto r = udp_raw(port, q);
+        REQUIRE(r.size() == 12 + 15);
+        CHECK(wire::rcode(r.data()) == wire::kFormErr);
+        CHECK(wire::qdcount(r.data()) == 1);
+        CHECK(wire::arcount(r.data()) == 0);
+    }
+    SECTION("two OPT records get FORMERR (RFC 6891; CoreDNS uses the last)") {
+        auto q = testing::make_query("a.example.", "A");
+        for (int i = 0; i < 2; ++i) q.insert(q.end(), {0, 0, 41, 0x10, 0, 0, 0, 0, 0, 0, 0});
+        wire::wr16(q.data() + 10, 2);
+        auto r = udp_raw(port, q);
+        REQUIRE(r.size() == 12 + 15);
+        CHECK(wire::rcode(r.data()) == wire::kFormErr);
+    }
+    SECTION("a NOTIFY is answered without RD and CD (miekg SetReply)") {
+        auto q = testing::make_query("a.example.", "SOA", {.rd = true, .cd = true});
+        q[2] = uint8_t((q[2] & 0x87) | (4 << 3));
+        auto r = udp_raw(port, q);
+        REQUIRE(r.size() > 12);
+        CHECK(wire::rcode(r.data()) == 0);
+        CHECK(wire::opcode(r.data()) == 4);
+        CHECK_FALSE((wire::flags(r.data()) & wire::kRD));
+        CHECK_FALSE((wire::flags(r.data()) & wire::kCD));
+    }
     SECTION("truncated name gets FORMERR") {
         Bytes m = header(1, 0, 0, 0);
         m.insert(m.end(), {7, 'e', 'x', 'a'});
@@ -159,13 +216,15 @@ TEST_CASE("malformed TCP streams", "[badinput]") {
     REQUIRE(srv.started());
     const uint16_t port = srv.port();
 
-    SECTION("a length below a header closes the connection") {
-        int fd = tcp_connect(port);
-        REQUIRE(fd >= 0);
-        const uint8_t junk[] = {0, 3, 1, 2, 3};
-        ::send(fd, junk, sizeof junk, MSG_NOSIGNAL);
-        CHECK(closed_by_peer(fd, 2000));
-        ::close(fd);
+    SECTION("a length below a header closes the connection (CoreDNS ignores the frame and reads on)") {
+        const Bytes frames[] = {{0, 0}, {0, 3, 1, 2, 3}, {0, 5, 1, 2, 3, 4, 5}};
+        for (const Bytes& junk : frames) {
+            int fd = tcp_connect(port);
+            REQUIRE(fd >= 0);
+            ::send(fd, junk.data(), junk.size(), MSG_NOSIGNAL);
+            CHECK(closed_by_peer(fd, 2000));
+            ::close(fd);
+        }
     }
     SECTION("a length promising more than is sent times out and closes") {
         int fd = tcp_connect(port);

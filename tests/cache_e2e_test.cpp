@@ -2,6 +2,7 @@
 // this test: miss vs hit TTLs, AA on hits, upstream query counts, 0x20 case,
 // denial caching, and the node-local-dns spelling of the cache block.
 
+#include <atomic>
 #include <cstring>
 
 #include "core/wire/wire.hpp"
@@ -112,4 +113,48 @@ TEST_CASE("node-local-dns cache block: success 9984 30, denial 9984 5", "[cache]
     CHECK(first_ttl(a) == 30);
     testing::udp_exchange("127.0.0.1", port, testing::make_query("ok.example.org.", "A"));
     CHECK(up.queries() == 2);
+}
+
+TEST_CASE("an upstream reply whose question reads through the header: SERVFAIL, never cached", "[cache][e2e]") {
+    // 03 www 07 example C0 0B: the name is only "www.example." by way of
+    // ARCOUNT's low byte. Forward treats it as a reply it cannot read (as
+    // for any unparsable reply: SERVFAIL once the deadline passes), so the
+    // cache never sees it; once the upstream is fixed, the next query goes
+    // to it again.
+    testing::FakeUpstream fake;
+    REQUIRE(fake.port() != 0);
+    std::atomic<bool> broken{true};
+    std::atomic<int> asked{0};
+    fake.set_responder([&](const Bytes& req) -> Bytes {
+        wire::QueryInfo qi;
+        if (wire::parse_query(req.data(), req.size(), qi) != wire::Verdict::ok) return {};
+        if (qi.qtype == wire::kTypeNS) return {};  // health probes
+        ++asked;
+        if (!broken) return testing::make_reply(req, 0, {"www.example. 300 IN A 192.0.2.9"});
+        Bytes r(req.begin(), req.begin() + 12);
+        wire::wr16(r.data() + 2, 0x8180);
+        wire::set_rr_counts(r.data(), 1, 0, 0);
+        r.insert(r.end(), {3, 'w', 'w', 'w', 7, 'e', 'x', 'a', 'm', 'p', 'l', 'e', 0xC0, 11, 0, 1, 0, 1});
+        r.insert(r.end(), {0xC0, 12, 0, 1, 0, 1, 0, 0, 1, 44, 0, 4, 192, 0, 2, 1});
+        return r;
+    });
+    testing::ServerProcess srv(".:0 {\n bind 127.0.0.1\n errors\n cache 30\n forward . 127.0.0.1:" +
+                               std::to_string(fake.port()) + "\n}\n");
+    REQUIRE(srv.started());
+    const uint16_t port = srv.port();
+
+    const Bytes bad = testing::udp_exchange("127.0.0.1", port, testing::make_query("www.example.", "A"), 9000);
+    REQUIRE(bad.size() >= 12);
+    CHECK(wire::rcode(bad.data()) == wire::kServFail);
+    CHECK(wire::ancount(bad.data()) == 0);
+    INFO(srv.out());
+    CHECK(srv.out().find("[ERROR] plugin/errors: 2 www.example. A: ") != std::string::npos);
+
+    broken = false;
+    const int before = asked.load();
+    const Bytes good = testing::udp_exchange("127.0.0.1", port, testing::make_query("www.example.", "A"));
+    REQUIRE(good.size() > 12);
+    CHECK(wire::rcode(good.data()) == 0);
+    CHECK(asked.load() == before + 1);  // not answered from the cache
+    CHECK(testing::section(good, 1) == std::vector<std::string>{"www.example.\t30\tIN\tA\t192.0.2.9"});
 }

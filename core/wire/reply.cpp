@@ -61,6 +61,8 @@ bool ReplyView::parse(const uint8_t* msg, size_t len) {
         if (end > len) return false;
         const int section = section_of(i);
         if (i < kMaxIndexed) rr_[i] = Pos{uint16_t(off), uint16_t(p), type, rdlen};
+        // miekg cannot unpack an OPT whose options run past its RDATA.
+        if (type == kTypeOPT && !options_framed(msg + p + 10, rdlen)) return false;
         if (section == 3 && type == kTypeOPT) {
             if (opt_count_++ == 0) {
                 opt_off_ = uint16_t(off);

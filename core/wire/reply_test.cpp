@@ -61,6 +61,20 @@ TEST_CASE("ReplyView reads counts, question, OPT and the minimum TTL in one walk
     CHECK(sections == std::vector<int>{1, 1, 2, 3, 3});
 }
 
+TEST_CASE("ReplyView: an OPT whose options run past its RDATA is not a readable reply", "[reply]") {
+    Bytes q = make_query("example.org.", "A");
+    Bytes r = make_reply(q, 0, {"example.org. 60 IN A 192.0.2.1"});
+    add_opt(r, 0);
+    REQUIRE(ReplyView(r.data(), r.size()).ok());
+    // RDATA of 6: an option claiming 8 bytes with 2 there.
+    wr16(r.data() + r.size() - 2, 6);
+    r.insert(r.end(), {0, 10, 0, 8, 1, 2});
+    CHECK_FALSE(ReplyView(r.data(), r.size()).ok());
+    // Framed properly (length 2), it reads.
+    r[r.size() - 3] = 2;
+    CHECK(ReplyView(r.data(), r.size()).ok());
+}
+
 TEST_CASE("ReplyView::typify is CoreDNS response.Typify", "[reply]") {
     const Bytes q = make_query("example.org.", "A");
     CHECK(ty(make_reply(q, 0, {"example.org. 1 IN A 192.0.2.1"})) == ReplyType::no_error);

@@ -21,8 +21,9 @@ inline bool is_ddd(std::string_view text, size_t i) {
 size_t read_name(const uint8_t* msg, size_t len, size_t off, uint8_t* out, size_t* out_len,
                  bool lower) {
     size_t pos = off;
-    size_t after = 0;  // offset after the name where it sits (set at first pointer)
-    size_t n = 0;      // uncompressed length so far
+    size_t after = 0;    // offset after the name where it sits (set at first pointer)
+    size_t n = 0;        // uncompressed length so far
+    size_t limit = off;  // a pointer must land before this: the start of what is being read
     int jumps = 0;
     for (;;) {
         if (pos >= len) return 0;
@@ -37,10 +38,15 @@ size_t read_name(const uint8_t* msg, size_t len, size_t off, uint8_t* out, size_
         if ((c & 0xC0) == 0xC0) {
             if (pos + 1 >= len) return 0;
             const size_t target = size_t(c & 0x3f) << 8 | msg[pos + 1];
-            // Only strictly backwards jumps: rules out every loop.
-            if (target >= pos || ++jumps > 128) return 0;
+            // A pointer names an earlier name: it must land before the name
+            // being read (before the part jumped to, after a jump), which
+            // rules out every loop, and never in the header, whose bytes
+            // change when a reply is re-sent (ID, flags, counts). miekg
+            // follows any pointer; a name that only reads through the header
+            // would be served broken from the cache.
+            if (target < kHeaderLen || target >= limit || ++jumps > 128) return 0;
             if (after == 0) after = pos + 2;
-            pos = target;
+            pos = limit = target;
             continue;
         }
         if (c & 0xC0) return 0;  // obsolete/extended label types
@@ -173,24 +179,30 @@ struct Mnemonic {
     uint16_t value;
     const char* name;
 };
+// miekg/dns TypeToString (ztypes.go), every entry: Type.String prints these
+// and TYPEn for anything else (0 is "None", 65535 "Reserved").
 constexpr Mnemonic kTypes[] = {
-    {1, "A"}, {2, "NS"}, {3, "MD"}, {4, "MF"}, {5, "CNAME"}, {6, "SOA"}, {7, "MB"}, {8, "MG"},
-    {9, "MR"}, {10, "NULL"}, {12, "PTR"}, {13, "HINFO"}, {14, "MINFO"}, {15, "MX"}, {16, "TXT"},
-    {17, "RP"}, {18, "AFSDB"}, {19, "X25"}, {20, "ISDN"}, {21, "RT"}, {23, "NSAP-PTR"},
-    {24, "SIG"}, {25, "KEY"}, {26, "PX"}, {27, "GPOS"}, {28, "AAAA"}, {29, "LOC"}, {30, "NXT"},
-    {31, "EID"}, {32, "NIMLOC"}, {33, "SRV"}, {34, "ATMA"}, {35, "NAPTR"}, {36, "KX"},
-    {37, "CERT"}, {39, "DNAME"}, {41, "OPT"}, {42, "APL"}, {43, "DS"}, {44, "SSHFP"},
-    {45, "IPSECKEY"}, {46, "RRSIG"}, {47, "NSEC"}, {48, "DNSKEY"}, {49, "DHCID"},
-    {50, "NSEC3"}, {51, "NSEC3PARAM"}, {52, "TLSA"}, {53, "SMIMEA"}, {55, "HIP"},
+    {0, "None"}, {1, "A"}, {2, "NS"}, {3, "MD"}, {4, "MF"}, {5, "CNAME"}, {6, "SOA"}, {7, "MB"},
+    {8, "MG"}, {9, "MR"}, {10, "NULL"}, {12, "PTR"}, {13, "HINFO"}, {14, "MINFO"}, {15, "MX"},
+    {16, "TXT"}, {17, "RP"}, {18, "AFSDB"}, {19, "X25"}, {20, "ISDN"}, {21, "RT"},
+    {23, "NSAP-PTR"}, {24, "SIG"}, {25, "KEY"}, {26, "PX"}, {27, "GPOS"}, {28, "AAAA"},
+    {29, "LOC"}, {30, "NXT"}, {31, "EID"}, {32, "NIMLOC"}, {33, "SRV"}, {34, "ATMA"},
+    {35, "NAPTR"}, {36, "KX"}, {37, "CERT"}, {39, "DNAME"}, {41, "OPT"}, {42, "APL"},
+    {43, "DS"}, {44, "SSHFP"}, {45, "IPSECKEY"}, {46, "RRSIG"}, {47, "NSEC"}, {48, "DNSKEY"},
+    {49, "DHCID"}, {50, "NSEC3"}, {51, "NSEC3PARAM"}, {52, "TLSA"}, {53, "SMIMEA"}, {55, "HIP"},
     {56, "NINFO"}, {57, "RKEY"}, {58, "TALINK"}, {59, "CDS"}, {60, "CDNSKEY"},
     {61, "OPENPGPKEY"}, {62, "CSYNC"}, {63, "ZONEMD"}, {64, "SVCB"}, {65, "HTTPS"},
     {99, "SPF"}, {100, "UINFO"}, {101, "UID"}, {102, "GID"}, {103, "UNSPEC"}, {104, "NID"},
-    {105, "L32"}, {106, "L64"}, {107, "LP"}, {108, "EUI48"}, {109, "EUI64"}, {256, "URI"},
-    {257, "CAA"}, {258, "AVC"}, {260, "AMTRELAY"}, {249, "TKEY"}, {250, "TSIG"},
-    {251, "IXFR"}, {252, "AXFR"}, {253, "MAILB"}, {254, "MAILA"}, {255, "ANY"},
-    {32768, "TA"}, {32769, "DLV"},
+    {105, "L32"}, {106, "L64"}, {107, "LP"}, {108, "EUI48"}, {109, "EUI64"}, {128, "NXNAME"},
+    {249, "TKEY"}, {250, "TSIG"}, {251, "IXFR"}, {252, "AXFR"}, {253, "MAILB"}, {254, "MAILA"},
+    {255, "ANY"}, {256, "URI"}, {257, "CAA"}, {258, "AVC"}, {260, "AMTRELAY"}, {261, "RESINFO"},
+    {32768, "TA"}, {32769, "DLV"}, {65535, "Reserved"},
 };
+// miekg/dns ClassToString (msg.go), for reading configuration.
 constexpr Mnemonic kClasses[] = {{1, "IN"}, {2, "CS"}, {3, "CH"}, {4, "HS"}, {254, "NONE"}, {255, "ANY"}};
+// What miekg's Class.String prints: ClassToString minus the names that are
+// also type names ("ANY"), so class 255 prints as CLASS255.
+constexpr Mnemonic kClassesPrinted[] = {{1, "IN"}, {2, "CS"}, {3, "CH"}, {4, "HS"}, {254, "NONE"}};
 constexpr Mnemonic kRcodes[] = {
     {0, "NOERROR"}, {1, "FORMERR"}, {2, "SERVFAIL"}, {3, "NXDOMAIN"}, {4, "NOTIMP"},
     {5, "REFUSED"}, {6, "YXDOMAIN"}, {7, "YXRRSET"}, {8, "NXRRSET"}, {9, "NOTAUTH"},
@@ -234,7 +246,7 @@ std::string_view type_name(uint16_t t, char (&scratch)[16]) {
     return prefixed_number("TYPE", t, scratch);
 }
 std::string_view class_name(uint16_t c, char (&scratch)[16]) {
-    if (const char* n = lookup(kClasses, c)) return n;
+    if (const char* n = lookup(kClassesPrinted, c)) return n;
     return prefixed_number("CLASS", c, scratch);
 }
 std::string_view rcode_name(unsigned rc, char (&scratch)[16]) {
@@ -252,6 +264,17 @@ int class_from_name(std::string_view s) {
 int rcode_from_name(std::string_view s) { return reverse_lookup(kRcodes, s); }
 
 // ---- messages ----
+bool options_framed(const uint8_t* p, size_t n) {
+    for (size_t off = 0; off < n;) {
+        if (n - off < 4) return false;
+        const size_t olen = rd16(p + off + 2);
+        off += 4;
+        if (olen > n - off) return false;
+        off += olen;
+    }
+    return true;
+}
+
 size_t skip_question(const uint8_t* msg, size_t len) {
     if (len < kHeaderLen) return 0;
     size_t off = kHeaderLen;
@@ -309,18 +332,34 @@ Verdict parse_query(const uint8_t* msg, size_t len, QueryInfo& q) {
     q.qclass = rd16(msg + after + 2);
     q.question_end = uint16_t(after + 4);
     q.has_question = true;
+    bool sound = true;  // options well framed, at most one OPT
     bool ok = for_each_rr(msg, len, [&](const RR& rr) {
-        if (rr.section == 3 && rr.type == kTypeOPT && !q.edns.present) read_edns(msg, rr, q.edns);
+        if (rr.type != kTypeOPT) return true;
+        // miekg unpacks every OPT's options; one that runs past the RDATA
+        // fails the whole message (FORMERR).
+        if (!options_framed(msg + rr.rdata(), rr.rdlen)) {
+            sound = false;
+            return false;
+        }
+        if (rr.section == 3) {
+            // RFC 6891 6.1.1: more than one OPT is a FORMERR (miekg would
+            // use the last one).
+            if (q.edns.present) {
+                sound = false;
+                return false;
+            }
+            read_edns(msg, rr, q.edns);
+        }
         return true;
     });
-    if (!ok) return Verdict::formerr;
+    if (!ok || !sound) return Verdict::formerr;
     return Verdict::ok;
 }
 
 size_t build_header_reply(const uint8_t* req, const QueryInfo& q, uint8_t rc, bool with_question,
-                          bool keep_ad, uint8_t* out, size_t cap) {
+                          bool echo, uint8_t* out, size_t cap) {
     Writer w(out, cap);
-    w.reply_header(req, q, rc, with_question, keep_ad);
+    w.reply_header(req, q, rc, with_question, echo);
     return w.finish();
 }
 
@@ -425,8 +464,9 @@ size_t finish_reply(uint8_t* reply, size_t len, size_t cap, const uint8_t* req,
     const size_t limit = tcp ? kMaxMessage : q.udp_size(false);
     if (len <= limit) return len;
 
-    // Truncate: set the OPT aside, keep whole records in order while they
-    // fit, set TC, put the OPT back.
+    // Truncate: set the OPT aside, keep whole records in order while the
+    // bytes as they will be sent fit (compression as it is in the reply),
+    // set TC when any record was left out, put the OPT back.
     uint8_t opt[kHeaderLen + 512];
     size_t opt_len = 0;
     if (find_opt(reply, len, re) && re.present && re.rr_len <= sizeof opt) {
@@ -434,25 +474,33 @@ size_t finish_reply(uint8_t* reply, size_t len, size_t cap, const uint8_t* req,
         std::memcpy(opt, reply + re.rr_off, opt_len);
         len = strip_opt(reply, len);
     }
-    const size_t budget = limit > opt_len ? limit - opt_len : 0;
-    unsigned kept[3] = {0, 0, 0};
     size_t cut = skip_question(reply, len);
-    if (cut == 0 || cut > budget) return len;  // cannot even fit the question
-    bool dropped = false;
-    for_each_rr(reply, len, [&](const RR& rr) {
-        if (rr.end > budget) {
-            dropped = true;
-            return false;
-        }
-        ++kept[rr.section - 1];
-        cut = rr.end;
-        return true;
-    });
+    if (cut == 0) return len;  // unparsable: leave it to the client
+    constexpr size_t kBareOpt = 11;  // owner ".", TYPE, CLASS, TTL, RDLENGTH 0
+    if (opt_len > kBareOpt && cut + opt_len > limit) {
+        // The options (a client's large PADDING) do not fit even with no
+        // record: send the OPT without them rather than go past the limit
+        // (one whose owner is not the root is left out).
+        opt_len = opt[0] == 0 ? kBareOpt : 0;
+        wr16(opt + 9, 0);
+    }
+    const size_t budget = limit > opt_len ? limit - opt_len : 0;
+    const unsigned total = unsigned(ancount(reply)) + nscount(reply) + arcount(reply);
+    unsigned kept[3] = {0, 0, 0};
+    if (cut <= budget) {
+        for_each_rr(reply, len, [&](const RR& rr) {
+            if (rr.end > budget) return false;  // it and every record after it go
+            ++kept[rr.section - 1];
+            cut = rr.end;
+            return true;
+        });
+    }
     len = cut;
     wr16(reply + 6, uint16_t(kept[0]));
     wr16(reply + 8, uint16_t(kept[1]));
     wr16(reply + 10, uint16_t(kept[2]));
-    if (dropped) set_flag(reply, kTC, true);
+    // Whatever was not kept (too big, or not walkable) is a dropped record.
+    if (kept[0] + kept[1] + kept[2] < total) set_flag(reply, kTC, true);
     if (opt_len) {
         std::memcpy(reply + len, opt, opt_len);
         len += opt_len;

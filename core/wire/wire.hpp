@@ -68,8 +68,9 @@ inline void set_rr_counts(uint8_t* m, uint16_t an, uint16_t ns, uint16_t ar) {
     wr16(m + 10, ar);
 }
 
-// Reads the name at `off`, following compression pointers (bounded: only
-// strictly backwards jumps, at most 128 of them). Returns the offset just
+// Reads the name at `off`, following compression pointers (bounded: a
+// pointer must land after the header and before the name being read, or
+// before the part of it reached by the last jump). Returns the offset just
 // after the name as it sits at `off`, or 0 when the name is malformed. When
 // `out` is given, writes the uncompressed wire name (optionally ASCII
 // lower-cased) there (up to 255 bytes) and its length to *out_len.
@@ -91,8 +92,8 @@ size_t name_to_text(const uint8_t* name, size_t nlen, char* out, size_t cap);
 // wire length, or 0 on an invalid name. Adds the root label if missing.
 size_t text_to_name(std::string_view text, uint8_t* out);
 
-// Mnemonics as CoreDNS/miekg print them; unknown values are written into
-// `scratch` as TYPE123 / CLASS7 / the decimal rcode.
+// Mnemonics as CoreDNS/miekg print them (Type.String, Class.String); others
+// are written into `scratch` as TYPE123 / CLASS7 / the decimal rcode.
 std::string_view type_name(uint16_t t, char (&scratch)[16]);
 std::string_view class_name(uint16_t c, char (&scratch)[16]);
 // Rcode mnemonic ("NOERROR"...); unknown -> decimal text.
@@ -143,7 +144,8 @@ struct QueryInfo {
 enum class Verdict { ok, drop, formerr, notimp };
 
 // Spec B.3 steps 1-2: drop short or QR=1 messages, NOTIMP for opcodes other
-// than QUERY/NOTIFY, FORMERR for bad counts or an unparsable body. Fills `q`
+// than QUERY/NOTIFY, FORMERR for bad counts, an unparsable body, EDNS
+// options that run past their OPT's RDATA, or a second OPT. Fills `q`
 // (question when it parsed, even when the verdict is formerr).
 Verdict parse_query(const uint8_t* msg, size_t len, QueryInfo& q);
 
@@ -165,15 +167,27 @@ struct RR {
 template <class Fn>
 bool for_each_rr(const uint8_t* msg, size_t len, Fn&& fn);
 
+// Whether OPT RDATA p[0..n) is a whole number of options (code, length,
+// data), as miekg's unpackDataOpt requires.
+bool options_framed(const uint8_t* p, size_t n);
+
 // Offset just after the question section, or 0 on malformed input.
 size_t skip_question(const uint8_t* msg, size_t len);
 
+// The RD and CD bits a reply to `q` carries: miekg's SetReply copies them
+// for opcode QUERY only (a NOTIFY's reply has neither).
+inline uint16_t reply_rd_cd(const QueryInfo& q) {
+    return q.opcode == 0 ? uint16_t(q.flags & (kRD | kCD)) : uint16_t(0);
+}
+
 // Builds a reply to `req` carrying only its header and (optionally) question:
-// same ID, QR=1, the request's opcode, RD and CD (and AD when keep_ad) kept,
-// AA=RA=Z=0, rcode set, no other records. Returns its length (0 if cap is too
-// small).
+// same ID, QR=1, the request's opcode, RD and CD as SetReply copies them
+// (reply_rd_cd), AA=RA=Z=0, rcode set, no other records. With `echo` (the
+// server's FORMERR/NOTIMP for requests it cannot accept), RD, CD and AD are
+// kept whatever the opcode, as miekg's reject path does. Returns its length
+// (0 if cap is too small).
 size_t build_header_reply(const uint8_t* req, const QueryInfo& q, uint8_t rc, bool with_question,
-                          bool keep_ad, uint8_t* out, size_t cap);
+                          bool echo, uint8_t* out, size_t cap);
 
 // The EDNS-version check reply of spec B.3 step 6 (BADVERS).
 size_t build_badvers_reply(const uint8_t* req, const QueryInfo& q, uint8_t* out, size_t cap);
@@ -181,8 +195,11 @@ size_t build_badvers_reply(const uint8_t* req, const QueryInfo& q, uint8_t* out,
 // Spec B.5, in place: mirror the client's EDNS into the reply (or patch the
 // reply's own OPT), then fit it into the client's limit (65535 on TCP, the
 // client's UDP size but at least 512 otherwise) by dropping trailing records
-// and setting TC. `req` is the request the QueryInfo was read from. Returns
-// the new length (the reply must have been parsable; otherwise returns len).
+// (counted in the bytes as they are, compression included) and setting TC
+// whenever one was dropped; the OPT's options go too if they alone would
+// exceed the limit. `req` is the request the QueryInfo was read from.
+// Returns the new length (the reply must have been parsable; otherwise
+// returns len).
 size_t finish_reply(uint8_t* reply, size_t len, size_t cap, const uint8_t* req,
                     const QueryInfo& q, bool tcp);
 class ReplyView;

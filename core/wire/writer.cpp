@@ -64,9 +64,12 @@ void Writer::set_flags(uint16_t flags) {
     if (ok_ && len_ >= kHeaderLen) wr16(buf_ + 2, flags);
 }
 
-void Writer::reply_header(const uint8_t* req, const QueryInfo& q, uint8_t rc, bool with_question, bool keep_ad) {
-    uint16_t f = uint16_t(kQR | (uint16_t(q.opcode) << 11) | (q.flags & (kRD | kCD)) | (rc & 0x0f));
-    if (keep_ad) f |= q.flags & kAD;
+void Writer::reply_header(const uint8_t* req, const QueryInfo& q, uint8_t rc, bool with_question, bool echo) {
+    uint16_t f = uint16_t(kQR | (uint16_t(q.opcode) << 11) | (rc & 0x0f));
+    // miekg's reject path keeps the request's header bits whatever the
+    // opcode; SetReply copies RD and CD for opcode QUERY only.
+    if (echo) f |= q.flags & (kRD | kCD | kAD);
+    else f |= reply_rd_cd(q);
     header(q.id, f);
     if (!with_question || !q.has_question) return;
     // Re-read the name with its original case (the client's 0x20 pattern).

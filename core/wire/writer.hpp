@@ -43,9 +43,11 @@ public:
     void header(uint16_t id, uint16_t flags);
     void set_flags(uint16_t flags);
     // A reply header for request `q` (read from `req`): same ID, QR, the
-    // request's opcode, RD and CD (and AD when keep_ad), rcode `rc`; with
-    // the question as the client wrote it (its case) when with_question.
-    void reply_header(const uint8_t* req, const QueryInfo& q, uint8_t rc, bool with_question, bool keep_ad);
+    // request's opcode, rcode `rc`, and RD and CD as miekg's SetReply copies
+    // them (opcode QUERY only); with `echo`, RD, CD and AD whatever the
+    // opcode, as miekg's FORMERR/NOTIMP reject path keeps them. With the
+    // question as the client wrote it (its case) when with_question.
+    void reply_header(const uint8_t* req, const QueryInfo& q, uint8_t rc, bool with_question, bool echo);
     // `name` is an uncompressed wire name.
     void question(const uint8_t* name, size_t nlen, uint16_t type, uint16_t klass);
 

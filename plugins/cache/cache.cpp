@@ -149,7 +149,8 @@ void Cache::write_hit(Query& q, const Entry& e, uint32_t ttl, bool stale) {
     std::memcpy(r, e.msg(), n);
     set_id(r, q.info.id);
     const bool ad = e.ad && (q.info.do_bit() || (q.info.flags & kAD));
-    set_flags(r, uint16_t(kQR | (q.info.opcode & 0x0f) << 11 | kAA | (q.info.flags & (kRD | kCD)) |
+    // CoreDNS toMsg builds on SetReply: RD and CD only for opcode QUERY.
+    set_flags(r, uint16_t(kQR | (q.info.opcode & 0x0f) << 11 | kAA | reply_rd_cd(q.info) |
                           (e.ra ? kRA : 0) | (ad ? kAD : 0) | (e.rcode & 0x0f)));
     // The question as the client wrote it (0x20 case, its class).
     std::memcpy(r + kHeaderLen, q.req + kHeaderLen, qlen);

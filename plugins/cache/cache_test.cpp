@@ -155,6 +155,78 @@ TEST_CASE("the hit echoes the question as the client wrote it", "[cache]") {
     CHECK(wire::rd16(ch.data() + 12 + 13 + 2) == 3);
 }
 
+TEST_CASE("a NOTIFY answered from the cache carries no RD or CD (SetReply)", "[cache]") {
+    Harness h;
+    h.upstream->reply = answer_a(300);
+    h.ask("example.org.", "A");
+    Bytes notify = testing::make_query("example.org.", "A", {.rd = true, .cd = true});
+    notify[2] = uint8_t((notify[2] & 0x87) | (4 << 3));
+    // CD is part of the key: fill the CD entry first with a QUERY.
+    h.ask("example.org.", "A", {.rd = true, .cd = true});
+    REQUIRE(h.upstream->calls == 2);
+    const Bytes hit = h.ask(notify);
+    REQUIRE(h.upstream->calls == 2);
+    REQUIRE(hit.size() > 12);
+    CHECK(wire::opcode(hit.data()) == 4);
+    CHECK(has_flag(hit, wire::kAA));
+    CHECK_FALSE(has_flag(hit, wire::kRD));
+    CHECK_FALSE(has_flag(hit, wire::kCD));
+    // The same entry asked with QUERY keeps them.
+    const Bytes query = h.ask("example.org.", "A", {.rd = true, .cd = true});
+    CHECK(has_flag(query, wire::kRD));
+    CHECK(has_flag(query, wire::kCD));
+}
+
+TEST_CASE("a 0x20 re-spelling of a cached name over UDP 512: TC iff records dropped, parseable", "[cache]") {
+    // 40 A records whose owners are compressed against the question (as
+    // ldns and most servers write them): 16 bytes each, so the whole reply
+    // is over 512 and some records must go on UDP.
+    Harness h;
+    constexpr int kRecords = 40;
+    h.upstream->reply = [](const Bytes& req) {
+        std::vector<std::string> rrs;
+        for (int i = 0; i < kRecords; ++i) rrs.push_back("www.example.org. 300 IN A 192.0.2." + std::to_string(i));
+        return testing::make_reply(req, 0, rrs);
+    };
+    const Bytes full = h.ask(testing::make_query("www.example.org.", "A"), /*tcp=*/true);
+    REQUIRE(wire::ancount(full.data()) == kRecords);
+    REQUIRE(full.size() > 512);
+    for (const char* spelling : {"WWW.EXAMPLE.ORG.", "wWw.ExAmPlE.oRg.", "www.example.org."}) {
+        INFO(spelling);
+        const Bytes r = h.ask(testing::make_query(spelling, "A"));
+        CHECK(h.upstream->calls == 1);
+        REQUIRE(r.size() >= 12);
+        CHECK(r.size() <= 512);
+        const unsigned an = wire::ancount(r.data());
+        CHECK(an > 0);
+        CHECK(has_flag(r, wire::kTC) == (an < kRecords));
+        // ldns reads it, every record is there as counted, the question as asked.
+        CHECK_FALSE(testing::to_text(r).empty());
+        CHECK(testing::section(r, 1).size() == an);
+        CHECK(std::memcmp(r.data() + 12 + 1, spelling, 3) == 0);
+        // The compression as cached: every owner is a pointer to the question.
+        CHECK(an == (512 - (12 + 17 + 4)) / 16);
+    }
+}
+
+TEST_CASE("a reply whose question name reads through the header is not stored", "[cache]") {
+    // 03 www 07 example C0 0B: "www.example." only by way of ARCOUNT's low
+    // byte; once cached, a different header would change the name.
+    Harness h;
+    h.upstream->reply = [](const Bytes& req) {
+        Bytes r(req.begin(), req.begin() + 12);
+        wire::wr16(r.data() + 2, 0x8180);
+        wire::set_rr_counts(r.data(), 1, 0, 0);
+        r.insert(r.end(), {3, 'w', 'w', 'w', 7, 'e', 'x', 'a', 'm', 'p', 'l', 'e', 0xC0, 11, 0, 1, 0, 1});
+        r.insert(r.end(), {0xC0, 12, 0, 1, 0, 1, 0, 0, 1, 44, 0, 4, 192, 0, 2, 1});
+        return r;
+    };
+    h.ask("www.example.", "A");
+    h.ask("www.example.", "A");
+    CHECK(h.upstream->calls == 2);
+    CHECK(h.cache->totals().hits_success == 0);
+}
+
 TEST_CASE("TTL clamps: minimum 5, maximum 3600, cache TTL and MINTTL", "[cache]") {
     SECTION("defaults") {
         Harness h;
