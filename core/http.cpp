@@ -19,6 +19,7 @@
 #include <map>
 #include <mutex>
 #include <stdexcept>
+#include <tuple>
 #include <vector>
 
 namespace asio = boost::asio;
@@ -31,6 +32,7 @@ namespace dnscore::http {
 namespace {
 
 constexpr auto kTimeout = std::chrono::seconds(5);
+constexpr std::size_t kGoBufferBeforeChunking = 2048;  // net/http bufferBeforeChunkingSize
 
 std::string http_date() {
     char buf[64];
@@ -159,16 +161,37 @@ private:
             } catch (const std::exception& e) {
                 r = {500, "text/plain; charset=utf-8", std::string(e.what()) + "\n"};
             }
-            bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(r.status), req.version()};
-            res.set(bhttp::field::content_type, r.content_type);
-            res.set(bhttp::field::date, http_date());
-            if (r.status == 404) res.set("X-Content-Type-Options", "nosniff");
-            res.keep_alive(req.keep_alive());
-            if (req.method() != bhttp::verb::head) res.body() = std::move(r.body);
-            res.prepare_payload();
+            auto headers = [&](auto& res) {
+                res.set(bhttp::field::content_type, r.content_type);
+                res.set(bhttp::field::date, http_date());
+                if (r.status == 404) res.set("X-Content-Type-Options", "nosniff");
+                res.keep_alive(req.keep_alive());
+            };
+            const auto status = static_cast<bhttp::status>(r.status);
+            bool keep_alive = false;
+            boost::system::error_code wec;
             stream.expires_after(kTimeout);
-            auto [wec, wn] = co_await bhttp::async_write(stream, res, asio::as_tuple(asio::use_awaitable));
-            if (wec || !res.keep_alive()) break;
+            if (req.method() == bhttp::verb::head) {
+                // Go's net/http drops a HEAD body but still announces its
+                // length when the handler's whole output fit in the 2048-byte
+                // buffer before chunking (a larger body was flushed before the
+                // handler ended, so no length is known); none for 0 bytes.
+                bhttp::response<bhttp::empty_body> res{status, req.version()};
+                headers(res);
+                if (!r.body.empty() && r.body.size() <= kGoBufferBeforeChunking) res.content_length(r.body.size());
+                keep_alive = res.keep_alive();
+                std::tie(wec, std::ignore) =
+                    co_await bhttp::async_write(stream, res, asio::as_tuple(asio::use_awaitable));
+            } else {
+                bhttp::response<bhttp::string_body> res{status, req.version()};
+                headers(res);
+                res.body() = std::move(r.body);
+                res.prepare_payload();
+                keep_alive = res.keep_alive();
+                std::tie(wec, std::ignore) =
+                    co_await bhttp::async_write(stream, res, asio::as_tuple(asio::use_awaitable));
+            }
+            if (wec || !keep_alive) break;
         }
         boost::system::error_code ec;
         stream.socket().shutdown(tcp::socket::shutdown_send, ec);

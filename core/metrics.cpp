@@ -400,7 +400,7 @@ void collect_base(std::vector<Family>& out) {
     for (const Metric* m : std::initializer_list<const Metric*>{
              &p.panics_total, &p.reload_failed_total, &p.forward_healthcheck_broken_total,
              &p.forward_max_concurrent_rejects_total, &p.health_request_failures_total,
-             &p.local_localhost_requests_total, &p.hosts_reload_timestamp_seconds, &p.health_request_duration_seconds})
+             &p.hosts_reload_timestamp_seconds, &p.health_request_duration_seconds})
         m->collect(out);
     {
         // No Go here: goversion names the C++ compiler that built the binary.

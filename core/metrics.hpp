@@ -63,11 +63,15 @@ inline constexpr const char* kTextContentType =
 // name, series by label values and families by name (client_golang Gather).
 std::vector<Family> merge_families(std::vector<Family> in);
 
-// Families that exist from process start whatever the Corefile (spec C.7.2:
-// in CoreDNS every plugin's vars are registered at start). Declared here, not
-// in their plugins, because a binary may not link the plugin that counts them
-// (health, reload, forward count into these; hosts and local do not exist
-// here, so theirs stay at zero as in a CoreDNS without them in use).
+// Families that exist from process start whatever the Corefile: in CoreDNS
+// 1.12 each plugin package declares its metrics with promauto at init, in the
+// default registry the prometheus plugin serves, so the label-less ones of
+// every plugin compiled into node-cache's CoreDNS (its 19 plugins) show from
+// the start, used or not. Declared here, not in their plugins, because a
+// binary may not link the plugin that counts them (health, reload, forward
+// count into these; hosts is not written yet, so its timestamp stays 0 as in
+// a CoreDNS where hosts is not used). Plugins outside that set (local, ...)
+// are not compiled into node-cache, so none of theirs are here.
 struct ProcessWide {
     CounterVec panics_total{"coredns_panics_total", "A metrics that counts the number of panics."};
     CounterVec reload_failed_total{"coredns_reload_failed_total", "Counter of the number of failed reload attempts."};
@@ -83,8 +87,6 @@ struct ProcessWide {
                                                  {},
                                                  {},
                                                  {0.00025, 0.0025, 0.025, 0.25, 2.5}};
-    CounterVec local_localhost_requests_total{"coredns_local_localhost_requests_total",
-                                              "Counter of localhost.<domain> requests."};
     GaugeVec hosts_reload_timestamp_seconds{"coredns_hosts_reload_timestamp_seconds",
                                             "The timestamp of the last reload of hosts file."};
 };

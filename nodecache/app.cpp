@@ -88,15 +88,21 @@ void CacheApp::error(const std::string& msg) const { log_line("ERROR", msg); }
 
 void CacheApp::start_metrics_server() {
     try {
-        metrics_handle_ = http::serve(rt_.control(), params_.metrics_listen_address, "/metrics", [] {
-            return http::Response{200, metrics::kTextContentType, metrics::Registry::global().render_text()};
+        metrics_handle_ = http::serve(rt_.control(), params_.metrics_listen_address, "/metrics", [this] {
+            // InstrumentMetricHandler: in flight while gathering (so this
+            // scrape shows 1), counted by code once served.
+            promhttp_in_flight_.set(++scrapes_in_flight_);
+            http::Response r{200, metrics::kTextContentType, metrics::Registry::global().render_text()};
+            promhttp_in_flight_.set(--scrapes_in_flight_);
+            promhttp_requests_.inc_any({0});  // code="200"
+            return r;
         });
     } catch (const std::exception& e) {
         // node-cache: logged, and the counter is then not registered at all.
         error(std::string("Failed to start metrics handler: ") + e.what());
         return;
     }
-    collector_ = metrics::export_families({&setup_errors_});
+    collector_ = metrics::export_families({&setup_errors_, &promhttp_requests_, &promhttp_in_flight_});
 }
 
 bool CacheApp::render_and_write() {

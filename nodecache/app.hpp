@@ -82,6 +82,16 @@ private:
                                       "The number of errors during periodic network setup for node-cache",
                                       {},
                                       {&error_types_}};
+    // promhttp.Handler(), which node-cache serves on -metrics-listen-address,
+    // registers these in the default registry: both ports show them.
+    metrics::LabelSet promhttp_codes_{{"code"}, 0, {"200", "500", "503"}};
+    metrics::CounterVec promhttp_requests_{"promhttp_metric_handler_requests_total",
+                                           "Total number of scrapes by HTTP status code.",
+                                           {},
+                                           {&promhttp_codes_}};
+    metrics::GaugeVec promhttp_in_flight_{"promhttp_metric_handler_requests_in_flight",
+                                          "Current number of scrapes being served."};
+    int scrapes_in_flight_ = 0;  // control thread
     uint64_t collector_ = 0;
     std::shared_ptr<void> metrics_handle_;
     std::unique_ptr<boost::asio::steady_timer> sync_timer_;

@@ -22,10 +22,12 @@
 namespace dnscore::parser {
 namespace {
 
-// Limits against runaway (cyclic) imports. The file limit's message prints
-// the snippet limit, as upstream does.
-constexpr int kMaxSnippetExpansions = 10000;
-constexpr int kMaxFileExpansions = 100000;
+// An env expansion larger than this is refused: values are expanded
+// recursively, so a few variables referring to each other twice could
+// otherwise grow a token exponentially.
+constexpr std::size_t kMaxEnvExpansion = 1 << 20;
+
+struct EnvTooLong {};
 
 // ---- Go path/filepath helpers (Unix semantics) ----------------------------
 
@@ -250,41 +252,102 @@ std::vector<std::string> glob(const std::string& pattern) {
 
 // ---- environment substitution ----------------------------------------------
 
-std::string replace_env_references(std::string s, std::string_view ref_start, std::string_view ref_end) {
-    auto index = s.find(ref_start);
-    while (index != std::string::npos) {
-        auto end_index = s.find(ref_end, index);
-        if (end_index == std::string::npos) break;
-        if (end_index > index + ref_start.size()) {
-            const std::string ref = s.substr(index, end_index + ref_end.size() - index);
-            const std::string name =
-                ref.substr(ref_start.size(), ref.size() - ref_start.size() - ref_end.size());
-            const char* value = std::getenv(name.c_str());
-            const std::string replacement = value ? value : "";
-            // strings.Replace(s, ref, value, -1): every occurrence, left to right.
-            std::string out;
-            std::size_t pos = 0;
-            for (auto hit = s.find(ref); hit != std::string::npos; hit = s.find(ref, pos)) {
-                out.append(s, pos, hit - pos);
-                out += replacement;
-                pos = hit + ref.size();
+// One pass of caddy's replaceEnvReferences for one syntax ({$ } or {% %}).
+// Caddy replaces every occurrence of a reference at once and then re-scans
+// the whole string, so a value naming another variable is expanded too, and
+// a value naming its own variable ({$X} with X='{$X}') loops forever. Here a
+// value is expanded recursively (same results) but a variable met again
+// inside its own expansion is left as written, and each reference is
+// resolved once (memoised), so every input terminates.
+class EnvPass {
+public:
+    EnvPass(std::string_view start, std::string_view end) : start_(start), end_(end) {}
+
+    std::string run(std::string_view s) {
+        std::string out;
+        std::size_t pos = 0;
+        // After an empty reference ({$}) caddy looks for no new references;
+        // ones already replaced everywhere are still replaced further on.
+        bool stopped = false;
+        for (;;) {
+            const auto i = s.find(start_, pos);
+            if (i == std::string_view::npos) break;
+            const auto e = s.find(end_, i);
+            if (e == std::string_view::npos) break;
+            if (e <= i + start_.size()) {
+                stopped = true;
+                append(out, s.substr(pos, i + 1 - pos));
+                pos = i + 1;
+                continue;
             }
-            out.append(s, pos, std::string::npos);
-            s = std::move(out);
-        } else {
-            return s;  // empty reference such as {$}: stop processing
+            const std::string ref(s.substr(i, e + end_.size() - i));
+            auto hit = resolved_.find(ref);
+            if (hit == resolved_.end() && stopped) {
+                append(out, s.substr(pos, i + 1 - pos));
+                pos = i + 1;
+                continue;
+            }
+            append(out, s.substr(pos, i - pos));
+            pos = e + end_.size();
+            if (hit != resolved_.end()) {
+                append(out, hit->second);
+                continue;
+            }
+            const std::string name = ref.substr(start_.size(), ref.size() - start_.size() - end_.size());
+            if (std::find(active_.begin(), active_.end(), name) != active_.end()) {
+                append(out, ref);  // inside its own expansion: as written
+                continue;
+            }
+            const char* value = std::getenv(name.c_str());
+            active_.push_back(name);
+            std::string expanded = value ? run(value) : std::string{};
+            active_.pop_back();
+            append(out, expanded);
+            resolved_.emplace(ref, std::move(expanded));
         }
-        index = s.find(ref_start);
+        append(out, s.substr(pos));
+        return out;
     }
-    return s;
-}
+
+private:
+    static void append(std::string& out, std::string_view piece) {
+        if (out.size() + piece.size() > kMaxEnvExpansion) throw EnvTooLong{};
+        out.append(piece);
+    }
+
+    std::string_view start_, end_;
+    std::map<std::string, std::string> resolved_;  // reference -> its expansion
+    std::vector<std::string> active_;              // variables being expanded
+};
 
 // ---- the parser --------------------------------------------------------------
+
+std::string join(const std::vector<std::string>& parts, const char* sep) {
+    std::string out;
+    for (std::size_t i = 0; i < parts.size(); ++i) {
+        if (i > 0) out += sep;
+        out += parts[i];
+    }
+    return out;
+}
+
+// Identifies a file for cycle detection by device and inode, so a symlink or
+// a second path to the same file is recognised; the path when stat fails.
+std::string file_key(const std::string& path) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) == 0)
+        return "f:" + std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino);
+    return "p:" + abs_path(path);
+}
 
 class Parser {
 public:
     Parser(std::vector<Token> tokens, std::string filename, const ParseOptions& opts)
-        : tokens_(std::move(tokens)), filename_(std::move(filename)), opts_(opts) {}
+        : filename_(std::move(filename)), opts_(opts) {
+        frames_.push_back(Frame{file_key(filename_), abs_path(filename_), -1});
+        ahead_.reserve(tokens.size());
+        for (auto it = tokens.rbegin(); it != tokens.rend(); ++it) ahead_.push_back(Item{std::move(*it), 0});
+    }
 
     std::vector<ServerBlock> parse_all() {
         std::vector<ServerBlock> blocks;
@@ -297,8 +360,42 @@ public:
     }
 
 private:
+    // A token and the import expansion it came from (index into frames_).
+    struct Item {
+        Token tok;
+        int frame;
+    };
+    // One expansion of a snippet or file; the chain of parents is the import
+    // path that led to it, which is what a cycle check has to look at.
+    struct Frame {
+        std::string key;    // "s:NAME" or file_key()
+        std::string label;  // for the cycle message
+        int parent;
+    };
+
+    // The token stream is kept as two stacks split near the cursor: tokens
+    // before the split in seen_, the rest reversed in ahead_. Splicing an
+    // import at the cursor then costs the size of what is inserted, not of
+    // the whole stream (upstream copies the stream on every import, which is
+    // quadratic for large Corefiles with many imports).
+    int size() const { return static_cast<int>(seen_.size() + ahead_.size()); }
+    const Item& at(int i) const {
+        const auto s = static_cast<int>(seen_.size());
+        return i < s ? seen_[i] : ahead_[ahead_.size() - 1 - static_cast<std::size_t>(i - s)];
+    }
+    Item& at(int i) { return const_cast<Item&>(static_cast<const Parser*>(this)->at(i)); }
+    void split_at(std::size_t k) {
+        while (seen_.size() > k) {
+            ahead_.push_back(std::move(seen_.back()));
+            seen_.pop_back();
+        }
+        while (seen_.size() < k && !ahead_.empty()) {
+            seen_.push_back(std::move(ahead_.back()));
+            ahead_.pop_back();
+        }
+    }
+
     // -- dispenser primitives (same semantics as Dispenser) --
-    int size() const { return static_cast<int>(tokens_.size()); }
     bool next() {
         if (cursor_ < size() - 1) {
             ++cursor_;
@@ -308,7 +405,7 @@ private:
     }
     int line_breaks(int i) const {
         if (i < 0 || i >= size()) return 0;
-        const auto& t = tokens_[i].text;
+        const auto& t = at(i).tok.text;
         return static_cast<int>(std::count(t.begin(), t.end(), '\n'));
     }
     bool next_arg() {
@@ -317,8 +414,8 @@ private:
             return true;
         }
         if (cursor_ >= size()) return false;
-        if (cursor_ < size() - 1 && tokens_[cursor_].file == tokens_[cursor_ + 1].file &&
-            tokens_[cursor_].line + line_breaks(cursor_) == tokens_[cursor_ + 1].line) {
+        if (cursor_ < size() - 1 && at(cursor_).tok.file == at(cursor_ + 1).tok.file &&
+            at(cursor_).tok.line + line_breaks(cursor_) == at(cursor_ + 1).tok.line) {
             ++cursor_;
             return true;
         }
@@ -327,18 +424,19 @@ private:
     const std::string& val() const {
         static const std::string empty;
         if (cursor_ < 0 || cursor_ >= size()) return empty;
-        return tokens_[cursor_].text;
+        return at(cursor_).tok.text;
     }
-    int line() const { return cursor_ < 0 || cursor_ >= size() ? 0 : tokens_[cursor_].line; }
+    int line() const { return cursor_ < 0 || cursor_ >= size() ? 0 : at(cursor_).tok.line; }
     const std::string& file() const {
-        if (cursor_ < 0 || cursor_ >= size() || tokens_[cursor_].file.empty()) return filename_;
-        return tokens_[cursor_].file;
+        if (cursor_ < 0 || cursor_ >= size() || at(cursor_).tok.file.empty()) return filename_;
+        return at(cursor_).tok.file;
     }
     bool is_new_line() const {
         if (cursor_ < 1) return true;
         if (cursor_ > size() - 1) return false;
-        return tokens_[cursor_ - 1].file != tokens_[cursor_].file ||
-               tokens_[cursor_ - 1].line + line_breaks(cursor_ - 1) < tokens_[cursor_].line;
+        const Token& prev = at(cursor_ - 1).tok;
+        const Token& cur = at(cursor_).tok;
+        return prev.file != cur.file || prev.line + line_breaks(cursor_ - 1) < cur.line;
     }
     ConfigError err(const std::string& msg) const {
         return ConfigError(file() + ":" + std::to_string(line()) + " - Error during parsing: " + msg);
@@ -351,10 +449,18 @@ private:
         if (val() == "{") return err("Unexpected token '{', expecting argument");
         return err("Wrong argument count or unexpected line ending after '" + val() + "'");
     }
+    // expand_env with the position of the current token in its error.
+    std::string env(const std::string& s) const {
+        try {
+            return expand_env(s);
+        } catch (const ConfigError& e) {
+            throw err(e.what());
+        }
+    }
 
     // -- grammar --
     void begin() {
-        if (tokens_.empty()) return;
+        if (size() == 0) return;
         addresses();
         if (eof_) return;  // the file was only a line of addresses
         if (block_.keys.size() == 1 && block_.keys[0].size() >= 2 && block_.keys[0].front() == '(' &&
@@ -375,18 +481,9 @@ private:
                 if (--count == 0) break;
             }
             if (val() == "{") ++count;
-            body.push_back(tokens_[cursor_]);
+            body.push_back(at(cursor_).tok);
         }
         if (count != 0) throw syntax_err("}");
-        // Cheap guard against the obvious cycle: the snippet importing itself.
-        for (std::size_t i = 0; i + 1 < body.size(); ++i) {
-            if (body[i].text != "import") continue;
-            bool at_line_start =
-                i == 0 || body[i - 1].file != body[i].file || body[i - 1].line != body[i].line;
-            if (at_line_start && expand_env(body[i + 1].text) == name)
-                throw err("maximum snippet import depth (" + std::to_string(kMaxSnippetExpansions) +
-                          ") exceeded");
-        }
         snippets_[name] = std::move(body);
         block_.keys.clear();
         block_.key_tokens.clear();
@@ -395,7 +492,7 @@ private:
     void addresses() {
         bool expecting_another = false;
         for (;;) {
-            std::string tkn = expand_env(val());
+            std::string tkn = env(val());
             if (tkn == "import" && is_new_line()) {
                 do_import();
                 continue;
@@ -412,7 +509,7 @@ private:
                 } else {
                     expecting_another = false;
                 }
-                Token key_token = tokens_[cursor_];  // non-empty text implies a loaded token
+                Token key_token = at(cursor_).tok;  // non-empty text implies a loaded token
                 key_token.text = tkn;
                 block_.keys.push_back(tkn);
                 block_.key_tokens.push_back(std::move(key_token));
@@ -447,12 +544,12 @@ private:
     }
 
     void directive() {
-        const std::string dir = expand_env(val());
+        const std::string dir = env(val());
         if (!opts_.valid_directives.empty() &&
             std::find(opts_.valid_directives.begin(), opts_.valid_directives.end(), dir) ==
                 opts_.valid_directives.end())
             throw err("Unknown directive '" + dir + "'");
-        append_token(dir, tokens_[cursor_]);  // the name token is kept unexpanded, as upstream
+        append_token(dir, at(cursor_).tok);  // the name token is kept unexpanded, as upstream
         int nesting = 0;
         while (next()) {
             if (val() == "{") {
@@ -469,8 +566,9 @@ private:
                 --cursor_;
                 continue;
             }
-            tokens_[cursor_].text = expand_env(tokens_[cursor_].text);
-            append_token(dir, tokens_[cursor_]);
+            Token& t = at(cursor_).tok;
+            t.text = env(t.text);
+            append_token(dir, t);
         }
         if (nesting > 0) throw err("Unexpected EOF");
     }
@@ -481,25 +579,55 @@ private:
         it->second.push_back(t);
     }
 
+    // Starts an expansion of `key` below `parent`, or throws naming the cycle
+    // when `key` is already being expanded on that import path. Upstream
+    // (CoreDNS 1.12) has no check and expands a cycle until memory runs out.
+    int enter(int parent, const std::string& key, const std::string& label) {
+        for (int f = parent; f >= 0; f = frames_[f].parent) {
+            if (frames_[f].key != key) continue;
+            std::vector<std::string> chain{label};
+            for (int g = parent;; g = frames_[g].parent) {
+                chain.push_back(frames_[g].label);
+                if (g == f) break;
+            }
+            std::reverse(chain.begin(), chain.end());
+            throw err("import cycle: " + join(chain, " -> "));
+        }
+        frames_.push_back(Frame{key, label, parent});
+        return static_cast<int>(frames_.size()) - 1;
+    }
+
+    void count_imported(std::size_t n) {
+        imported_tokens_ += n;
+        if (imported_tokens_ > opts_.max_imported_tokens)
+            throw err("imports expand the Corefile to more than " + std::to_string(opts_.max_imported_tokens) +
+                      " tokens");
+    }
+
     // Replaces `import ARG` (two tokens) by the snippet's or files' tokens and
     // leaves the cursor on the first inserted token (or what followed ARG).
     void do_import() {
         if (!next_arg()) throw arg_err();
-        const std::string pattern = expand_env(val());
+        const std::string pattern = env(val());
         if (pattern.empty()) throw err("Import requires a non-empty filepath");
         if (next_arg()) throw err("Import takes only one argument (glob pattern or file)");
 
-        std::vector<Token> imported;
+        const int parent = at(cursor_ - 1).frame;  // where the import directive came from
+        std::vector<Item> imported;
         auto snippet = snippets_.find(pattern);
         if (snippet != snippets_.end()) {
-            if (snippet_expansions_ >= kMaxSnippetExpansions)
-                throw err("maximum snippet import depth (" + std::to_string(kMaxSnippetExpansions) +
+            if (snippet_expansions_ >= opts_.max_snippet_expansions)
+                throw err("maximum snippet import depth (" + std::to_string(opts_.max_snippet_expansions) +
                           ") exceeded");
             ++snippet_expansions_;
-            imported = snippet->second;
+            const int frame = enter(parent, "s:" + pattern, "snippet " + pattern);
+            count_imported(snippet->second.size());
+            imported.reserve(snippet->second.size());
+            for (const auto& t : snippet->second) imported.push_back(Item{t, frame});
         } else {
-            if (file_expansions_ >= kMaxFileExpansions)
-                throw err("maximum file import depth (" + std::to_string(kMaxSnippetExpansions) +
+            // Upstream prints the snippet limit here; we print the one enforced.
+            if (file_expansions_ >= opts_.max_file_expansions)
+                throw err("maximum file import depth (" + std::to_string(opts_.max_file_expansions) +
                           ") exceeded");
             ++file_expansions_;
             // Relative to the file holding the import token, not the cwd.
@@ -524,15 +652,18 @@ private:
                 }
             }
             for (const auto& match : matches) {
+                const int frame = enter(parent, file_key(match), abs_path(match));
                 auto toks = single_import(match);
-                imported.insert(imported.end(), toks.begin(), toks.end());
+                count_imported(toks.size());
+                imported.reserve(imported.size() + toks.size());
+                for (auto& t : toks) imported.push_back(Item{std::move(t), frame});
             }
         }
         // Splice: [0, cursor-1) + imported + (cursor, end).
-        std::vector<Token> spliced(tokens_.begin(), tokens_.begin() + (cursor_ - 1));
-        spliced.insert(spliced.end(), imported.begin(), imported.end());
-        spliced.insert(spliced.end(), tokens_.begin() + cursor_ + 1, tokens_.end());
-        tokens_ = std::move(spliced);
+        split_at(static_cast<std::size_t>(cursor_) + 1);
+        seen_.pop_back();  // ARG
+        seen_.pop_back();  // import
+        for (auto it = imported.rbegin(); it != imported.rend(); ++it) ahead_.push_back(std::move(*it));
         --cursor_;
     }
 
@@ -551,7 +682,9 @@ private:
         return lex(*content, abs_path(import_file));
     }
 
-    std::vector<Token> tokens_;
+    std::vector<Item> seen_;
+    std::vector<Item> ahead_;
+    std::vector<Frame> frames_;  // [0] is the main Corefile
     std::string filename_;
     const ParseOptions& opts_;
     int cursor_ = -1;
@@ -560,6 +693,7 @@ private:
     std::map<std::string, std::vector<Token>> snippets_;
     int snippet_expansions_ = 0;
     int file_expansions_ = 0;
+    std::size_t imported_tokens_ = 0;
 };
 
 void json_string(std::string& out, const std::string& s) {
@@ -588,8 +722,15 @@ void json_string(std::string& out, const std::string& s) {
 }  // namespace
 
 std::string expand_env(std::string_view s) {
-    std::string out = replace_env_references(std::string(s), "{%", "%}");
-    return replace_env_references(std::move(out), "{$", "}");
+    try {
+        std::string out = EnvPass("{%", "%}").run(s);
+        return EnvPass("{$", "}").run(out);
+    } catch (const EnvTooLong&) {
+        std::string shown(s.substr(0, 64));
+        if (s.size() > shown.size()) shown += "...";
+        throw ConfigError("expanding environment variables in '" + shown + "' gives more than " +
+                          std::to_string(kMaxEnvExpansion) + " bytes");
+    }
 }
 
 std::vector<ServerBlock> parse(std::string_view text, const std::string& file, const ParseOptions& opts) {

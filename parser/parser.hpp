@@ -29,13 +29,23 @@ struct ServerBlock {
 // Splits text into tokens (A.1). `file` is recorded in every token.
 std::vector<Token> lex(std::string_view text, const std::string& file);
 
-// Expands {$VAR} and {%VAR%} (A.3) using the process environment.
+// Expands {$VAR} and {%VAR%} (A.3) using the process environment. A value
+// is expanded in turn, except references to a variable inside its own
+// expansion, which stay as written. Throws ConfigError (message without a
+// position) when the result would exceed 1 MiB.
 std::string expand_env(std::string_view s);
 
 struct ParseOptions {
     // When non-empty, directive names not in this list are rejected with
     // "Unknown directive 'X'". Empty = accept any (reload checksum does this).
     std::vector<std::string> valid_directives;
+    // Bounds on import expansion (a parse must end in bounded time and
+    // memory, also for -validate and reloads). The expansion counts are the
+    // caps of coredns/caddy v1.1.3; the token cap is ours. Cycles are
+    // reported as such before any of these is reached.
+    int max_snippet_expansions = 10000;
+    int max_file_expansions = 100000;
+    std::size_t max_imported_tokens = 1000000;
 };
 
 // Parses a whole Corefile. `file` is the name used in messages (the -conf path

@@ -251,14 +251,14 @@ TEST_CASE("parser: syntax errors", "[parser]") {
         {"top-level import without argument", "import\n", "Corefile:1 - Error during parsing: Wrong argument count or unexpected line ending after 'import'"},
         {"snippet redeclared", "(s) {\n whoami\n}\n(s) {\n log\n}",
          "Corefile:4 - Error during parsing: redeclaration of previously declared snippet s"},
-        {"snippet importing itself", "(s) {\n whoami\n import s\n}",
-         "Corefile:4 - Error during parsing: maximum snippet import depth (10000) exceeded"},
+        {"snippet importing itself", "(s) {\n whoami\n import s\n}\n. {\n import s\n}",
+         "Corefile:3 - Error during parsing: import cycle: snippet s -> snippet s"},
         {"snippet without braces", "(s)\nwhoami\n", "Corefile:2 - Syntax error: Unexpected token 'whoami', expecting '{'"},
         {"snippet not closed", "(s) {\n whoami\n", "Corefile:2 - Syntax error: Unexpected token 'whoami', expecting '}'"},
         {"unknown directive in snippet surfaces at import", "(s) {\n nope\n}\n. {\n import s\n}",
          "Corefile:2 - Error during parsing: Unknown directive 'nope'"},
         {"snippets importing each other", "(a) {\n import b\n}\n(b) {\n import a\n}\n. {\n import a\n}",
-         "Corefile:5 - Error during parsing: maximum snippet import depth (10000) exceeded"},
+         "Corefile:5 - Error during parsing: import cycle: snippet a -> snippet b -> snippet a"},
         {"missing import file", ". {\n import nope.conf\n}",
          "Corefile:2 - Error during parsing: File to import not found: nope.conf"},
     };
@@ -306,6 +306,9 @@ TEST_CASE("parser: environment substitution", "[parser]") {
             {"{%%}{$DNSCORE_T_ZONE}", "{%%}example.org"},      // only the {% %} pass stops
             {"{$DNSCORE_T_PORT$}", ""},                         // looks up "DNSCORE_T_PORT$"
             {"{$DNSCORE_T_NESTED}", "example.org"},            // re-scanned after replacement
+            {"{%DNSCORE_T_NESTED%}", "example.org"},           // the {$ pass sees the {% result
+            {"{$DNSCORE_T_ZONE}{$}{$DNSCORE_T_ZONE}", "example.org{$}example.org"},  // replaced everywhere first
+            {"{$DNSCORE_T_ZONE}{$}{$DNSCORE_T_PORT}", "example.org{$}{$DNSCORE_T_PORT}"},
             {"{{ .Name }}", "{{ .Name }}"},
             {"{{$DNSCORE_T_ZONE}}", "{example.org}"},
             {"plain", "plain"},
@@ -314,6 +317,40 @@ TEST_CASE("parser: environment substitution", "[parser]") {
             INFO(c.in);
             CHECK(expand_env(c.in) == c.want);
         }
+    }
+    SECTION("a variable referring to itself ends (CoreDNS loops forever)") {
+        setenv("DNSCORE_T_SELF", "{$DNSCORE_T_SELF}", 1);
+        CHECK(expand_env("{$DNSCORE_T_SELF}") == "{$DNSCORE_T_SELF}");
+        CHECK(expand_env("a{$DNSCORE_T_SELF}b{$DNSCORE_T_SELF}") == "a{$DNSCORE_T_SELF}b{$DNSCORE_T_SELF}");
+        setenv("DNSCORE_T_SELF", "{$DNSCORE_T_SELF}{$DNSCORE_T_SELF}", 1);
+        CHECK(expand_env("{$DNSCORE_T_SELF}") == "{$DNSCORE_T_SELF}{$DNSCORE_T_SELF}");
+        setenv("DNSCORE_T_SELF", "x{%DNSCORE_T_SELF%}", 1);
+        CHECK(expand_env("{%DNSCORE_T_SELF%}") == "x{%DNSCORE_T_SELF%}");
+        // Two variables naming each other: each stops at its own name.
+        setenv("DNSCORE_T_PING", "ping {$DNSCORE_T_PONG}", 1);
+        setenv("DNSCORE_T_PONG", "pong {$DNSCORE_T_PING}", 1);
+        CHECK(expand_env("{$DNSCORE_T_PING}") == "ping pong {$DNSCORE_T_PING}");
+        // In a Corefile, with the token kept whole.
+        setenv("DNSCORE_T_SELF", "{$DNSCORE_T_SELF}{$DNSCORE_T_SELF}", 1);
+        auto blocks = parse(". {\n log {$DNSCORE_T_SELF}\n}", "Corefile", kOpts);
+        REQUIRE(blocks.size() == 1);
+        CHECK(texts(blocks[0], "log") == Strings{"log", "{$DNSCORE_T_SELF}{$DNSCORE_T_SELF}"});
+        unsetenv("DNSCORE_T_SELF");
+        unsetenv("DNSCORE_T_PING");
+        unsetenv("DNSCORE_T_PONG");
+    }
+    SECTION("an expansion growing past 1 MiB is an error with the position") {
+        // Each level doubles: 2^25 copies of "x" without the cap.
+        setenv("DNSCORE_T_G0", "xx", 1);
+        for (int i = 1; i <= 25; ++i) {
+            std::string prev = "{$DNSCORE_T_G" + std::to_string(i - 1) + "}";
+            setenv(("DNSCORE_T_G" + std::to_string(i)).c_str(), (prev + prev).c_str(), 1);
+        }
+        CHECK(expand_env("{$DNSCORE_T_G15}").size() == 65536);
+        CHECK(error_of(". {\n log {$DNSCORE_T_G25}\n}") ==
+              "Corefile:2 - Error during parsing: expanding environment variables in '{$DNSCORE_T_G25}' gives "
+              "more than 1048576 bytes");
+        for (int i = 0; i <= 25; ++i) unsetenv(("DNSCORE_T_G" + std::to_string(i)).c_str());
     }
     SECTION("keys, directive names and arguments are expanded") {
         auto blocks = parse("{$DNSCORE_T_ZONE}:{$DNSCORE_T_PORT} {\n {$DNSCORE_T_DIR} 30\n forward . {%DNSCORE_T_UP%}\n}",
@@ -501,10 +538,10 @@ TEST_CASE("parser: importing files", "[parser]") {
         CHECK(error_of(". {\n import [ab\n}", main) ==
               main + ":2 - Error during parsing: Failed to use import pattern [ab: syntax error in pattern");
     }
-    SECTION("a file importing itself hits the file expansion limit") {
+    SECTION("a file importing itself is a cycle") {
         std::string path = dir.write("loop.conf", "import loop.conf\n");
         CHECK(error_of(". {\n import loop.conf\n}", main) ==
-              path + ":1 - Error during parsing: maximum file import depth (10000) exceeded");
+              path + ":1 - Error during parsing: import cycle: " + path + " -> " + path);
     }
     SECTION("parse_file reads the file and names it in errors") {
         std::string path = dir.write("Corefile2", ". {\n whoami\n}\nexample.org {\n nope\n}\n");
@@ -518,6 +555,121 @@ TEST_CASE("parser: importing files", "[parser]") {
     SECTION("parse_file on a missing file") {
         CHECK_THROWS_WITH(parse_file(dir.file("nope"), kOpts),
                           "open " + dir.file("nope") + ": no such file or directory");
+    }
+}
+
+// CoreDNS 1.12.2 has no guard at all (a cycle expands until memory runs out);
+// these must fail fast with a message naming the cycle. They are not timed:
+// a regression shows up as the test hanging past the meson timeout.
+TEST_CASE("parser: import cycles", "[parser]") {
+    TempDir dir;
+    const std::string main = dir.file("Corefile");
+
+    SECTION("the Corefile importing itself inside a block") {
+        dir.write("Corefile", ". {\n whoami\n import Corefile\n}\n");
+        CHECK_THROWS_WITH(parse_file(main, kOpts),
+                          main + ":3 - Error during parsing: import cycle: " + main + " -> " + main);
+    }
+    SECTION("the Corefile importing itself at the top level") {
+        dir.write("Corefile", "import Corefile\n. {\n whoami\n}\n");
+        CHECK_THROWS_WITH(parse_file(main, kOpts),
+                          main + ":1 - Error during parsing: import cycle: " + main + " -> " + main);
+    }
+    SECTION("a glob that matches the importing file") {
+        std::string a = dir.write("conf/a.conf", "import *.conf\n");
+        CHECK(error_of(". {\n import conf/a.conf\n}", main) ==
+              a + ":1 - Error during parsing: import cycle: " + a + " -> " + a);
+    }
+    SECTION("a -> b -> c -> a between files") {
+        std::string a = dir.write("a.conf", "log\nimport b.conf\n");
+        std::string b = dir.write("b.conf", "import c.conf\n");
+        std::string c = dir.write("c.conf", "errors\n\nimport a.conf\n");
+        CHECK(error_of(". {\n import a.conf\n}", main) == c + ":3 - Error during parsing: import cycle: " + a + " -> " + b +
+                                                              " -> " + c + " -> " + a);
+    }
+    SECTION("a cycle through a symlink is the same file") {
+        std::string a = dir.write("a.conf", "import link.conf\n");
+        fs::create_symlink(a, dir.path / "link.conf");
+        CHECK(error_of(". {\n import a.conf\n}", main) ==
+              a + ":1 - Error during parsing: import cycle: " + a + " -> " + dir.file("link.conf"));
+    }
+    SECTION("a -> b -> a between snippets in a large Corefile") {
+        std::string big = "(a) {\n import b\n}\n(b) {\n import a\n}\n";
+        for (int i = 0; big.size() < 300000; ++i) big += "z" + std::to_string(i) + ".example {\n whoami\n log\n}\n";
+        big += ". {\n import a\n}\n";
+        CHECK(error_of(big) == "Corefile:5 - Error during parsing: import cycle: snippet a -> snippet b -> snippet a");
+    }
+    SECTION("a cycle between a snippet and a file") {
+        std::string f = dir.write("f.conf", "import s\n");
+        CHECK(error_of("(s) {\n import f.conf\n}\n. {\n import s\n}", main) ==
+              f + ":1 - Error during parsing: import cycle: snippet s -> " + f + " -> snippet s");
+    }
+    SECTION("a self-importing snippet that is never used is accepted, as in CoreDNS 1.12") {
+        auto blocks = parse("(s) {\n import s\n}\n. {\n whoami\n}", "Corefile", kOpts);
+        REQUIRE(blocks.size() == 1);
+        CHECK(blocks[0].directive_order == Strings{"whoami"});
+    }
+    SECTION("deep but acyclic file imports work") {
+        for (int i = 0; i < 200; ++i)
+            dir.write("chain/f" + std::to_string(i) + ".conf",
+                      i < 199 ? "import f" + std::to_string(i + 1) + ".conf\n" : "whoami\n");
+        auto blocks = parse(". {\n import chain/f0.conf\n log\n}", main, kOpts);
+        REQUIRE(blocks.size() == 1);
+        CHECK(blocks[0].directive_order == Strings{"whoami", "log"});
+        CHECK(blocks[0].tokens.at("whoami")[0].file == dir.file("chain/f199.conf"));
+    }
+    SECTION("deep but acyclic snippet imports work, and the same snippet may be imported many times") {
+        std::string text;
+        for (int i = 0; i < 500; ++i)
+            text += "(s" + std::to_string(i) + ") {\n import s" + std::to_string(i + 1) + "\n}\n";
+        text += "(s500) {\n log\n}\n. {\n";
+        for (int i = 0; i < 10; ++i) text += " import s0\n";
+        text += "}\n";
+        auto blocks = parse(text, "Corefile", kOpts);
+        REQUIRE(blocks.size() == 1);
+        CHECK(blocks[0].tokens.at("log").size() == 10);
+    }
+}
+
+TEST_CASE("parser: import limits", "[parser]") {
+    TempDir dir;
+    const std::string main = dir.file("Corefile");
+
+    SECTION("the snippet limit: 10000 expansions pass, the next one fails naming 10000") {
+        auto corefile = [](int imports) {
+            std::string text = "(s) {\n log\n}\n. {\n";
+            for (int i = 0; i < imports; ++i) text += " import s\n";
+            return text + "}\n";
+        };
+        auto blocks = parse(corefile(10000), "Corefile", kOpts);
+        REQUIRE(blocks.size() == 1);
+        CHECK(blocks[0].tokens.at("log").size() == 10000);
+        CHECK(error_of(corefile(10001)) == "Corefile:10005 - Error during parsing: maximum snippet import depth (10000) exceeded");
+    }
+    SECTION("the file limit's message names the file limit, not the snippet limit") {
+        dir.write("x.conf", "log\n");
+        ParseOptions opts = kOpts;
+        opts.max_snippet_expansions = 7;
+        opts.max_file_expansions = 3;
+        CHECK(parse(". {\n import x.conf\n import x.conf\n import x.conf\n}", main, opts).size() == 1);
+        CHECK(error_of(". {\n import x.conf\n import x.conf\n import x.conf\n import x.conf\n}", main, opts) ==
+              main + ":5 - Error during parsing: maximum file import depth (3) exceeded");
+        CHECK(ParseOptions{}.max_file_expansions == 100000);
+        CHECK(ParseOptions{}.max_snippet_expansions == 10000);
+    }
+    SECTION("exponential but acyclic snippets stop at the token cap") {
+        // l4 expands to 10^7 tokens; without a cap this takes gigabytes.
+        std::string text = "(l0) {\n";
+        for (int i = 0; i < 100; ++i) text += " log log log log log log log log log log\n";
+        text += "}\n";
+        for (int i = 1; i <= 4; ++i) {
+            text += "(l" + std::to_string(i) + ") {\n";
+            for (int k = 0; k < 10; ++k) text += " import l" + std::to_string(i - 1) + "\n";
+            text += "}\n";
+        }
+        text += ". {\n import l4\n}\n";
+        CHECK(error_of(text).find("Error during parsing: imports expand the Corefile to more than 1000000 tokens") !=
+              std::string::npos);
     }
 }
 

@@ -83,11 +83,18 @@ metrics::Families::Families() : rcode({"rcode"}, 24) {
 metrics::Families& metrics::families() {
     static Families* f = [] {
         auto* f = new Families;  // never destroyed: workers may count during exit
-        export_families({&f->singleflight_shared, &f->request_duration, &f->healthcheck_failures,
-                         &f->conn_cache_hits, &f->conn_cache_misses});
+        export_families({&f->request_duration, &f->healthcheck_failures, &f->conn_cache_hits,
+                         &f->conn_cache_misses});
         return f;
     }();
     return *f;
+}
+
+void metrics::export_own_families() {
+    // Not a CoreDNS family, so not shown from the start like CoreDNS's: a
+    // scrape without forward configured matches CoreDNS's exactly.
+    static const bool done = (export_families({&families().singleflight_shared}), true);
+    (void)done;
 }
 
 namespace {

@@ -39,6 +39,9 @@ struct Families {
 // Created and exported on first use; forward.cpp uses it at static
 // initialisation so the families exist from process start (C.7.2).
 Families& families();
+// Exports dnscore's own family (singleflight_shared) from the first forward
+// setup on; idempotent.
+void export_own_families();
 
 // These two exist even in a binary without forward: declared with the
 // process-wide families.

@@ -12,6 +12,7 @@
 #include "parser/dispenser.hpp"
 #include "parser/gostd.hpp"
 #include "plugins/forward/forward.hpp"
+#include "plugins/forward/metrics.hpp"
 #include "core/file.hpp"
 #include "core/log.hpp"
 #include "core/net.hpp"
@@ -309,6 +310,7 @@ void setup_forward(corefile::SetupContext& c) {
             throw ConfigError("more than " + std::to_string(kMaxUpstreams) +
                               " TOs configured: " + std::to_string(o.upstreams.size()));
     }
+    if (!fs.empty()) metrics::export_own_families();
     for (auto& o : fs) {
         auto f = std::make_shared<Forward>(std::move(o), c.opts.validate_only);
         c.add_plugin(f);

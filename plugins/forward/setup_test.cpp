@@ -6,6 +6,7 @@
 #include <fstream>
 #include <string>
 
+#include "core/metrics.hpp"
 #include "corefile/loader.hpp"
 #include "plugins/forward/forward.hpp"
 #include "tests/support/catch.hpp"
@@ -204,4 +205,11 @@ TEST_CASE("forward setup: accepted edge cases", "[forward][setup]") {
     CHECK(load_error("forward . 1.1.1.1 1.1.1.2 1.1.1.3 1.1.1.4 1.1.1.5 1.1.1.6 1.1.1.7 1.1.1.8 1.1.1.9 1.1.1.10 "
                      "1.1.1.11 1.1.1.12 1.1.1.13 1.1.1.14 1.1.1.15")
               .empty());
+}
+
+TEST_CASE("forward setup: dnscore's own singleflight family shows once forward is configured", "[forward][setup]") {
+    // (It is absent from a process without forward: tests/ops_e2e_test.cpp.)
+    forwards("forward . 127.0.0.1");
+    CHECK(metrics::Registry::global().render_text().find("# TYPE coredns_forward_singleflight_shared_total counter\n") !=
+          std::string::npos);
 }

@@ -171,6 +171,10 @@ check "interface carries both IPs as /32" bash -c "ip netns exec $NS ip -4 addr 
 check "rendered Corefile has the upstream ClusterIP and no __PILLAR__" bash -c "! grep -q __PILLAR__ $T/Corefile && grep -q '/etc/resolv.conf\|whoami' $T/Corefile"
 check "node-cache's metric pre-initialised on -metrics-listen-address" \
     bash -c "ip netns exec $NS curl -s --max-time 3 http://127.0.0.1:9353/metrics | grep -q '^coredns_nodecache_setup_errors_total{errortype=\"iptables_lock\"} 0'"
+# promhttp.Handler() on the node-cache port: the scrape in progress is in
+# flight, earlier ones are counted under code 200, 500/503 start at 0.
+check "promhttp handler families on -metrics-listen-address" \
+    bash -c "M=\$(ip netns exec $NS curl -s --max-time 3 http://127.0.0.1:9353/metrics); grep -q '^promhttp_metric_handler_requests_in_flight 1\$' <<<\"\$M\" && grep -Eq '^promhttp_metric_handler_requests_total\\{code=\"200\"\\} [1-9]' <<<\"\$M\" && grep -q '^promhttp_metric_handler_requests_total{code=\"503\"} 0\$' <<<\"\$M\""
 
 # A deleted rule comes back at the next sync (2 s).
 in_ns iptables -w 5 -t raw -D PREROUTING -p udp -d 169.254.20.10 --dport 53 -j NOTRACK -m comment --comment "NodeLocal DNS Cache: skip conntrack"
@@ -187,6 +191,7 @@ if [ $FULL = 1 ]; then
     check "GET /health on 169.254.20.10:8080 -> 200 OK" bash -c "[ \"\$(ip netns exec $NS curl -s -o /dev/stderr -w '%{http_code}' --max-time 3 http://169.254.20.10:8080/health 2>&1)\" = 'OK200' ]"
     check "CoreDNS metrics on :9253" bash -c "ip netns exec $NS curl -s --max-time 3 http://169.254.20.10:9253/metrics | grep -q '^coredns_dns_requests_total'"
     check "setup-error metric also on :9253 (one registry)" bash -c "ip netns exec $NS curl -s --max-time 3 http://169.254.20.10:9253/metrics | grep -q '^coredns_nodecache_setup_errors_total'"
+    check "promhttp handler families also on :9253 (one registry), none in flight there" bash -c "ip netns exec $NS curl -s --max-time 3 http://169.254.20.10:9253/metrics | grep -q '^promhttp_metric_handler_requests_in_flight 0\$'"
     check "CoreDNS metrics also on :9353" bash -c "ip netns exec $NS curl -s --max-time 3 http://127.0.0.1:9353/metrics | grep -q '^coredns_dns_requests_total'"
 
     # A stub domain appears in the kube-dns ConfigMap directory.
