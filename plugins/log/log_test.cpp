@@ -237,7 +237,7 @@ TEST_CASE("log {size}: the request after the server reused its OPT for the reply
         0x00, 0x0a, 0x00, 0x08, 1, 2, 3, 4, 5, 6, 7, 8,  // COOKIE (client cookie): kept
         0xfd, 0xe9, 0x00, 0x04, 9, 9, 9, 9,              // 65001: dropped (8 bytes)
         0x00, 0x03, 0x00, 0x00,                          // NSID: kept
-        0x00, 0x08, 0x00, 0x04, 0, 1, 0x18, 0,           // ECS (8): dropped (8 bytes)
+        0x00, 0x08, 0x00, 0x07, 0, 1, 24, 0, 192, 0, 2,  // ECS 192.0.2.0/24: dropped (11 bytes)
     };
     const testing::Bytes req = with_options(testing::make_query("opt.example.", "A", o), opts);
     const std::string fmt = ". {\n log . \"{size} {rsize}\"\n}\n";
@@ -248,7 +248,7 @@ TEST_CASE("log {size}: the request after the server reused its OPT for the reply
     const auto bare = testing::make_reply(t.req, 0, {"opt.example. 60 IN A 192.0.2.1"});
     LogChain c(*l);
     CHECK(c.run(t, [&](TestQuery& tq) { tq.write(bare); }) ==
-          "[INFO] " + std::to_string(req.size() - 16) + " " + std::to_string(bare.size()) + "\n");
+          "[INFO] " + std::to_string(req.size() - 19) + " " + std::to_string(bare.size()) + "\n");
     // The client got exactly the kept options.
     CHECK(c.sent.size() == bare.size() + 11 + 12 + 4);
 
