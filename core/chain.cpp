@@ -51,6 +51,14 @@ public:
         }
         len = wire::finish_reply(q.resp, len, q.resp_cap, q.req, q.info, q.tcp(), view);
         q.sink->send_reply(q.resp, len, q);
+        // Plugins that describe the reply as sent (log), in response order.
+        static_assert(kMaxChain <= 32, "sent_hooks_ holds one bit per chain index");
+        for (uint32_t m = q.sent_hooks_; m != 0;) {
+            const int i = 31 - __builtin_clz(m);
+            m &= ~(uint32_t(1) << i);
+            q.pos_ = uint16_t(i);
+            chain[size_t(i)]->sent(q, q.resp, len);
+        }
     }
 
     // Runs from q's cursor; finishes, or hands an owned copy to the plugin
@@ -78,6 +86,8 @@ public:
         finish(*q);
     }
 
+    static void after_send(Query& q) { q.sent_hooks_ |= uint32_t(1) << q.pos_; }
+
     static const Plugin* next_plugin(const Query& q) {
         const auto& chain = q.site->block->chain;
         return size_t(q.pos_) + 1 < chain.size() ? chain[q.pos_ + 1] : nullptr;
@@ -92,6 +102,7 @@ public:
         oq->ran_ = uint16_t(q.pos_ + 1);
         oq->pos_ = uint16_t(q.pos_ + 1);
         oq->plugin_data_[q.pos_] = data;
+        oq->sent_hooks_ = 0;
         Query& ref = *oq;
         drive(ref, std::move(oq));
     }
@@ -116,6 +127,7 @@ void Plugin::query_async(std::unique_ptr<OwnedQuery> q) {
 bool run_chain(Query& q) { return ChainRunner::drive(q, nullptr); }
 void resume(std::unique_ptr<OwnedQuery> q, Step step) { ChainRunner::resume(std::move(q), step); }
 const Plugin* next_plugin(const Query& q) { return ChainRunner::next_plugin(q); }
+void after_send(Query& q) { ChainRunner::after_send(q); }
 void run_below(const Query& q, uint64_t data) { ChainRunner::run_below(q, data); }
 
 }  // namespace dnscore

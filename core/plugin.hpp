@@ -33,6 +33,14 @@ public:
     // an rcode (cache insert, logging, metrics, error logging).
     virtual void response(Query&) {}
 
+    // Runs after the reply went to the client's sink, for a plugin that
+    // asked with after_send(q) in its response(): msg[0..len) is the reply
+    // exactly as sent (EDNS mirrored, truncated, the server's own rcode
+    // reply when nothing was written), while q.resp_len is still the length
+    // the chain wrote. CoreDNS's log reads its recorder at this point: the
+    // server's writer has edited the recorded message in place by then.
+    virtual void sent(Query&, const uint8_t* /*msg*/, size_t /*len*/) {}
+
     // CoreDNS ready.Readiness: a plugin that can be not ready yet (still
     // loading data, no healthy upstream) overrides this; the `ready` plugin
     // answers 503 listing the plugins returning false. Control thread.
@@ -48,6 +56,10 @@ void resume(std::unique_ptr<OwnedQuery> q, Step step);
 
 // The plugin after the running one in q's chain, or nullptr at the end.
 const Plugin* next_plugin(const Query& q);
+
+// Asks for the running plugin's sent() once this exchange's reply is sent
+// (call it from response()).
+void after_send(Query& q);
 
 // Starts a background copy of `q` that runs only the plugins after the
 // current one, as over TCP (no truncation), whose reply goes to no client:

@@ -96,6 +96,7 @@ void Query::reset() {
     pos_ = 0;
     ran_ = 0;
     base_ = 0;
+    sent_hooks_ = 0;
     clear_reply();
     cache_hash = 0;
     cache_hash_set = false;

@@ -143,6 +143,7 @@ private:
     uint16_t ran_ = 0;   // plugins whose query() ran (response hooks run for these)
     uint16_t base_ = 0;  // lowest chain index whose response hook runs (a background
                          // exchange started by run_below skips the plugins above)
+    uint32_t sent_hooks_ = 0;  // chain indexes whose sent() runs after the reply is sent (after_send)
     std::array<uint64_t, kMaxChain> plugin_data_{};  // per-plugin scratch, by chain index
     wire::ReplyView view_;    // see reply()
     bool view_pending_ = false;  // view_ came from parse_reply() and nothing was written since

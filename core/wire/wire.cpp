@@ -394,23 +394,39 @@ constexpr bool kept_option(uint16_t code) {
     return code == 3 || code == 9 || code == 10 || code == 11 || code == 12;
 }
 
-// Appends the client's OPT (version 0, DO as sent, supported options only).
-size_t append_client_opt(uint8_t* reply, size_t len, size_t cap, const uint8_t* req, const Edns& ce) {
-    Writer w = Writer::append(reply, len, cap);
-    w.opt(ce.udp_size, 0, 0, ce.do_bit);
-    if (!w.ok()) return len;
+// Calls fn(code, data, len) for each option of the client's OPT that a
+// reply keeps.
+template <class Fn>
+void for_each_kept_option(const uint8_t* req, const Edns& ce, Fn&& fn) {
     const uint8_t* opts = req + ce.rdata_off;
     for (size_t p = 0; p + 4 <= ce.rdata_len;) {
         const uint16_t code = rd16(opts + p);
         const uint16_t olen = rd16(opts + p + 2);
         if (p + 4 + olen > ce.rdata_len) break;
-        // One that does not fit is left out; smaller ones after it may still fit.
-        if (kept_option(code) && size_t(4) + olen <= w.room()) w.option(code, opts + p + 4, olen);
+        if (kept_option(code)) fn(code, opts + p + 4, olen);
         p += 4 + olen;
     }
+}
+
+// Appends the client's OPT (version 0, DO as sent, supported options only).
+size_t append_client_opt(uint8_t* reply, size_t len, size_t cap, const uint8_t* req, const Edns& ce) {
+    Writer w = Writer::append(reply, len, cap);
+    w.opt(ce.udp_size, 0, 0, ce.do_bit);
+    if (!w.ok()) return len;
+    for_each_kept_option(req, ce, [&](uint16_t code, const uint8_t* data, uint16_t olen) {
+        // One that does not fit is left out; smaller ones after it may still fit.
+        if (size_t(4) + olen <= w.room()) w.option(code, data, olen);
+    });
     return w.size();
 }
 }  // namespace
+
+size_t client_opt_len(const uint8_t* req, const Edns& ce) {
+    if (!ce.present) return 0;
+    size_t n = 11;  // root owner, TYPE, CLASS, TTL, RDLENGTH
+    for_each_kept_option(req, ce, [&](uint16_t, const uint8_t*, uint16_t olen) { n += 4 + size_t(olen); });
+    return n;
+}
 
 size_t add_ede(uint8_t* reply, size_t len, size_t cap, const uint8_t* req, const QueryInfo& q,
                uint16_t info_code) {

@@ -208,6 +208,11 @@ class ReplyView;
 size_t finish_reply(uint8_t* reply, size_t len, size_t cap, const uint8_t* req,
                     const QueryInfo& q, bool tcp, const ReplyView* view);
 
+// The length of the OPT record finish_reply attaches to a reply that has
+// none: the client's OPT (`client`, read from `req`) re-owned by the root
+// and holding only the options CoreDNS keeps (request.supportedOptions).
+size_t client_opt_len(const uint8_t* req, const Edns& client);
+
 // Adds an Extended DNS Error option (RFC 8914, code 15) with `info_code` to a
 // reply, in place, when the client sent EDNS: the client's OPT is attached
 // first (as finish_reply would) if the reply has none. Returns the new

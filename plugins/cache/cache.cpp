@@ -272,6 +272,11 @@ void Cache::response(Query& q) {
     const uint64_t data = q.data();
     const uint64_t state = data & kStateMask;
     if (state == kPass) return;
+    // CoreDNS's cache hands everything below it a ResponseWriter of its own,
+    // and the metrics plugin labels a reply with the first plugin on the
+    // write's call stack: a reply written below the cache (a miss, a stale
+    // verify) counts as plugin="cache", as its hits do.
+    if (state != kRefresh && q.written) q.writer = name();
     Counters& c = counters(q);
     if (state == kVerify) {
         const bool usable = q.written && q.resp_len >= wire::kHeaderLen &&

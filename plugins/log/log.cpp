@@ -141,24 +141,34 @@ const LogRule* Log::match(const Query& q) const {
     return i == ZoneSet::npos ? nullptr : &rules_[i];
 }
 
+// data(): bit 0 = a rule matched (0: not logged), bit 1 = the reply the
+// chain wrote takes the client's OPT from the finisher (see sent()), the
+// rest = the steady clock at query() in ns (< 2^62: 146 years of uptime).
+namespace {
+constexpr uint64_t kLogged = 1, kReusedOpt = 2;
+}  // namespace
+
 Step Log::query(Query& q) {
-    // The start time marks "a rule matched" (0 = not logged).
-    q.data() = match(q) ? uint64_t(steady_ns()) + 1 : 0;
+    q.data() = match(q) ? uint64_t(steady_ns()) << 2 | kLogged : 0;
     return Step::next;
 }
 
 void Log::render(const LogFormat& f, const Query& q, const uint8_t* reply, size_t reply_len,
                  int64_t elapsed_ns, fmt::memory_buffer& b) {
-    if (reply == nullptr) {
-        render(f, q, nullptr, elapsed_ns, b);
-        return;
+    LogReply r;
+    r.size = q.req_len;
+    wire::ReplyView view;
+    if (reply != nullptr) {
+        view.parse(reply, reply_len);
+        r.sent = &view;
+        r.rsize = reply_len;
     }
-    const wire::ReplyView view(reply, reply_len);
-    render(f, q, &view, elapsed_ns, b);
+    render(f, q, r, elapsed_ns, b);
 }
 
-void Log::render(const LogFormat& f, const Query& q, const wire::ReplyView* reply, int64_t elapsed_ns,
+void Log::render(const LogFormat& f, const Query& q, const LogReply& r, int64_t elapsed_ns,
                  fmt::memory_buffer& b) {
+    const wire::ReplyView* reply = r.sent;
     char scratch[16];
     for (const auto& n : f.nodes) {
         switch (n.label) {
@@ -172,7 +182,7 @@ void Log::render(const LogFormat& f, const Query& q, const wire::ReplyView* repl
             break;
         }
         case Label::proto: put(b, q.tcp() ? "tcp" : "udp"); break;
-        case Label::size: put_int(b, q.req_len); break;
+        case Label::size: put_int(b, r.size); break;
         case Label::remote: put_addr(b, q.client); break;
         case Label::local: put_addr(b, q.local); break;
         case Label::port: put_int(b, q.client.port()); break;
@@ -187,15 +197,15 @@ void Log::render(const LogFormat& f, const Query& q, const wire::ReplyView* repl
                 put(b, wire::rcode_name(reply->rcode(), scratch));
             }
             break;
-        case Label::rsize: put_int(b, reply ? reply->size() : 0); break;
+        case Label::rsize: put_int(b, r.rsize); break;
         case Label::duration: {
             // time.Duration.Seconds(), then strconv.FormatFloat(v, 'f', -1, 64).
             const int64_t sec = elapsed_ns / 1000000000;
             const int64_t nsec = elapsed_ns % 1000000000;
             const double v = double(sec) + double(nsec) / 1e9;
             char tmp[64];
-            auto r = std::to_chars(tmp, tmp + sizeof tmp, v, std::chars_format::fixed);
-            b.append(tmp, r.ptr);
+            auto res = std::to_chars(tmp, tmp + sizeof tmp, v, std::chars_format::fixed);
+            b.append(tmp, res.ptr);
             b.push_back('s');
             break;
         }
@@ -208,26 +218,39 @@ void Log::render(const LogFormat& f, const Query& q, const wire::ReplyView* repl
 }
 
 void Log::response(Query& q) {
-    const uint64_t start = q.data();
-    if (start == 0) return;
+    uint64_t& data = q.data();
+    if (!(data & kLogged)) return;
+    // CoreDNS's server writes through request.SizeAndDo, which attaches the
+    // request's own OPT to a reply without one after dropping the options
+    // it does not support from it: {size}, measured after the write, counts
+    // the request with that OPT. The finisher does the same from here.
+    if (q.written && q.info.edns.present && q.resp_len >= wire::kHeaderLen) {
+        const wire::ReplyView& v = q.reply();  // kept for the finisher
+        if (v.ok() && !v.has_opt()) data |= kReusedOpt;
+    }
+    // The line describes the reply as sent (TC and the records truncation
+    // left, CoreDNS's recorder holds the message the server edited): it is
+    // written once the finisher is done.
+    after_send(q);
+}
+
+void Log::sent(Query& q, const uint8_t* msg, size_t len) {
+    const uint64_t data = q.data();
     const LogRule* rule = match(q);
     if (rule == nullptr) return;
-    const int64_t elapsed = steady_ns() - (int64_t(start) - 1);
+    const int64_t elapsed = steady_ns() - int64_t(data >> 2);
 
-    // The reply the recorder saw; for a non-written rcode the one the server
-    // will write (header + question, no OPT), as CoreDNS logs it.
-    const wire::ReplyView* reply = nullptr;
-    wire::ReplyView synth_view;
-    uint8_t synth[wire::kHeaderLen + wire::kMaxNameLen + 8];
-    if (q.written && q.resp_len >= wire::kHeaderLen) {
-        reply = &q.reply();
-    } else if (!q.written && is_unwritten_rcode(q.rcode)) {
-        const size_t n = wire::build_header_reply(q.req, q.info, uint8_t(q.rcode), true, false, synth,
-                                                  sizeof synth);
-        if (n) {
-            synth_view.parse(synth, n);
-            reply = &synth_view;
-        }
+    LogReply r;
+    r.size = q.req_len;
+    if (data & kReusedOpt)
+        r.size = q.req_len - q.info.edns.rr_len + wire::client_opt_len(q.req, q.info.edns);
+    // Nothing written: the recorder saw no message (rcode and flags "-",
+    // rsize 0); the server's rcode reply is not what CoreDNS logs.
+    wire::ReplyView view;
+    if (q.written && len >= wire::kHeaderLen) {
+        view.parse(msg, len);
+        r.sent = &view;
+        r.rsize = q.resp_len;
     }
 
     const bool all = rule->classes[size_t(ResponseClass::all)];
@@ -235,14 +258,14 @@ void Log::response(Query& q) {
         const int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
                                 std::chrono::system_clock::now().time_since_epoch())
                                 .count();
-        const ResponseClass c = reply ? classify(reply->typify(now)) : ResponseClass::error;
+        const ResponseClass c = r.sent ? classify(r.sent->typify(now)) : ResponseClass::error;
         if (!rule->classes[size_t(c)]) return;
     }
 
     thread_local fmt::memory_buffer buf;
     buf.clear();
     put(buf, "[INFO] ");
-    render(rule->format, q, reply, elapsed, buf);
+    render(rule->format, q, r, elapsed, buf);
     log::write_line(std::string_view(buf.data(), buf.size()));
 }
 

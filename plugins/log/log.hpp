@@ -54,6 +54,17 @@ inline constexpr std::string_view kCombinedLogFormat =
     "{remote}:{port} - {>id} \"{type} {class} {name} {proto} {size} {>do} {>bufsize}\" {rcode} "
     "{>rflags} {rsize} {duration} \"{>opcode}\"";
 
+// What a line says about the exchange besides the request: CoreDNS's log
+// recorder as the replacer reads it, after the server sent the reply.
+struct LogReply {
+    // The reply as sent ({rcode}, {>rflags}, the response class); nullptr
+    // when no plugin wrote one (the server's rcode reply is written after
+    // CoreDNS logs): "-", "-" and class error.
+    const wire::ReplyView* sent = nullptr;
+    size_t rsize = 0;  // {rsize}: the length the chain wrote (0: nothing written)
+    size_t size = 0;   // {size}: the request's length once the server reused its OPT
+};
+
 class Log final : public Plugin {
 public:
     explicit Log(std::vector<LogRule> rules);
@@ -61,17 +72,18 @@ public:
     std::string_view name() const override { return "log"; }
     Step query(Query& q) override;
     void response(Query& q) override;
+    void sent(Query& q, const uint8_t* msg, size_t len) override;
 
     const std::vector<LogRule>& rules() const { return rules_; }
 
     // Appends the line of format `f` for the finished exchange `q` to `out`
-    // (no newline). `reply`/`reply_len` is the reply the line describes
-    // (nullptr = none) and `elapsed_ns` the {duration}.
+    // (no newline); `elapsed_ns` is the {duration}.
+    static void render(const LogFormat& f, const Query& q, const LogReply& r, int64_t elapsed_ns,
+                       fmt::memory_buffer& out);
+    // The same for a reply sent as written, reply[0..reply_len) (nullptr =
+    // nothing written), and a request whose OPT was not reused.
     static void render(const LogFormat& f, const Query& q, const uint8_t* reply, size_t reply_len,
                        int64_t elapsed_ns, fmt::memory_buffer& out);
-    // The same with the reply already understood (nullptr = none).
-    static void render(const LogFormat& f, const Query& q, const wire::ReplyView* reply, int64_t elapsed_ns,
-                       fmt::memory_buffer& out);
 
 private:
     const LogRule* match(const Query& q) const;

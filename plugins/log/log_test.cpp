@@ -7,8 +7,11 @@
 #include <regex>
 
 #include "corefile/loader.hpp"
+#include "core/chain.hpp"
+#include "core/config.hpp"
 #include "tests/support/alloc_counter.hpp"
 #include "tests/support/catch.hpp"
+#include "tests/support/chain_harness.hpp"
 #include "tests/support/stdout_capture.hpp"
 #include "tests/support/packets.hpp"
 #include "tests/support/setup_harness.hpp"
@@ -38,13 +41,52 @@ TestQuery query(const std::string& name, const std::string& type, const testing:
 
 std::shared_ptr<Log> load_log(const std::string& corefile) { return testing::load_plugin<Log>(corefile); }
 
-// Runs the log plugin's two phases around `t` and returns what it printed.
+// The plugin below log: runs the test's `below` (write a reply, fail, or
+// nothing) and ends the chain.
+class Below final : public Plugin {
+public:
+    std::function<void(TestQuery&)> fn;
+    TestQuery* t = nullptr;
+    std::string_view name() const override { return "below"; }
+    Step query(Query&) override {
+        if (fn) fn(*t);
+        return Step::done;
+    }
+};
+
+// A [log, below] chain run by the real chain runner (response hooks, the
+// finisher, the sink, sent hooks); records what the client got.
+struct LogChain {
+    Below below;
+    Block block;
+    Site site;
+    testing::Bytes sent;  // what the client got
+
+    explicit LogChain(Log& l) {
+        block.chain = {&l, &below};
+        site.block = &block;
+        site.zone = ".";
+        site.zone_wire[0] = 0;
+        site.zone_wire_len = 1;
+        site.server = "dns://:53";
+    }
+    // Runs `t` and returns what log printed.
+    std::string run(TestQuery& t, const std::function<void(TestQuery&)>& fn) {
+        below.fn = fn;
+        below.t = &t;
+        testing::ChainHarness chain(site);
+        StdoutCapture cap;
+        const testing::ChainRun r = chain.run(t);
+        REQUIRE_FALSE(r.async);
+        sent = r.reply;
+        return cap.text();
+    }
+};
+
+// Runs `t` through [log, below] and returns what log printed.
 std::string run(Log& l, TestQuery& t, const std::function<void(TestQuery&)>& below = {}) {
-    StdoutCapture cap;
-    REQUIRE(l.query(t.q) == Step::next);
-    if (below) below(t);
-    l.response(t.q);
-    return cap.text();
+    LogChain c(l);
+    return c.run(t, below);
 }
 
 // Splits "[INFO] ... 0.000123s\n" into the line without the duration and the duration.
@@ -85,7 +127,7 @@ TEST_CASE("log default line for a written reply over UDP/IPv4") {
     CHECK(std::regex_match(dur, kDuration));
 }
 
-TEST_CASE("log default line: IPv6 remote in brackets, TCP, DO, synthetic SERVFAIL") {
+TEST_CASE("log default line: IPv6 remote in brackets, TCP, DO; SERVFAIL returned without a reply") {
     Log l = default_log();
     testing::QueryOptions o;
     o.id = 7;
@@ -98,31 +140,62 @@ TEST_CASE("log default line: IPv6 remote in brackets, TCP, DO, synthetic SERVFAI
         tq.q.fail(wire::kServFail, "plugin/forward: timeout", "forward");
     });
     auto [line, dur] = split_duration(out);
-    CHECK(line == "[INFO] [::1]:50759 - 7 \"AAAA IN foo.example. tcp 40 true 65535\" SERVFAIL qr,rd 29");
+    // CoreDNS's recorder saw no write (the server writes the SERVFAIL after
+    // the log line): rcode and flags "-", rsize 0.
+    CHECK(line == "[INFO] [::1]:50759 - 7 \"AAAA IN foo.example. tcp 40 true 65535\" - - 0");
     CHECK(std::regex_match(dur, kDuration));
 }
 
-TEST_CASE("log synthetic reply keeps RD and CD, for each non-written rcode") {
+TEST_CASE("log of an rcode returned without a reply: - - 0, and the client still gets that rcode") {
     Log l = default_log();
     testing::QueryOptions o;
     o.cd = true;
     o.ad = true;
-    for (int rc : {wire::kRefused, wire::kFormErr, wire::kNotImp}) {
+    for (int rc : {wire::kServFail, wire::kRefused, wire::kFormErr, wire::kNotImp}) {
         auto t = query("a.example.", "MX", o);
-        const std::string out = run(l, t, [rc](TestQuery& tq) { tq.q.fail(rc, "x", "p"); });
+        LogChain c(l);
+        const std::string out = c.run(t, [rc](TestQuery& tq) { tq.q.fail(rc, "x", "p"); });
         auto [line, dur] = split_duration(out);
-        char scratch[16];
-        CHECK(line == "[INFO] 10.0.0.5:40212 - 4660 \"MX IN a.example. udp 27 false 512\" " +
-                          std::string(wire::rcode_name(unsigned(rc), scratch)) + " qr,rd,cd 27");
+        CHECK(line == "[INFO] 10.0.0.5:40212 - 4660 \"MX IN a.example. udp 27 false 512\" - - 0");
+        REQUIRE(c.sent.size() >= wire::kHeaderLen);
+        CHECK(int(wire::rcode(c.sent.data())) == rc);
     }
 }
 
-TEST_CASE("log with nothing written and a written-kind rcode prints dashes") {
+TEST_CASE("log {>rflags} and the class of a truncated reply are the reply as sent; {rsize} as written") {
+    // No EDNS over UDP: 512 bytes. CoreDNS's ScrubWriter truncates the
+    // message the log recorder holds (TC set, records dropped) before the
+    // line is written; the recorded length is the one before truncation.
     Log l = default_log();
-    auto t = query("a.example.", "A");
-    const std::string out = run(l, t);
+    auto t = query("big.example.", "TXT");
+    std::vector<std::string> rrs;
+    for (int i = 0; i < 20; ++i) rrs.push_back("big.example. 60 IN TXT \"" + std::string(40, char('a' + i)) + "\"");
+    const auto reply = testing::make_reply(t.req, 0, rrs);
+    REQUIRE(reply.size() > 512);
+    LogChain c(l);
+    const std::string out = c.run(t, [&](TestQuery& tq) { tq.write(reply); });
+    REQUIRE(c.sent.size() <= 512);
+    REQUIRE((wire::flags(c.sent.data()) & wire::kTC));
     auto [line, dur] = split_duration(out);
-    CHECK(line == "[INFO] 10.0.0.5:40212 - 4660 \"A IN a.example. udp 27 false 512\" - - 0");
+    CHECK(line == "[INFO] 10.0.0.5:40212 - 4660 \"TXT IN big.example. udp 29 false 512\" NOERROR qr,tc,rd,ra " +
+                      std::to_string(reply.size()));
+
+    // Over TCP nothing is cut: no tc.
+    auto tt = query("big.example.", "TXT", {}, Proto::tcp);
+    const std::string tout = run(l, tt, [&](TestQuery& tq) { tq.write(reply); });
+    CHECK(split_duration(tout).first ==
+          "[INFO] 10.0.0.5:40212 - 4660 \"TXT IN big.example. tcp 29 false 65535\" NOERROR qr,rd,ra " +
+              std::to_string(reply.size()));
+
+    // The class is the sent reply's: an NXDOMAIN whose SOA truncation drops
+    // is no longer a denial (Typify: NXDOMAIN without SOA = error).
+    auto d = load_log(". {\n log {\n  class denial\n }\n}\n");
+    auto nx = query("big.example.", "TXT");
+    const auto nx_big = testing::make_reply(nx.req, 3, rrs, {"example. 60 IN SOA ns. h. 1 2 3 4 5"});
+    REQUIRE(nx_big.size() > 512);
+    CHECK(run(*d, nx, [&](TestQuery& tq) { tq.write(nx_big); }).empty());
+    auto nx2 = query("big.example.", "TXT", {}, Proto::tcp);
+    CHECK(run(*d, nx2, [&](TestQuery& tq) { tq.write(nx_big); }).find(" NXDOMAIN qr,rd,ra ") != std::string::npos);
 }
 
 TEST_CASE("log rsize is the reply length before the finisher, rflags in CoreDNS order") {
@@ -138,6 +211,66 @@ TEST_CASE("log rsize is the reply length before the finisher, rflags in CoreDNS 
     CHECK(line == "[INFO] 10.0.0.5:40212 - 4660 \"TXT IN a.example. udp 27 false 512\" NXDOMAIN "
                   "qr,aa,tc,rd,ra,z,ad,cd " +
                       std::to_string(reply.size()));
+}
+
+namespace {
+// `req` (made with EDNS, no options) with `opts` appended to its OPT's RDATA.
+testing::Bytes with_options(testing::Bytes req, const testing::Bytes& opts) {
+    REQUIRE(req.size() >= 11 + wire::kHeaderLen);
+    REQUIRE(req[req.size() - 9] == 41);  // the OPT is the last record, RDLENGTH 0
+    wire::wr16(req.data() + req.size() - 2, uint16_t(opts.size()));
+    req.insert(req.end(), opts.begin(), opts.end());
+    return req;
+}
+}  // namespace
+
+TEST_CASE("log {size}: the request after the server reused its OPT for the reply, unsupported options dropped") {
+    // CoreDNS's request.SizeAndDo attaches the request's own OPT to a reply
+    // that has none, after dropping the options it does not support from it
+    // (kept: NSID, EXPIRE, COOKIE, TCP-KEEPALIVE, PADDING), so {size}, read
+    // after the write, no longer counts them. A reply with its own OPT, or no
+    // reply at all (the server's rcode reply comes after the log line), leaves
+    // the request as it came.
+    testing::QueryOptions o;
+    o.edns = true;
+    const testing::Bytes opts = {
+        0x00, 0x0a, 0x00, 0x08, 1, 2, 3, 4, 5, 6, 7, 8,  // COOKIE (client cookie): kept
+        0xfd, 0xe9, 0x00, 0x04, 9, 9, 9, 9,              // 65001: dropped (8 bytes)
+        0x00, 0x03, 0x00, 0x00,                          // NSID: kept
+        0x00, 0x08, 0x00, 0x07, 0, 1, 24, 0, 192, 0, 2,  // ECS 192.0.2.0/24: dropped (11 bytes)
+    };
+    const testing::Bytes req = with_options(testing::make_query("opt.example.", "A", o), opts);
+    const std::string fmt = ". {\n log . \"{size} {rsize}\"\n}\n";
+    auto l = load_log(fmt);
+
+    TestQuery t(req);
+    t.local("10.0.0.10", 53).client("10.0.0.5", 1);
+    const auto bare = testing::make_reply(t.req, 0, {"opt.example. 60 IN A 192.0.2.1"});
+    LogChain c(*l);
+    CHECK(c.run(t, [&](TestQuery& tq) { tq.write(bare); }) ==
+          "[INFO] " + std::to_string(req.size() - 19) + " " + std::to_string(bare.size()) + "\n");
+    // The client got exactly the kept options.
+    CHECK(c.sent.size() == bare.size() + 11 + 12 + 4);
+
+    // The reply carries an OPT of its own: the request is untouched.
+    TestQuery t2(req);
+    auto own = testing::make_reply(t2.req, 0, {"opt.example. 60 IN A 192.0.2.1"});
+    own.insert(own.end(), {0, 0, 41, 0x04, 0xd0, 0, 0, 0, 0, 0, 0});
+    wire::wr16(own.data() + 10, 1);
+    CHECK(run(*l, t2, [&](TestQuery& tq) { tq.write(own); }) ==
+          "[INFO] " + std::to_string(req.size()) + " " + std::to_string(own.size()) + "\n");
+
+    // Nothing written.
+    TestQuery t3(req);
+    CHECK(run(*l, t3, [](TestQuery& tq) { tq.q.fail(wire::kServFail, "x", "p"); }) ==
+          "[INFO] " + std::to_string(req.size()) + " 0\n");
+
+    // No unsupported option: unchanged.
+    const testing::Bytes req2 = with_options(testing::make_query("opt.example.", "A", o), {0x00, 0x03, 0x00, 0x00});
+    TestQuery t4(req2);
+    const auto bare4 = testing::make_reply(t4.req, 0, {});
+    CHECK(run(*l, t4, [&](TestQuery& tq) { tq.write(bare4); }) ==
+          "[INFO] " + std::to_string(req2.size()) + " " + std::to_string(bare4.size()) + "\n");
 }
 
 TEST_CASE("log placeholders") {
@@ -219,7 +352,8 @@ TEST_CASE("log classes filter lines") {
     const auto nx_reply = testing::make_reply(nx.req, 3, {}, {"example. 1 IN SOA ns. h. 1 2 3 4 5"});
     CHECK(run(*l, nx, [&](TestQuery& tq) { tq.write(nx_reply); }).find(" NXDOMAIN ") != std::string::npos);
     auto sf = query("c.example.", "A");
-    CHECK(run(*l, sf, [](TestQuery& tq) { tq.q.fail(2, "e", "p"); }).find(" SERVFAIL ") != std::string::npos);
+    // Nothing written: CoreDNS classifies the recorder's nil message, an error.
+    CHECK(run(*l, sf, [](TestQuery& tq) { tq.q.fail(2, "e", "p"); }).find("\" - - 0 ") != std::string::npos);
 
     auto s = load_log(". {\n log {\n  class success\n }\n}\n");
     auto sf2 = query("c.example.", "A");
@@ -290,30 +424,43 @@ TEST_CASE("log setup errors") {
           "plugin/log: Corefile:3 - Error during parsing: unknown property 'format'");
 }
 
+namespace {
+// A sink that keeps nothing (the capture sink of the chain harness copies).
+class NullSink final : public ReplySink {
+public:
+    size_t sent = 0;
+    void send_reply(const uint8_t*, size_t, const Query&) override { ++sent; }
+};
+}  // namespace
+
 TEST_CASE("log hot path does not allocate after warm-up") {
     Log l = default_log();
     testing::QueryOptions o;
     o.edns = true;
     auto t = query("www.example.org.", "AAAA", o, Proto::udp, "2001:db8::1");
     const auto reply = testing::make_reply(t.req, 0, {"www.example.org. 1 IN AAAA 2001:db8::2"});
+    // Two chains [log, below]: one writes the reply, one returns SERVFAIL.
+    LogChain writes(l), fails(l);
+    writes.below.fn = [&](TestQuery& tq) { tq.write(reply); };
+    fails.below.fn = [](TestQuery& tq) { tq.q.fail(wire::kServFail, "", "x"); };
+    writes.below.t = fails.below.t = &t;
+    auto sink = std::make_shared<NullSink>();
+    auto run_one = [&](LogChain& c) {
+        t.q.reset();
+        t.q.site = &c.site;
+        t.q.sink = sink.get();
+        REQUIRE_FALSE(run_chain(t.q));
+    };
     StdoutCapture cap;
     for (int i = 0; i < 3; ++i) {  // warm-up: thread_local buffers grow once
-        t.q.reset();
-        l.query(t.q);
-        t.q.write_reply(reply.data(), reply.size(), "test");
-        l.response(t.q);
+        run_one(writes);
+        run_one(fails);
     }
     const long base = testing::allocs::count();
     testing::allocs::start();
     for (int i = 0; i < 100; ++i) {
-        t.q.reset();
-        l.query(t.q);
-        t.q.write_reply(reply.data(), reply.size(), "test");
-        l.response(t.q);
-        t.q.reset();
-        l.query(t.q);
-        t.q.fail(wire::kServFail, "", "x");
-        l.response(t.q);
+        run_one(writes);
+        run_one(fails);
     }
     const long allocs = testing::allocs::count() - base;
     delete new std::string(100, 'x');  // the counter itself works
@@ -321,5 +468,6 @@ TEST_CASE("log hot path does not allocate after warm-up") {
     CHECK(testing::allocs::count() - base == allocs + 2);
     const std::string out = cap.text();
     CHECK(allocs == 0);
-    CHECK(std::count(out.begin(), out.end(), '\n') == 203);
+    CHECK(sink->sent == 206);
+    CHECK(std::count(out.begin(), out.end(), '\n') == 206);
 }

@@ -102,3 +102,32 @@ TEST_CASE("-validate sets up prometheus, health and ready without any hook that 
                                   "Corefile", {});
     CHECK(running->on_startup.size() >= 3);
 }
+
+TEST_CASE("plugin label: replies written below a cache count as cache, as CoreDNS's call-stack label does",
+          "[prometheus]") {
+    // CoreDNS names the first plugin on the WriteMsg call stack: cache's
+    // ResponseWriter wraps everything below it, log's recorder is no plugin.
+    Harness h("labelcache.example:0 {\n prometheus 127.0.0.1:0\n errors\n log\n cache 30 labelcache.example\n whoami\n}\n"
+              "labelpass.example:0 {\n prometheus 127.0.0.1:0\n log\n cache 30 other.example\n whoami\n}\n"
+              "labelnone.example:0 {\n prometheus 127.0.0.1:0\n whoami\n}\n"
+              "labelfail.example:0 {\n prometheus 127.0.0.1:0\n cache 30\n}\n");
+    auto miss = h.run("labelcache.example.", "A", false);  // whoami answers the miss
+    CHECK(miss.q.written);
+    auto hit = h.run("labelcache.example.", "A", false);
+    CHECK(hit.q.written);
+    h.run("labelpass.example.", "A", false);   // the cache's zones do not hold the name: no wrapper
+    h.run("labelnone.example.", "A", false);   // no cache at all
+    auto fail = h.run("labelfail.example.", "A", false);  // miss, nothing below writes: the server does
+    CHECK_FALSE(fail.q.written);
+    const std::string text = metrics::Registry::global().render_text();
+    INFO(text);
+    auto resp = [](const std::string& plugin, const std::string& rcode, const std::string& zone) {
+        return "coredns_dns_responses_total{plugin=\"" + plugin + "\",rcode=\"" + rcode +
+               "\",server=\"dns://:0\",view=\"\",zone=\"" + zone + "\"}";
+    };
+    CHECK(has(text, resp("cache", "NOERROR", "labelcache.example.") + " 2"));
+    CHECK(text.find(resp("whoami", "NOERROR", "labelcache.example.")) == std::string::npos);
+    CHECK(has(text, resp("whoami", "NOERROR", "labelpass.example.") + " 1"));
+    CHECK(has(text, resp("whoami", "NOERROR", "labelnone.example.") + " 1"));
+    CHECK(has(text, resp("", "SERVFAIL", "labelfail.example.") + " 1"));
+}
