@@ -3,6 +3,7 @@
 // order; the server runs query() front to back until one answers, then the
 // response() hooks back to front for every plugin whose query() ran: CoreDNS's
 // nested ServeDNS calls turned into two phases (Knot-style), same behaviour.
+#include <functional>
 #include <memory>
 #include <string_view>
 
@@ -67,5 +68,20 @@ void after_send(Query& q);
 // prefetch and stale refresh). `data` is the current plugin's data() in the
 // copy. Needs q.site; worker thread.
 void run_below(const Query& q, uint64_t data);
+
+// Called when a sub-exchange finishes: `sub` holds its reply in
+// sub.resp[0..sub.resp_len) when sub.written, else its rcode in sub.rcode
+// (and sub.error). Runs on the worker's thread, possibly before the call
+// that started the sub-exchange returns (a cache hit). To finish the outer
+// exchange from here, release its unique_ptr before starting the
+// sub-exchange and resume() it from the callback (std::function must be
+// copyable).
+using SubDone = std::function<void(OwnedQuery& sub)>;
+
+// Runs the plugins after the current one on a copy of q, as CoreDNS's
+// wrapping ResponseWriters see them (dns64): same transport, reply not
+// finished or truncated; their response hooks run, then `done` gets the
+// copy. The copy's reply goes to no client. Worker thread.
+void run_below(const Query& q, SubDone done);
 
 }  // namespace dnscore

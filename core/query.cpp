@@ -93,6 +93,8 @@ void Query::clear_reply() {
 }
 void Query::reset() {
     site = nullptr;
+    listener = nullptr;
+    lookup_depth = 0;
     pos_ = 0;
     ran_ = 0;
     base_ = 0;

@@ -9,6 +9,7 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -20,6 +21,8 @@ namespace dnscore {
 
 class WorkerHost;
 struct Site;
+struct Listener;
+struct OwnedQuery;
 class ChainRunner;
 class ReplySink;
 
@@ -66,6 +69,8 @@ struct Query {
     // ---- routing ----
     WorkerHost* worker = nullptr;     // the worker running this exchange
     const Site* site = nullptr;       // the matched zone's configuration
+    const Listener* listener = nullptr;  // the listener it came in on (upstream_lookup routes by it)
+    uint8_t lookup_depth = 0;         // upstream_lookup nesting (bounded)
     ReplySink* sink = nullptr;               // who sends the reply
     std::shared_ptr<ReplySink> sink_owner;   // set only while async: keeps the sink alive
     std::shared_ptr<const void> keepalive;   // set only while async: the config snapshot
@@ -164,6 +169,10 @@ struct OwnedQuery : Query {
     static void operator delete(void* p, size_t size) noexcept;
     std::unique_ptr<uint8_t[]> req_store;
     std::unique_ptr<uint8_t[]> resp_store;  // a 64 KiB buffer, recycled per thread
+    // Set for a sub-exchange (run_below with a callback, upstream_lookup):
+    // called instead of sending the reply anywhere.
+    std::function<void(OwnedQuery&)> sub_done;
+    bool sub_finish = false;  // finish the reply as for a client first (upstream_lookup)
 
 private:
     void own_buffers(const Query& from, bool copy_reply);

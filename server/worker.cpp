@@ -754,6 +754,7 @@ Worker::Handled Worker::handle(Query& q, const Listener* spec) {
         return Handled::replied;
     }
     q.site = site;
+    q.listener = spec;
     return run_chain(q) ? Handled::pending : Handled::replied;
 }
 

@@ -30,7 +30,8 @@ ChainRun ChainHarness::run(TestQuery& t) {
     if (site_) {
         q.site = site_;
     } else {
-        q.site = set_->listeners.at(0).route(q.info);
+        q.listener = &set_->listeners.at(0);
+        q.site = q.listener->route(q.info);
         REQUIRE(q.site);
     }
     q.sink = sink_.get();
