@@ -43,7 +43,11 @@ CacheApp::CacheApp(Params params, Runtime& rt)
     if (!params_.kubedns_dir.empty()) kubedns_watcher_.emplace(params_.kubedns_dir);
     if (params_.setup_iptables) {
         rules_ = node_cache_rules(params_.local_ips, params_.local_port, params_.health_port);
-        iptables_ = std::make_unique<Iptables>(params_.ipv6);
+        const BackendChoice backend = choose_backend(params_.iptables_backend, [](const std::vector<std::string>& argv, std::string* out) {
+            return run_command(argv, out, std::chrono::seconds(10));
+        });
+        info("Using " + backend.binary(params_.ipv6) + " for the rules (" + backend.reason + ")");
+        iptables_ = std::make_unique<Iptables>(params_.ipv6, backend.binary(params_.ipv6));
         try {
             iptables_->probe();
         } catch (const IptablesError& e) {

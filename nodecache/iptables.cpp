@@ -172,4 +172,91 @@ bool Iptables::ensure(const Rule& r) {
     return true;
 }
 
+std::string BackendChoice::binary(bool ipv6) const {
+    std::string name = ipv6 ? "ip6tables" : "iptables";
+    switch (backend) {
+        case IptablesBackend::legacy: return name + "-legacy";
+        case IptablesBackend::nft: return name + "-nft";
+        case IptablesBackend::plain: return name;
+    }
+    return name;
+}
+
+namespace {
+bool has_kubelet_chains(const std::string& save) {
+    size_t pos = 0;
+    while (pos < save.size()) {
+        size_t end = save.find('\n', pos);
+        if (end == std::string::npos) end = save.size();
+        const std::string_view line(save.data() + pos, end - pos);
+        if (line.starts_with(":KUBE-IPTABLES-HINT ") || line.starts_with(":KUBE-KUBELET-CANARY ")) return true;
+        pos = end + 1;
+    }
+    return false;
+}
+
+size_t rule_lines(const std::string& save) {
+    size_t n = 0;
+    for (size_t pos = 0; pos < save.size();) {
+        size_t end = save.find('\n', pos);
+        if (end == std::string::npos) end = save.size();
+        if (end > pos && save[pos] == '-') ++n;
+        pos = end + 1;
+    }
+    return n;
+}
+
+// Output of a save command, "" when it fails (a missing binary, a kernel
+// without that backend): detection is best effort, as the wrapper's.
+std::string save_output(const CommandRunner& run, std::vector<std::string> argv) {
+    std::string out;
+    return run(argv, &out) == 0 ? out : std::string();
+}
+
+bool binary_runs(const CommandRunner& run, const std::string& binary) {
+    std::string out;
+    return run({binary, "--version"}, &out) == 0;
+}
+}  // namespace
+
+BackendChoice choose_backend(const std::string& mode, const CommandRunner& run) {
+    BackendChoice c;
+    if (mode == "legacy" || mode == "nft" || mode == "iptables") {
+        c.backend = mode == "legacy" ? IptablesBackend::legacy
+                    : mode == "nft"  ? IptablesBackend::nft
+                                     : IptablesBackend::plain;
+        c.reason = "set by -iptablesbackend";
+        return c;
+    }
+    if (mode != "auto") throw std::invalid_argument("invalid iptablesbackend specified - \"" + mode + "\" (auto, legacy, nft or iptables)");
+
+    for (const char* family : {"iptables", "ip6tables"}) {
+        if (has_kubelet_chains(save_output(run, {std::string(family) + "-nft-save", "-t", "mangle"}))) {
+            c.backend = IptablesBackend::nft;
+            c.reason = "kubelet's chains found in " + std::string(family) + "-nft";
+            break;
+        }
+    }
+    if (c.reason.empty()) {
+        const std::string legacy4 = save_output(run, {"iptables-legacy-save"});
+        const std::string legacy6 = save_output(run, {"ip6tables-legacy-save"});
+        if (has_kubelet_chains(legacy4) || has_kubelet_chains(legacy6)) {
+            c.backend = IptablesBackend::legacy;
+            c.reason = "kubelet's chains found in iptables-legacy";
+        } else {
+            const size_t legacy = rule_lines(legacy4) + rule_lines(legacy6);
+            const size_t nft = rule_lines(save_output(run, {"iptables-nft-save"})) +
+                               rule_lines(save_output(run, {"ip6tables-nft-save"}));
+            c.backend = legacy > nft ? IptablesBackend::legacy : IptablesBackend::nft;
+            c.reason = "no kubelet chains; " + std::to_string(legacy) + " legacy rules, " + std::to_string(nft) +
+                       " nft rules";
+        }
+    }
+    if (!binary_runs(run, c.binary(false))) {
+        c.reason += "; " + c.binary(false) + " not runnable, using iptables";
+        c.backend = IptablesBackend::plain;
+    }
+    return c;
+}
+
 }  // namespace dnscore::nodecache

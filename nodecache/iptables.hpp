@@ -3,6 +3,8 @@
 // drives the `iptables` / `ip6tables` binaries (-w 5, -C / -I / -D), the way
 // Kubernetes' utiliptables does.
 #include <chrono>
+#include <functional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -57,6 +59,35 @@ private:
     std::string binary_;
     std::vector<std::string> wait_args_{"-w", "5"};
 };
+
+// Which iptables build (kernel backend) the rules go to. Inside a
+// container the host's backend is unknown: rules put into the other one are
+// invisible to kube-proxy's (duplicates, leftovers on teardown, and a legacy
+// DROP still drops DNS). The upstream image's iptables-wrapper picks the
+// backend that already holds kubelet's marker chains; we do the same.
+enum class IptablesBackend { legacy, nft, plain };
+
+struct BackendChoice {
+    IptablesBackend backend = IptablesBackend::nft;
+    std::string reason;  // for the log line
+
+    // "iptables-legacy", "ip6tables-nft", or plain "iptables" / "ip6tables".
+    std::string binary(bool ipv6) const;
+};
+
+// Runs argv, returns its exit status and output (run_command in production).
+using CommandRunner = std::function<int(const std::vector<std::string>& argv, std::string* output)>;
+
+// `mode` is the -iptablesbackend flag: "auto", "legacy", "nft" or "iptables"
+// (whatever `iptables` on PATH is). Auto, as kubernetes-sigs/iptables-wrappers:
+// kubelet's KUBE-IPTABLES-HINT / KUBE-KUBELET-CANARY chain in the nft mangle
+// table -> nft; in the legacy tables -> legacy (iptables-legacy-save without
+// -t, which would create the table); otherwise the backend holding more rules
+// (the wrapper's pre-1.17 rule, so hosts without kubelet's markers but with
+// kube-proxy's or an operator's rules still match); a tie -> nft. A backend
+// whose binaries are missing falls back to plain `iptables`.
+// Throws std::invalid_argument for an unknown mode.
+BackendChoice choose_backend(const std::string& mode, const CommandRunner& run);
 
 // Runs argv (argv[0] searched in PATH) with stdout+stderr captured, killing
 // it after `timeout`. Returns the exit status (-1: could not run or killed).

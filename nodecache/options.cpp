@@ -29,6 +29,9 @@ void register_flags(FlagSet& flags, Flags& f) {
     flags.add_string("health-port", &f.health_port, "port used by health plugin");
     flags.add_bool("skipteardown", &f.skip_teardown, "indicates whether iptables rules should be torn down on exit");
     flags.add_bool("reloadwithsignal", &f.reload_with_signal, "use SIGUSR1 on self to reload CoreDNS");
+    // dnscore only: node-cache's image picks the backend in an iptables wrapper.
+    flags.add_string("iptablesbackend", &f.iptables_backend,
+                     "iptables backend for the rules: auto (the one holding the host's rules), legacy, nft or iptables (as on PATH)");
 }
 
 std::string Params::local_ips_spaced() const {
@@ -128,6 +131,11 @@ Params validate(const Flags& f, const RuntimeOptions& core,
     p.setup_iptables = f.setup_iptables;
     p.skip_teardown = f.skip_teardown;
     p.reload_with_signal = f.reload_with_signal;
+    if (f.iptables_backend != "auto" && f.iptables_backend != "legacy" && f.iptables_backend != "nft" &&
+        f.iptables_backend != "iptables")
+        throw std::invalid_argument("invalid iptablesbackend specified - " + gostd::quote(f.iptables_backend) +
+                                    " (auto, legacy, nft or iptables)");
+    p.iptables_backend = f.iptables_backend;
     p.metrics_listen_address = f.metrics_listen_address;
     p.sync_period = effective_sync_period(f.syncinterval, &p.sync_period_warning);
     return p;

@@ -27,6 +27,7 @@ struct Flags {
     std::string health_port = "8080";
     bool skip_teardown = false;
     bool reload_with_signal = false;
+    std::string iptables_backend = "auto";  // dnscore's own flag (README: iptables backend)
 };
 
 // Registers node-cache's flags (CoreDNS's come from register_core_flags).
@@ -47,6 +48,7 @@ struct Params {
     bool setup_iptables = true;
     bool skip_teardown = false;
     bool reload_with_signal = false;
+    std::string iptables_backend;        // auto | legacy | nft | iptables
     std::string metrics_listen_address;
     std::chrono::seconds sync_period{60};
     std::string sync_period_warning;     // non-empty: -syncinterval was reinterpreted

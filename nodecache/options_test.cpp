@@ -72,6 +72,8 @@ TEST_CASE("node-cache flags: validation errors carry node-cache's text", "[nodec
     check({"-localip", "169.254.20.10,fd00::10"}, "unexpected IP Family for localIP - \"fd00::10\", want IPv6=false");
     check({"-localip", "169.254.20.10", "-dns.port", "x"}, "invalid port specified - \"x\"");
     check({"-localip", "169.254.20.10", "-health-port", "80a"}, "invalid healthcheck port specified - \"80a\"");
+    check({"-localip", "169.254.20.10", "-iptablesbackend", "xt"},
+          "invalid iptablesbackend specified - \"xt\" (auto, legacy, nft or iptables)");
 }
 
 TEST_CASE("node-cache flags: IPv6, -conf wins over -corefile, -p, kube-dns dir default", "[nodecache][flags]") {

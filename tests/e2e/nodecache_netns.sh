@@ -246,6 +246,51 @@ if [ $DUMMY = 0 ]; then
     stop_nodecache
 fi
 
+echo "# scenario 4: the host's iptables backend is detected (legacy host, then nft host)"
+if command -v iptables-legacy >/dev/null && command -v iptables-nft >/dev/null &&
+    in_ns iptables-legacy -w 5 -t raw -S >/dev/null 2>&1; then
+    count_in() { in_ns "$1-save" 2>/dev/null | grep -c 'NodeLocal DNS Cache'; }
+    rm -f "$T/kube-dns/stubDomains"
+    # A legacy host: kubelet's marker chain, a kube-proxy-like rule, and one
+    # of our rules left by an earlier pod (it must not be duplicated).
+    in_ns iptables-legacy -w 5 -t mangle -N KUBE-IPTABLES-HINT
+    in_ns iptables-legacy -w 5 -t filter -A INPUT -p udp --dport 9 -j DROP
+    in_ns iptables-legacy -w 5 -t raw -I PREROUTING -p udp -d 169.254.20.10 --dport 53 -j NOTRACK -m comment --comment "NodeLocal DNS Cache: skip conntrack"
+    prepare_link
+    start_nodecache
+    check "legacy host: 24 rules in iptables-legacy" wait_for 20 bash -c "[ \$(ip netns exec $NS iptables-legacy-save | grep -c 'NodeLocal DNS Cache') = 24 ]"
+    check "legacy host: none in iptables-nft" [ "$(count_in iptables-nft)" = 0 ]
+    check "legacy host: the choice is logged" grep -q "Using iptables-legacy for the rules (kubelet's chains found in iptables-legacy)" "$T/nc.out"
+    if [ $FULL = 1 ]; then
+        check "legacy host: answers via 169.254.20.10" bash -c "ip netns exec $NS dig +short +time=2 +tries=2 @169.254.20.10 kubernetes.default.svc.cluster.local A | grep -qx 10.96.0.1"
+    fi
+    stop_nodecache
+    check "legacy host: teardown removes every rule from iptables-legacy" [ "$(count_in iptables-legacy)" = 0 ]
+    check "legacy host: the host's own rules stay" bash -c "ip netns exec $NS iptables-legacy-save | grep -q -- '-A INPUT -p udp -m udp --dport 9 -j DROP'"
+    in_ns iptables-legacy -w 5 -t filter -D INPUT -p udp --dport 9 -j DROP
+    in_ns iptables-legacy -w 5 -t mangle -X KUBE-IPTABLES-HINT
+
+    # An nft host: the marker in the nft mangle table.
+    in_ns iptables-nft -w 5 -t mangle -N KUBE-KUBELET-CANARY
+    prepare_link
+    start_nodecache
+    check "nft host: 24 rules in iptables-nft" wait_for 20 bash -c "[ \$(ip netns exec $NS iptables-nft-save | grep -c 'NodeLocal DNS Cache') = 24 ]"
+    check "nft host: none in iptables-legacy" [ "$(count_in iptables-legacy)" = 0 ]
+    check "nft host: the choice is logged" grep -q "Using iptables-nft for the rules (kubelet's chains found in iptables-nft)" "$T/nc.out"
+    stop_nodecache
+    check "nft host: teardown removes every rule" [ "$(count_in iptables-nft)" = 0 ]
+    in_ns iptables-nft -w 5 -t mangle -X KUBE-KUBELET-CANARY
+
+    # The flag wins over detection.
+    prepare_link
+    start_nodecache -iptablesbackend legacy
+    check "-iptablesbackend legacy: rules in iptables-legacy on an empty host" wait_for 20 bash -c "[ \$(ip netns exec $NS iptables-legacy-save | grep -c 'NodeLocal DNS Cache') = 24 ]"
+    stop_nodecache
+    check "-iptablesbackend legacy: removed on teardown" [ "$(count_in iptables-legacy)" = 0 ]
+else
+    echo "SKIP (scenario 4): iptables-legacy/iptables-nft not both installed, or the legacy raw table is unusable in a namespace on this kernel"
+fi
+
 if [ $FAILS -gt 0 ]; then
     echo "--- node-cache stdout"; tail -50 "$T/nc.out"; echo "--- node-cache stderr"; tail -30 "$T/nc.err"
     echo "$FAILS check(s) failed"; exit 1
