@@ -155,6 +155,7 @@ struct Scratch {
     uint8_t req[2][wire::kMaxMessage];
     uint8_t resp[wire::kMaxMessage];
     uint8_t opt[wire::kMaxMessage];
+    uint8_t rdata[wire::kMaxMessage];  // one record's RDATA, names uncompressed
 };
 Scratch& scratch() {
     thread_local std::unique_ptr<Scratch> s(new Scratch);
@@ -882,9 +883,10 @@ void Rewrite::revert_reply(Query& q, State& st) const {
         uint8_t owner[wire::kMaxNameLen + 1];
         size_t olen = 0;
         if (wire::read_name(src, slen, rr.off, owner, &olen) == 0) return ok = false;
-        thread_local uint8_t rdata[wire::kMaxMessage];
+        uint8_t* rdata = sc.rdata;
+        const size_t rcap = sizeof sc.rdata;
         size_t voff = 0, vlen = 0;
-        size_t rlen = expand_rdata(src, slen, rr, rdata, sizeof rdata, voff, vlen);
+        size_t rlen = expand_rdata(src, slen, rr, rdata, rcap, voff, vlen);
         if (rlen == SIZE_MAX) return ok = false;
         uint32_t ttl = rr.ttl;
 
@@ -980,7 +982,7 @@ void Rewrite::revert_reply(Query& q, State& st) const {
         if (val_changed) {
             uint8_t nw[wire::kMaxNameLen + 1];
             const size_t nl = wire::text_to_name(val.view(), nw);
-            if (nl && rlen - vlen + nl <= sizeof rdata) {
+            if (nl && rlen - vlen + nl <= rcap) {
                 std::memmove(rdata + voff + nl, rdata + voff + vlen, rlen - voff - vlen);
                 std::memcpy(rdata + voff, nw, nl);
                 rlen = rlen - vlen + nl;
