@@ -28,13 +28,13 @@ struct Upstream {
                 seen.push_back(req);
             }
             const std::string text = testing::to_text(req);
-            if (text.find(";web.default.svc.cluster.local.\tIN\tA") != std::string::npos)
+            if (text.find(";; web.default.svc.cluster.local.\tIN\tA") != std::string::npos)
                 return testing::make_reply(req, 0,
                                            {"web.default.svc.cluster.local. 60 IN CNAME pod.default.svc.cluster.local.",
                                             "pod.default.svc.cluster.local. 60 IN A 10.1.2.3"});
-            if (text.find(";typed.example.\tIN\tTXT") != std::string::npos)
+            if (text.find(";; typed.example.\tIN\tTXT") != std::string::npos)
                 return testing::make_reply(req, 0, {"typed.example. 60 IN TXT \"rewritten-type\""});
-            if (text.find(";edns.example.\tIN\tA") != std::string::npos) {
+            if (text.find(";; edns.example.\tIN\tA") != std::string::npos) {
                 // Answers 10.0.0.1 only when the EDNS0 local option 0xffee
                 // carries "abcd".
                 wire::QueryInfo qi;
@@ -58,7 +58,9 @@ std::string question_of(const Bytes& msg) {
     const auto p = text.find(";; QUESTION SECTION:\n;");
     if (p == std::string::npos) return "";
     const auto e = text.find('\n', p + 22);
-    return text.substr(p + 22, e - p - 22);
+    std::string s = text.substr(p + 22, e - p - 22);
+    while (!s.empty() && (s[0] == ';' || s[0] == ' ')) s.erase(0, 1);
+    return s;
 }
 
 Bytes ask(uint16_t port, bool tcp, const std::string& name, const std::string& type, testing::QueryOptions o = {}) {

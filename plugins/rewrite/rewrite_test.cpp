@@ -67,6 +67,7 @@ struct Fixture {
         if (p == std::string::npos) return "";
         const auto e = text.find('\n', p + 22);
         std::string s = text.substr(p + 22, e - p - 22);
+    while (!s.empty() && (s[0] == ';' || s[0] == ' ')) s.erase(0, 1);
         for (auto& c : s)
             if (c == '\t') c = ' ';
         return s;
@@ -84,6 +85,7 @@ std::string question_of(const Bytes& msg) {
     if (p == std::string::npos) return "";
     const auto e = text.find('\n', p + 22);
     std::string s = text.substr(p + 22, e - p - 22);
+    while (!s.empty() && (s[0] == ';' || s[0] == ' ')) s.erase(0, 1);
     for (auto& c : s)
         if (c == '\t') c = ' ';
     return s;
