@@ -2,6 +2,7 @@
 
 #include <re2/re2.h>
 
+#include <algorithm>
 #include <stdexcept>
 
 namespace dnscore {
@@ -76,6 +77,20 @@ Regex::Regex(std::string_view pattern) {
 bool Regex::search(std::string_view text) const {
     return RE2::PartialMatch(re2::StringPiece(text.data(), text.size()), *re_);
 }
+
+bool Regex::submatch(std::string_view text, std::string_view* groups, int n) const {
+    constexpr int kMax = 32;
+    re2::StringPiece sub[kMax];
+    const int want = std::min(n, kMax);
+    const int k = std::min(want, re_->NumberOfCapturingGroups() + 1);
+    if (!re_->Match(re2::StringPiece(text.data(), text.size()), 0, text.size(), RE2::UNANCHORED, sub, k))
+        return false;
+    for (int i = 0; i < n; ++i)
+        groups[i] = i < k && sub[i].data() ? std::string_view(sub[i].data(), sub[i].size()) : std::string_view();
+    return true;
+}
+
+int Regex::num_subexp() const { return re_->NumberOfCapturingGroups(); }
 
 const std::string& Regex::pattern() const { return re_->pattern(); }
 

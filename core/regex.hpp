@@ -21,6 +21,12 @@ public:
 
     // Go's MatchString: somewhere in `text` (unanchored).
     bool search(std::string_view text) const;
+    // Go's FindStringSubmatch into groups[0..n): false when nothing matches;
+    // groups past num_subexp() and unmatched groups are empty. Nothing is
+    // allocated by the caller (RE2 may, for its own matcher state).
+    bool submatch(std::string_view text, std::string_view* groups, int n) const;
+    // Go's NumSubexp: the number of parenthesised groups.
+    int num_subexp() const;
     const std::string& pattern() const;
 
 private:

@@ -20,6 +20,7 @@
     X(errors)                 \
     X(log)                    \
     X(cache)                  \
+    X(rewrite)                \
     X(loop)                   \
     X(forward)                \
     X(whoami)

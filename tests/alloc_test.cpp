@@ -107,3 +107,32 @@ TEST_CASE("cache hits allocate nothing per query", "[alloc]") {
     // Only the first query of each key went upstream (no refresh within 30 s).
     CHECK(up.udp_queries() <= 4);
 }
+
+TEST_CASE("rewrite allocates nothing per query", "[alloc][rewrite]") {
+    SECTION("suffix rule with answer auto in front of cache + forward (the node-local setup)") {
+        testing::FakeUpstream up;
+        up.run_on_thread([] { testing::allocs::ignore_this_thread(); });
+        up.set_responder([](const testing::Bytes& req) {
+            return testing::make_reply(req, 0, {"web.default.svc.cluster.local. 300 IN A 192.0.2.1"});
+        });
+        const long n = allocations_during_queries(
+            ".:0 {\n bind 127.0.0.1\n rewrite name suffix .cluster.local .svc.cluster.local answer auto\n cache 30\n"
+            " forward . 127.0.0.1:" + std::to_string(up.port()) + "\n}\n",
+            {testing::make_query("web.default.cluster.local.", "A"),
+             testing::make_query("web.default.cluster.local.", "A", {.edns = true, .do_bit = false})});
+        INFO("allocations during 5000 queries: " << n);
+        CHECK(n == 0);
+    }
+    SECTION("every query rewritten and reverted (whoami answers below rewrite)") {
+        // rewrite runs on each query here: the request is rebuilt, whoami
+        // answers the rewritten name, the reply is reverted.
+        const long n = allocations_during_queries(
+            ".:0 {\n bind 127.0.0.1\n rewrite continue name suffix .cluster.local .svc.cluster.local answer auto\n"
+            " rewrite continue type AAAA A\n rewrite continue ttl suffix .svc.cluster.local 10-20\n"
+            " rewrite edns0 local set 0xffee {client_ip}\n whoami\n}\n",
+            {testing::make_query("web.default.cluster.local.", "A"),
+             testing::make_query("Web.Default.cluster.local.", "AAAA", {.edns = true, .do_bit = false})});
+        INFO("allocations during 5000 queries: " << n);
+        CHECK(n == 0);
+    }
+}
