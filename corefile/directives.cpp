@@ -19,7 +19,10 @@
     X(prometheus)             \
     X(errors)                 \
     X(log)                    \
+    X(any)                    \
+    X(loadbalance)            \
     X(cache)                  \
+    X(hosts)                  \
     X(loop)                   \
     X(forward)                \
     X(whoami)
