@@ -150,33 +150,33 @@ size_t Hosts::write_answer(const Query& q, const Index& idx, bool compress) cons
 Step Hosts::query(Query& q) {
     using namespace wire;
     const Index& idx = snapshot_->get(q.worker ? q.worker->index() : 0);
-    const uint8_t* name = q.info.name;
+    const uint8_t* qname = q.info.name;
     const size_t nlen = q.info.name_len;
     const uint16_t qtype = q.info.qtype;
     // Outside the zones only PTR is looked at (reverse zones need not be listed).
-    if (origins_.matches(name, nlen) == ZoneSet::npos && qtype != kTypePTR) return Step::next;
+    if (origins_.matches(qname, nlen) == ZoneSet::npos && qtype != kTypePTR) return Step::next;
 
     size_t answers = 0;
     switch (qtype) {
         case kTypePTR: {
             Ip16 ip;
-            if (address_from_reverse(name, nlen, ip)) answers = idx.each_name(ip, [](const uint8_t*, size_t) {});
+            if (address_from_reverse(qname, nlen, ip)) answers = idx.each_name(ip, [](const uint8_t*, size_t) {});
             // No name for the address: the next plugin, whatever fallthrough says.
             if (answers == 0) return Step::next;
             break;
         }
         case kTypeA:
-            answers = idx.lookup(name, nlen).v4.size();
+            answers = idx.lookup(qname, nlen).v4.size();
             break;
         case kTypeAAAA:
-            answers = idx.lookup(name, nlen).v6.size();
+            answers = idx.lookup(qname, nlen).v6.size();
             break;
         default:
             break;
     }
-    if (answers == 0 && idx.lookup(name, nlen).empty()) {
+    if (answers == 0 && idx.lookup(qname, nlen).empty()) {
         // Only a name hosts does not know falls through.
-        if (fall_.matches(name, nlen) != ZoneSet::npos) return Step::next;
+        if (fall_.matches(qname, nlen) != ZoneSet::npos) return Step::next;
         // CoreDNS would say NXDOMAIN but has no SOA to put in it: SERVFAIL.
         q.fail(kServFail, std::string(), name());
         return Step::done;

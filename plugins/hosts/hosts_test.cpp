@@ -174,17 +174,17 @@ TEST_CASE("hosts: reload on mtime/size change, metrics", "[hosts]") {
     Hosts h(config(f.path));
     REQUIRE(h.read_hosts(nullptr));  // first read loads
     CHECK_FALSE(h.read_hosts(nullptr));  // unchanged
-    const int idx = metrics::families().file.find({f.path});
+    const int idx = plugins::hosts::metrics::families().file.find({f.path});
     REQUIRE(idx >= 0);
-    CHECK(metrics::families().entries.value({idx}) == 2);
+    CHECK(plugins::hosts::metrics::families().entries.value({idx}) == 2);
     struct stat st;
     REQUIRE(::stat(f.path.c_str(), &st) == 0);
-    CHECK(metrics::reload_timestamp().value() ==
+    CHECK(plugins::hosts::metrics::reload_timestamp().value() ==
           Approx(double(st.st_mtim.tv_sec) + double(st.st_mtim.tv_nsec) / 1e9));
 
     f.write("10.0.0.2 a.example.org b.example.org\n");  // new size
     REQUIRE(h.read_hosts(nullptr));
-    CHECK(metrics::families().entries.value({idx}) == 4);
+    CHECK(plugins::hosts::metrics::families().entries.value({idx}) == 4);
     CHECK(testing::section(ask(h, "a.example.org.", "A").reply, 1) ==
           std::vector<std::string>{"a.example.org.\t3600\tIN\tA\t10.0.0.2"});
     CHECK(ask(h, "b.example.org.", "A").step == Step::done);
