@@ -187,7 +187,7 @@ TEST_CASE("reverse names to addresses as dnsutil.ExtractAddressFromReverse", "[h
     REQUIRE(rev("1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.ip6.arpa.", &s));
     CHECK(s == "::1");
     // ::ffff:10.0.0.2 through ip6.arpa is the IPv4 address, as Go's String() makes it.
-    REQUIRE(rev("2.0.0.0.0.0.0.a.f.f.f.f.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.ip6.arpa.", &s));
+    REQUIRE(rev("2.0.0.0.0.0.a.0.f.f.f.f.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.ip6.arpa.", &s));
     CHECK(s == "10.0.0.2");
     for (const char* bad : {"in-addr.arpa.", "0.10.in-addr.arpa.", "1.1.0.0.10.in-addr.arpa.", "256.0.0.10.in-addr.arpa.",
                             "01.0.0.10.in-addr.arpa.", "x.0.0.10.in-addr.arpa.", "1.0.ip6.arpa.", "example.org.",
