@@ -69,8 +69,8 @@ std::vector<Family> merge_families(std::vector<Family> in);
 // every plugin compiled into node-cache's CoreDNS (its 19 plugins) show from
 // the start, used or not. Declared here, not in their plugins, because a
 // binary may not link the plugin that counts them (health, reload, forward
-// count into these; hosts is not written yet, so its timestamp stays 0 as in
-// a CoreDNS where hosts is not used). Plugins outside that set (local, ...)
+// count into these; hosts sets its timestamp when it loads a file, 0 until
+// then as in CoreDNS). Plugins outside that set (local, ...)
 // are not compiled into node-cache, so none of theirs are here.
 struct ProcessWide {
     CounterVec panics_total{"coredns_panics_total", "A metrics that counts the number of panics."};

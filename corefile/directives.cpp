@@ -19,8 +19,11 @@
     X(prometheus)             \
     X(errors)                 \
     X(log)                    \
+    X(any)                    \
+    X(loadbalance)            \
     X(cache)                  \
     X(rewrite)                \
+    X(hosts)                  \
     X(loop)                   \
     X(forward)                \
     X(whoami)

@@ -136,3 +136,24 @@ TEST_CASE("rewrite allocates nothing per query", "[alloc][rewrite]") {
         CHECK(n == 0);
     }
 }
+
+TEST_CASE("hosts lookups and loadbalance shuffles allocate nothing per query", "[alloc]") {
+    // hosts answers (A with three addresses shuffled by loadbalance, AAAA
+    // NODATA, PTR) and falls through to forward, whose upstream answers a
+    // multi-A reply that cache keeps; loadbalance reorders every reply.
+    testing::FakeUpstream up;
+    up.run_on_thread([] { testing::allocs::ignore_this_thread(); });
+    up.set_responder([](const testing::Bytes& req) {
+        return testing::make_reply(req, 0, {"up.alloc.example. 300 IN A 192.0.2.1", "up.alloc.example. 300 IN A 192.0.2.2",
+                                            "up.alloc.example. 300 IN A 192.0.2.3"});
+    });
+    const long n = allocations_during_queries(
+        ".:0 {\n bind 127.0.0.1\n any\n loadbalance\n cache 30\n hosts /nonexistent/dnscore/hosts {\n"
+        "  10.0.0.1 h.alloc.example\n  10.0.0.2 h.alloc.example\n  10.0.0.3 h.alloc.example\n  fallthrough\n }\n"
+        " forward . 127.0.0.1:" + std::to_string(up.port()) + "\n}\n",
+        {testing::make_query("h.alloc.example.", "A"), testing::make_query("H.Alloc.Example.", "AAAA"),
+         testing::make_query("1.0.0.10.in-addr.arpa.", "PTR"), testing::make_query("up.alloc.example.", "A"),
+         testing::make_query("h.alloc.example.", "ANY")});
+    INFO("allocations during 5000 queries: " << n);
+    CHECK(n == 0);
+}
