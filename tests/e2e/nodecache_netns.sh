@@ -260,7 +260,7 @@ if command -v iptables-legacy >/dev/null && command -v iptables-nft >/dev/null &
     start_nodecache
     check "legacy host: 24 rules in iptables-legacy" wait_for 20 bash -c "[ \$(ip netns exec $NS iptables-legacy-save | grep -c 'NodeLocal DNS Cache') = 24 ]"
     check "legacy host: none in iptables-nft" [ "$(count_in iptables-nft)" = 0 ]
-    check "legacy host: the choice is logged" grep -q "Using iptables-legacy for the rules (kubelet's chains found in iptables-legacy)" "$T/nc.out"
+    check "legacy host: the choice is logged" grep -q "Using iptables-legacy for the rules (kubelet's chains found in iptables-legacy)" "$T/nc.err"
     if [ $FULL = 1 ]; then
         check "legacy host: answers via 169.254.20.10" bash -c "ip netns exec $NS dig +short +time=2 +tries=2 @169.254.20.10 kubernetes.default.svc.cluster.local A | grep -qx 10.96.0.1"
     fi
@@ -276,7 +276,7 @@ if command -v iptables-legacy >/dev/null && command -v iptables-nft >/dev/null &
     start_nodecache
     check "nft host: 24 rules in iptables-nft" wait_for 20 bash -c "[ \$(ip netns exec $NS iptables-nft-save | grep -c 'NodeLocal DNS Cache') = 24 ]"
     check "nft host: none in iptables-legacy" [ "$(count_in iptables-legacy)" = 0 ]
-    check "nft host: the choice is logged" grep -q "Using iptables-nft for the rules (kubelet's chains found in iptables-nft)" "$T/nc.out"
+    check "nft host: the choice is logged" grep -q "Using iptables-nft for the rules (kubelet's chains found in iptables-nft)" "$T/nc.err"
     stop_nodecache
     check "nft host: teardown removes every rule" [ "$(count_in iptables-nft)" = 0 ]
     in_ns iptables-nft -w 5 -t mangle -X KUBE-KUBELET-CANARY
