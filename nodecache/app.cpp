@@ -41,7 +41,14 @@ CacheApp::CacheApp(Params params, Runtime& rt)
                 (value ? value : "") + "`");
     }
     if (!params_.kubedns_dir.empty()) kubedns_watcher_.emplace(params_.kubedns_dir);
-    if (params_.setup_iptables) {
+    if (params_.setup_iptables && params_.nftables) {
+        nft_ = std::make_unique<NftTable>(params_.local_ips, params_.local_port, params_.health_port,
+                                          [](const std::vector<std::string>& argv, std::string* out) {
+                                              return run_command(argv, out, std::chrono::seconds(10));
+                                          });
+        info(std::string("Using the nftables table ") + NftTable::kFamily + " " + NftTable::kName +
+             " for the rules (-nftables)");
+    } else if (params_.setup_iptables) {
         rules_ = node_cache_rules(params_.local_ips, params_.local_port, params_.health_port);
         const BackendChoice backend = choose_backend(params_.iptables_backend, [](const std::vector<std::string>& argv, std::string* out) {
             return run_command(argv, out, std::chrono::seconds(10));
@@ -262,6 +269,16 @@ void CacheApp::setup_networking(bool with_iptables) {
             }
         }
     }
+    if (with_iptables && nft_) {
+        try {
+            if (nft_->ensure())
+                info(std::string("Added back nodelocaldns nftables table ") + NftTable::kFamily + " " +
+                     NftTable::kName);
+        } catch (const IptablesError& e) {
+            error(std::string("Error checking/adding nftables table ") + NftTable::kName + ", error - " + e.what());
+            count(SetupError::iptables);
+        }
+    }
     ensure_interface();
 }
 
@@ -313,6 +330,14 @@ void CacheApp::teardown() {
                     }
                     if (!present) break;
                 }
+            }
+        }
+        if (nft_) {
+            try {
+                nft_->remove();
+            } catch (const IptablesError& e) {
+                error(std::string("Failed deleting nftables table ") + NftTable::kName + ", error - " + e.what());
+                count(SetupError::iptables);
             }
         }
         if (params_.setup_interface) {

@@ -13,6 +13,7 @@
 
 #include "nodecache/configmap.hpp"
 #include "nodecache/iptables.hpp"
+#include "nodecache/nftables.hpp"
 #include "nodecache/options.hpp"
 #include "nodecache/render.hpp"
 #include "core/metrics_vec.hpp"
@@ -75,6 +76,7 @@ private:
     std::string written_;                   // what we last wrote to -conf
     std::vector<Rule> rules_;
     std::unique_ptr<Iptables> iptables_;
+    std::unique_ptr<NftTable> nft_;  // -nftables: instead of iptables_
     // node-cache's setupErrCount: every errortype present from the start.
     metrics::LabelSet error_types_{
         {"errortype"}, 0, {"configmap", "interface_add", "interface_check", "iptables", "iptables_lock"}};

@@ -32,6 +32,8 @@ void register_flags(FlagSet& flags, Flags& f) {
     // dnscore only: node-cache's image picks the backend in an iptables wrapper.
     flags.add_string("iptablesbackend", &f.iptables_backend,
                      "iptables backend for the rules: auto (the one holding the host's rules), legacy, nft or iptables (as on PATH)");
+    flags.add_bool("nftables", &f.nftables,
+                   "install the rules as one native nftables table (inet nodelocaldns) instead of iptables rules");
 }
 
 std::string Params::local_ips_spaced() const {
@@ -136,6 +138,7 @@ Params validate(const Flags& f, const RuntimeOptions& core,
         throw std::invalid_argument("invalid iptablesbackend specified - " + gostd::quote(f.iptables_backend) +
                                     " (auto, legacy, nft or iptables)");
     p.iptables_backend = f.iptables_backend;
+    p.nftables = f.nftables;
     p.metrics_listen_address = f.metrics_listen_address;
     p.sync_period = effective_sync_period(f.syncinterval, &p.sync_period_warning);
     return p;

@@ -28,6 +28,7 @@ struct Flags {
     bool skip_teardown = false;
     bool reload_with_signal = false;
     std::string iptables_backend = "auto";  // dnscore's own flag (README: iptables backend)
+    bool nftables = false;                  // dnscore's own flag (README: nftables datapath)
 };
 
 // Registers node-cache's flags (CoreDNS's come from register_core_flags).
@@ -49,6 +50,7 @@ struct Params {
     bool skip_teardown = false;
     bool reload_with_signal = false;
     std::string iptables_backend;        // auto | legacy | nft | iptables
+    bool nftables = false;               // one native nftables table instead of iptables rules
     std::string metrics_listen_address;
     std::chrono::seconds sync_period{60};
     std::string sync_period_warning;     // non-empty: -syncinterval was reinterpreted

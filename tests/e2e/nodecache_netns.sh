@@ -291,6 +291,40 @@ else
     echo "SKIP (scenario 4): iptables-legacy/iptables-nft not both installed, or the legacy raw table is unusable in a namespace on this kernel"
 fi
 
+echo "# scenario 5: -nftables installs one native table next to a kube-proxy-like nftables ruleset"
+if command -v nft >/dev/null && in_ns nft list tables >/dev/null 2>&1; then
+    nft_rules() { in_ns nft list table inet nodelocaldns 2>/dev/null | grep -c 'NodeLocal DNS Cache'; }
+    # kube-proxy's nftables mode keeps its own table; ours must leave it alone.
+    in_ns nft -f - <<'N'
+table ip kube-proxy {
+	chain filter-input {
+		type filter hook input priority -110; policy accept;
+		ct state new counter
+	}
+	chain nat-output {
+		type nat hook output priority -100; policy accept;
+	}
+}
+N
+    prepare_link
+    start_nodecache -nftables -syncinterval 2ns
+    check "-nftables: 24 rules in table inet nodelocaldns" wait_for 20 bash -c "[ \$(ip netns exec $NS nft list table inet nodelocaldns 2>/dev/null | grep -c 'NodeLocal DNS Cache') = 24 ]"
+    check "-nftables: no iptables rules" bash -c "[ \$(ip netns exec $NS iptables-nft-save 2>/dev/null | grep -c 'NodeLocal DNS Cache') = 0 ] && [ \$(ip netns exec $NS iptables-legacy-save 2>/dev/null | grep -c 'NodeLocal DNS Cache') = 0 ]"
+    check "-nftables: the choice is logged" grep -q "Using the nftables table inet nodelocaldns for the rules (-nftables)" "$T/nc.err"
+    if [ $FULL = 1 ]; then
+        check "-nftables: answers via 10.96.0.10 over UDP and TCP" bash -c "ip netns exec $NS dig +short +time=2 +tries=2 @10.96.0.10 kubernetes.default.svc.cluster.local A | grep -qx 10.96.0.1 && ip netns exec $NS dig +tcp +short +time=2 +tries=2 @10.96.0.10 www.example A | grep -qx 192.0.2.80"
+    fi
+    in_ns nft delete table inet nodelocaldns
+    check "-nftables: a deleted table comes back at the next sync" wait_for 15 bash -c "[ \$(ip netns exec $NS nft list table inet nodelocaldns 2>/dev/null | grep -c 'NodeLocal DNS Cache') = 24 ]"
+    check "-nftables: 'Added back' logged" grep -q "Added back nodelocaldns nftables table inet nodelocaldns" "$T/nc.out"
+    stop_nodecache
+    check "-nftables: teardown deletes the table" bash -c "! ip netns exec $NS nft list table inet nodelocaldns >/dev/null 2>&1"
+    check "-nftables: kube-proxy's table untouched" bash -c "ip netns exec $NS nft list table ip kube-proxy | grep -q 'chain filter-input'"
+    in_ns nft delete table ip kube-proxy
+else
+    echo "SKIP (scenario 5): nft not installed or unusable in a namespace on this kernel"
+fi
+
 if [ $FAILS -gt 0 ]; then
     echo "--- node-cache stdout"; tail -50 "$T/nc.out"; echo "--- node-cache stderr"; tail -30 "$T/nc.err"
     echo "$FAILS check(s) failed"; exit 1
