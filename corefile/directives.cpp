@@ -20,6 +20,7 @@
     X(errors)                 \
     X(log)                    \
     X(cache)                  \
+    X(template)               \
     X(loop)                   \
     X(forward)                \
     X(whoami)
