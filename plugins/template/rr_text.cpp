@@ -74,6 +74,7 @@ bool lex(std::string_view s, Lexed& out, std::string& err) {
             return false;
         }
         Tok& t = out.toks[out.n];
+        t = Tok{};
         t.line = line;
         if (c == '"') {
             const size_t start = ++i;
