@@ -107,3 +107,20 @@ TEST_CASE("cache hits allocate nothing per query", "[alloc]") {
     // Only the first query of each key went upstream (no refresh within 30 s).
     CHECK(up.udp_queries() <= 4);
 }
+
+TEST_CASE("template answers allocate nothing per query", "[alloc]") {
+    // Executing templates (fields, a regex group, printf, parseInt) and
+    // parsing their text as RRs: per-worker scratch, no parsing of the
+    // template text again. AAAA is filtered to NOERROR by the second rule.
+    const long n = allocations_during_queries(
+        ".:0 {\n bind 127.0.0.1\n"
+        " template IN A alloc.example {\n"
+        "  answer \"{{ .Name }} 60 IN A 10.0.{{ parseInt \\\"ff\\\" 16 8 }}.{{ len .Name }}\"\n"
+        "  answer \"{{ .Name }} 60 IN A {{ .Remote }}\"\n"
+        "  additional \"{{ printf \\\"%s\\\" .Zone }} 60 IN TXT \\\"{{ .Type }}\\\"\"\n"
+        " }\n"
+        " template ANY AAAA {\n  rcode NOERROR\n }\n}\n",
+        {testing::make_query("x.alloc.example.", "A"), testing::make_query("x.alloc.example.", "AAAA")});
+    INFO("allocations during 5000 queries: " << n);
+    CHECK(n == 0);
+}
