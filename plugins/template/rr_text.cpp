@@ -295,12 +295,16 @@ RRParse parse_rr(std::string_view text, TextRR& rr, std::string& err) {
             return RRParse::error;
         }
         const Tok& t = lx.toks[i++];
-        const int ty = as_type(t);
+        // A TTL starts with a digit (no type or class does); a class is
+        // looked up before the ~90 type names, except ANY, which is a type.
+        const bool digit = !t.raw.empty() && t.raw[0] >= '0' && t.raw[0] <= '9';
+        const int early_class = digit || upper_eq(t.raw, "ANY") ? -1 : as_class(t);
+        const int ty = digit || early_class >= 0 ? -1 : as_type(t);
         if (ty >= 0) {
             type = ty;
             break;
         }
-        const int cl = as_class(t);
+        const int cl = digit ? -1 : early_class >= 0 ? early_class : as_class(t);
         if (cl >= 0 && !have_class) {
             if (have_ttl && have_class) {
                 err = parse_error("unknown RR type", t);
