@@ -94,4 +94,21 @@ int Regex::num_subexp() const { return re_->NumberOfCapturingGroups(); }
 
 const std::string& Regex::pattern() const { return re_->pattern(); }
 
+int Regex::groups() const { return re_->NumberOfCapturingGroups(); }
+
+std::string Regex::group_name(int i) const {
+    const auto& names = re_->CapturingGroupNames();
+    auto it = names.find(i);
+    return it == names.end() ? std::string() : it->second;
+}
+
+bool Regex::find_submatch(std::string_view text, std::string_view* sub, size_t n) const {
+    re2::StringPiece pieces[32];
+    if (n > 32) n = 32;
+    const re2::StringPiece t(text.data(), text.size());
+    if (!re_->Match(t, 0, t.size(), RE2::UNANCHORED, pieces, int(n))) return false;
+    for (size_t i = 0; i < n; ++i) sub[i] = pieces[i].data() ? std::string_view(pieces[i].data(), pieces[i].size()) : std::string_view();
+    return true;
+}
+
 }  // namespace dnscore

@@ -29,6 +29,15 @@ public:
     int num_subexp() const;
     const std::string& pattern() const;
 
+    // Go's NumSubexp: the number of capturing groups.
+    int groups() const;
+    // Go's SubexpNames()[i] for group i in 1..groups() ("" when unnamed).
+    std::string group_name(int i) const;
+    // Go's FindStringSubmatch: false when nothing matches; else sub[0] is
+    // the leftmost match and sub[i] group i (empty when it took no part).
+    // `n` must be groups() + 1. (RE2 may allocate while finding groups.)
+    bool find_submatch(std::string_view text, std::string_view* sub, size_t n) const;
+
 private:
     std::shared_ptr<const re2::RE2> re_;  // immutable and thread-safe: copies share it
 };

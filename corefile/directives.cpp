@@ -23,6 +23,7 @@
     X(loadbalance)            \
     X(cache)                  \
     X(rewrite)                \
+    X(template)               \
     X(hosts)                  \
     X(loop)                   \
     X(forward)                \

@@ -154,6 +154,21 @@ TEST_CASE("hosts lookups and loadbalance shuffles allocate nothing per query", "
         {testing::make_query("h.alloc.example.", "A"), testing::make_query("H.Alloc.Example.", "AAAA"),
          testing::make_query("1.0.0.10.in-addr.arpa.", "PTR"), testing::make_query("up.alloc.example.", "A"),
          testing::make_query("h.alloc.example.", "ANY")});
+}
+
+TEST_CASE("template answers allocate nothing per query", "[alloc]") {
+    // Executing templates (fields, a regex group, printf, parseInt) and
+    // parsing their text as RRs: per-worker scratch, no parsing of the
+    // template text again. AAAA is filtered to NOERROR by the second rule.
+    const long n = allocations_during_queries(
+        ".:0 {\n bind 127.0.0.1\n"
+        " template IN A alloc.example {\n"
+        "  answer \"{{ .Name }} 60 IN A 10.0.{{ parseInt \\\"ff\\\" 16 8 }}.{{ len .Name }}\"\n"
+        "  answer \"{{ .Name }} 60 IN A {{ .Remote }}\"\n"
+        "  additional \"{{ printf \\\"%s\\\" .Zone }} 60 IN TXT \\\"{{ .Type }}\\\"\"\n"
+        " }\n"
+        " template ANY AAAA {\n  rcode NOERROR\n }\n}\n",
+        {testing::make_query("x.alloc.example.", "A"), testing::make_query("x.alloc.example.", "AAAA")});
     INFO("allocations during 5000 queries: " << n);
     CHECK(n == 0);
 }
