@@ -19,6 +19,7 @@
     X(prometheus)             \
     X(errors)                 \
     X(log)                    \
+    X(dnstap)                 \
     X(cache)                  \
     X(loop)                   \
     X(forward)                \
