@@ -14,8 +14,10 @@
 #define DNSCORE_DIRECTIVES(X) \
     X(reload)                 \
     X(bind)                   \
+    X(trace)                  \
     X(ready)                  \
     X(health)                 \
+    X(pprof)                  \
     X(prometheus)             \
     X(errors)                 \
     X(log)                    \

@@ -341,7 +341,7 @@ private:
     // One pass over every worker's ring; returns the frames taken.
     size_t drain() {
         size_t total = 0;
-        tap_.rings_.for_each([&](Ring& ring) {
+        tap_.rings_.for_each([&](SpscRing& ring) {
             for (;;) {
                 iov_.clear();
                 const uint8_t* data;
@@ -369,7 +369,7 @@ private:
 
     bool rings_empty() {
         bool empty = true;
-        tap_.rings_.for_each([&](Ring& r) { empty = empty && r.empty(); });
+        tap_.rings_.for_each([&](SpscRing& r) { empty = empty && r.empty(); });
         return empty;
     }
 
@@ -460,7 +460,7 @@ void Dnstap::count_drop(int worker, uint64_t n) {
 
 void Dnstap::push(int worker, const TapMessage& m) {
     if (ring_bytes_ == 0) return count_drop(worker, 1);  // `queue 0`: CoreDNS's unbuffered channel drops all
-    Ring& ring = rings_.get(worker, ring_bytes_);
+    SpscRing& ring = rings_.get(worker, ring_bytes_);
     const size_t len = encode(head_, m, nullptr);
     const size_t before = ring.used();
     uint8_t* p = ring.reserve(len);

@@ -17,7 +17,7 @@
 #include "core/tap.hpp"
 #include "core/worker_local.hpp"
 #include "plugins/dnstap/encode.hpp"
-#include "plugins/dnstap/ring.hpp"
+#include "core/spsc_ring.hpp"
 
 namespace dnscore::corefile {
 struct SetupContext;
@@ -80,7 +80,7 @@ private:
     Config cfg_;
     std::string head_;  // encoded identity/version/extra
     size_t ring_bytes_;
-    WorkerLocal<Ring> rings_;
+    WorkerLocal<SpscRing> rings_;
     std::atomic<uint64_t> dropped_{0};
     std::atomic<bool> writer_sleeping_{false};
     int wake_fd_ = -1;  // eventfd: a worker wakes the sleeping writer

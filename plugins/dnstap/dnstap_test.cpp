@@ -159,9 +159,11 @@ TEST_CASE("dnstap setup: CoreDNS setup_test.go cases", "[dnstap][setup]") {
 
 TEST_CASE("dnstap setup: load errors as CoreDNS prints them", "[dnstap][setup]") {
     CHECK(testing::load_error(".:1053 {\ndnstap\n}\n") ==
-          "Corefile:2 - Error during parsing: Wrong argument count or unexpected line ending after 'dnstap'");
+          "plugin/dnstap: Corefile:2 - Error during parsing: Wrong argument count or unexpected line ending after "
+          "'dnstap'");
     CHECK(testing::load_error(".:1053 {\ndnstap /tmp/x.sock {\nidentity\n}\n}\n") ==
-          "Corefile:3 - Error during parsing: Wrong argument count or unexpected line ending after 'identity'");
+          "plugin/dnstap: Corefile:3 - Error during parsing: Wrong argument count or unexpected line ending after "
+          "'identity'");
     CHECK(testing::load_error(".:1053 {\ndnstap /tmp/x.sock\ndnstap tcp://127.0.0.1:6000\nwhoami\n}\n").empty());
     // Several dnstaps chain, each its own plugin (CoreDNS TestMultiDnstap).
     auto set = corefile::load(".:1053 {\ndnstap a.sock\ndnstap b.sock\ndnstap c.sock\nwhoami\n}\n", "Corefile", {});
@@ -242,8 +244,8 @@ TEST_CASE("dnstap encoding decodes as dnstap.proto says", "[dnstap]") {
     CHECK(ip4(std::string(reinterpret_cast<const char*>(a.ip), a.len)) == "10.1.2.3");
 }
 
-TEST_CASE("dnstap ring: bounded, wraps, FIFO", "[dnstap]") {
-    Ring r(256);
+TEST_CASE("SpscRing: bounded, wraps, FIFO", "[dnstap]") {
+    SpscRing r(256);
     CHECK(r.reserve(300) == nullptr);  // never fits
     std::vector<std::string> got;
     int next_in = 0, next_out = 0, refused = 0;

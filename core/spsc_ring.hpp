@@ -1,7 +1,7 @@
 #pragma once
 // A bounded single-producer single-consumer byte ring of length-prefixed
-// records: a worker writes encoded dnstap payloads into its own ring, the
-// writer thread reads them. No locks, no allocation after construction; a
+// records: a worker writes records (dnstap payloads, trace spans) into its
+// own ring, a background thread reads them. No locks, no allocation after construction; a
 // record that does not fit is refused (the caller counts the drop).
 #include <atomic>
 #include <cstddef>
@@ -9,11 +9,11 @@
 #include <cstring>
 #include <memory>
 
-namespace dnscore::plugins::dnstap {
+namespace dnscore {
 
-class Ring {
+class SpscRing {
 public:
-    explicit Ring(size_t capacity) : cap_(capacity & ~size_t(3)), buf_(new uint8_t[cap_ ? cap_ : 4]) {}
+    explicit SpscRing(size_t capacity) : cap_(capacity & ~size_t(3)), buf_(new uint8_t[cap_ ? cap_ : 4]) {}
 
     // Producer: room for a record of `len` bytes, or nullptr when full (or
     // the record can never fit). commit(len) publishes it.
@@ -85,4 +85,4 @@ private:
     uint64_t read_ = 0;                          // consumer only
 };
 
-}  // namespace dnscore::plugins::dnstap
+}  // namespace dnscore
