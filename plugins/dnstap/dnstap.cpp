@@ -25,6 +25,7 @@
 #include "core/host.hpp"
 #include "core/log.hpp"
 #include "core/net.hpp"
+#include "core/thread_role.hpp"
 #include "core/query.hpp"
 #include "plugins/dnstap/metrics.hpp"
 
@@ -304,7 +305,10 @@ public:
     }
 
     void run_thread() {
-        th_ = std::thread([this] { run(); });
+        th_ = std::thread([this] {
+            t_background_thread = true;
+            run();
+        });
     }
 
     void stop() {

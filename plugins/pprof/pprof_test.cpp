@@ -5,6 +5,7 @@
 #include "plugins/pprof/pprof.hpp"
 
 #include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/io_context.hpp>
 #include <atomic>
 #include <cstring>

@@ -14,6 +14,7 @@
 #include "core/http.hpp"
 #include "core/log.hpp"
 #include "core/query.hpp"
+#include "core/thread_role.hpp"
 #include "core/wire/wire.hpp"
 #include "plugins/trace/metrics.hpp"
 
@@ -91,7 +92,12 @@ public:
     }
     ~Reporter() { stop(); }
 
-    void start() { th_ = std::thread([this] { run(); }); }
+    void start() {
+        th_ = std::thread([this] {
+            t_background_thread = true;
+            run();
+        });
+    }
     void stop() {
         if (!th_.joinable()) return;
         stop_.store(true);
