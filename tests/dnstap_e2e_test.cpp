@@ -42,7 +42,7 @@ struct Capture {
                    file.c_str(), nullptr);
             _exit(127);
         }
-        for (int i = 0; i < 300 && !std::filesystem::exists(sock); ++i)
+        for (int i = 0; i < 500 && !rd::unix_accepts(sock); ++i)
             std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
     rd::FrameFile finish() {
@@ -70,7 +70,7 @@ std::string ip4(const std::string& b) {
 
 TEST_CASE("dnstap e2e: client and forwarder messages to fstrm_capture", "[dnstap][e2e]") {
     Capture cap;
-    REQUIRE(std::filesystem::exists(cap.sock));
+    REQUIRE(rd::unix_accepts(cap.sock));
     testing::FakeUpstream up;
     const uint16_t dead = testing::FakeUpstream::closed_port();
     testing::ServerProcess sp(".:0 {\n bind 127.0.0.1\n dnstap unix://" + cap.sock +

@@ -2,6 +2,7 @@
 // loopback Zipkin collector; a CPU profile is fetched over HTTP while the
 // server answers queries, and parsed as gperftools' legacy format.
 #include <boost/json.hpp>
+#include <atomic>
 #include <chrono>
 #include <cstring>
 #include <thread>
@@ -31,7 +32,10 @@ TEST_CASE("trace e2e: spans of real queries reach a Zipkin collector", "[trace][
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
         spans.clear();
         for (const auto& req : collector.requests())
-            for (const auto& s : json::parse(req.body).as_array()) spans.push_back(s.as_object());
+            {
+                const json::value v = json::parse(req.body);
+                for (const auto& s : v.as_array()) spans.push_back(s.as_object());
+            }
     }
     REQUIRE(spans.size() == 2);
     const auto reqs = collector.requests();

@@ -31,7 +31,7 @@ namespace rd = dnscore::testing::dnstap_read;
 namespace {
 
 std::vector<Config> parse(const std::string& body) {
-    auto d = testing::dispenser("dnstap", body);
+    auto d = testing::dispenser("dnstap", body + "\n");
     return parse_dnstap(d);
 }
 
@@ -63,9 +63,9 @@ struct Capture {
                    file.c_str(), nullptr);
             _exit(127);
         }
-        for (int i = 0; i < 200 && !std::filesystem::exists(sock); ++i)
+        for (int i = 0; i < 500 && !rd::unix_accepts(sock); ++i)
             std::this_thread::sleep_for(std::chrono::milliseconds(10));
-        REQUIRE(std::filesystem::exists(sock));
+        REQUIRE(rd::unix_accepts(sock));
     }
     // Stops the reader (it flushes and closes its file) and reads the file.
     rd::FrameFile finish() {

@@ -21,7 +21,7 @@ namespace json = boost::json;
 namespace {
 
 Config parse(const std::string& body) {
-    auto d = testing::dispenser("trace", body);
+    auto d = testing::dispenser("trace", body + "\n");
     return parse_trace(d);
 }
 
@@ -36,7 +36,10 @@ bool wait_for(const std::function<bool()>& cond, int ms = 5000) {
 std::vector<json::object> spans_of(testing::HttpCollector& c) {
     std::vector<json::object> out;
     for (const auto& r : c.requests())
-        for (const auto& s : json::parse(r.body).as_array()) out.push_back(s.as_object());
+        {
+            const json::value v = json::parse(r.body);
+            for (const auto& s : v.as_array()) out.push_back(s.as_object());
+        }
     return out;
 }
 

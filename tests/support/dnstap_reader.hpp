@@ -2,7 +2,12 @@
 // A small, independent reader for what dnstap writes: Frame Streams files
 // (as fstrm_capture saves them) and the dnstap protobuf, decoded field by
 // field from the wire format. Tests use it instead of the encoder under test.
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
 #include <cstdint>
+#include <cstdio>
 #include <fstream>
 #include <iterator>
 #include <map>
@@ -128,6 +133,18 @@ inline FrameFile read_frames(const std::string& data) {
         pos += 4 + len;
     }
     return f;
+}
+
+// True once something accepts connections on the unix socket `path` (the
+// socket file exists from bind(), before listen()).
+inline bool unix_accepts(const std::string& path) {
+    const int s = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un sa{};
+    sa.sun_family = AF_UNIX;
+    std::snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path.c_str());
+    const bool ok = ::connect(s, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0;
+    ::close(s);
+    return ok;
 }
 
 inline FrameFile read_frame_file(const std::string& path) {
