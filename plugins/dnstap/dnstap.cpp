@@ -55,6 +55,7 @@ struct Transport {
     SSL_CTX* ctx = nullptr;
     SSL* ssl = nullptr;
     std::string error;  // why the last open failed, in Go's words
+    std::vector<iovec> scratch;
 
     ~Transport() {
         close_conn();
@@ -222,7 +223,8 @@ struct Transport {
             }
             return true;
         }
-        std::vector<iovec> v(iov, iov + n);
+        std::vector<iovec>& v = scratch;  // reused: partial writes edit the entries
+        v.assign(iov, iov + n);
         size_t i = 0;
         while (i < v.size()) {
             const ssize_t w = ::writev(fd, v.data() + i, int(std::min<size_t>(v.size() - i, IOV_MAX)));

@@ -382,3 +382,185 @@ TEST_CASE("dnstap: an absent reader is logged, its messages dropped and counted,
     CHECK(rd::decode(f.frames[1]).type() == 6);
     CHECK(tap->dropped() == 10);
 }
+
+// ---- tls:// against an in-process TLS Frame Streams reader ----
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+namespace {
+
+// A self-signed certificate for "localhost", made in memory.
+struct SelfSigned {
+    EVP_PKEY* key = nullptr;
+    X509* cert = nullptr;
+    SelfSigned() {
+        key = EVP_RSA_gen(2048);
+        cert = X509_new();
+        ASN1_INTEGER_set(X509_get_serialNumber(cert), 1);
+        X509_gmtime_adj(X509_getm_notBefore(cert), -60);
+        X509_gmtime_adj(X509_getm_notAfter(cert), 3600);
+        X509_set_pubkey(cert, key);
+        X509_NAME* n = X509_get_subject_name(cert);
+        X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>("localhost"), -1, -1, 0);
+        X509_set_issuer_name(cert, n);
+        X509_sign(cert, key, EVP_sha256());
+    }
+    ~SelfSigned() {
+        X509_free(cert);
+        EVP_PKEY_free(key);
+    }
+};
+
+// Accepts one TLS connection and speaks the reader side of a bidirectional
+// Frame Streams session: READY -> ACCEPT, START, data frames, STOP -> FINISH.
+struct TlsReader {
+    SelfSigned id;
+    SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
+    int lfd = -1;
+    uint16_t port = 0;
+    std::thread th;
+    std::vector<std::string> frames;
+    std::string content_type;
+    bool finished = false;
+
+    TlsReader() {
+        SSL_CTX_use_certificate(ctx, id.cert);
+        SSL_CTX_use_PrivateKey(ctx, id.key);
+        lfd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        sockaddr_in a = testing::loopback(0);
+        ::bind(lfd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+        ::listen(lfd, 4);
+        socklen_t len = sizeof a;
+        getsockname(lfd, reinterpret_cast<sockaddr*>(&a), &len);
+        port = ntohs(a.sin_port);
+        th = std::thread([this] { serve(); });
+    }
+    ~TlsReader() {
+        ::shutdown(lfd, SHUT_RDWR);
+        th.join();
+        ::close(lfd);
+        SSL_CTX_free(ctx);
+    }
+
+    static bool read_n(SSL* s, void* p, size_t n) {
+        auto* b = static_cast<uint8_t*>(p);
+        while (n) {
+            const int r = SSL_read(s, b, int(n));
+            if (r <= 0) return false;
+            b += r;
+            n -= size_t(r);
+        }
+        return true;
+    }
+    static bool read_be32(SSL* s, uint32_t& v) {
+        uint8_t b[4];
+        if (!read_n(s, b, 4)) return false;
+        v = uint32_t(b[0]) << 24 | uint32_t(b[1]) << 16 | uint32_t(b[2]) << 8 | b[3];
+        return true;
+    }
+    static void put_be32(std::string& out, uint32_t v) {
+        for (int i = 3; i >= 0; --i) out += char((v >> (8 * i)) & 0xff);
+    }
+    // One control frame after its escape: type and content type.
+    static bool read_control(SSL* s, uint32_t& type, std::string& ct) {
+        uint32_t len;
+        if (!read_be32(s, len) || len < 4) return false;
+        std::string body(len, '\0');
+        if (!read_n(s, body.data(), len)) return false;
+        type = rd::be32(body, 0);
+        for (size_t p = 4; p + 8 <= body.size();) {
+            const uint32_t ft = rd::be32(body, p), fl = rd::be32(body, p + 4);
+            if (ft == 1) ct = body.substr(p + 8, fl);
+            p += 8 + fl;
+        }
+        return true;
+    }
+    void send_control(SSL* s, uint32_t type, const std::string& ct) {
+        std::string body;
+        put_be32(body, type);
+        if (!ct.empty()) {
+            put_be32(body, 1);
+            put_be32(body, uint32_t(ct.size()));
+            body += ct;
+        }
+        std::string f;
+        put_be32(f, 0);
+        put_be32(f, uint32_t(body.size()));
+        f += body;
+        SSL_write(s, f.data(), int(f.size()));
+    }
+
+    void serve() {
+        const int c = ::accept4(lfd, nullptr, nullptr, SOCK_CLOEXEC);
+        if (c < 0) return;
+        SSL* s = SSL_new(ctx);
+        SSL_set_fd(s, c);
+        if (SSL_accept(s) == 1) {
+            uint32_t len, type;
+            std::string ct;
+            if (read_be32(s, len) && len == 0 && read_control(s, type, ct) && type == 4) {  // READY
+                content_type = ct;
+                send_control(s, 1, ct);  // ACCEPT
+                if (read_be32(s, len) && len == 0 && read_control(s, type, ct) && type == 2) {  // START
+                    while (read_be32(s, len)) {
+                        if (len == 0) {
+                            if (read_control(s, type, ct) && type == 3) {  // STOP
+                                send_control(s, 5, "");  // FINISH
+                                finished = true;
+                            }
+                            break;
+                        }
+                        std::string data(len, '\0');
+                        if (!read_n(s, data.data(), len)) break;
+                        frames.push_back(std::move(data));
+                    }
+                }
+            }
+        }
+        SSL_free(s);
+        ::close(c);
+    }
+};
+
+}  // namespace
+
+TEST_CASE("dnstap over tls:// with skipverify", "[dnstap][live]") {
+    TlsReader reader;
+    testing::ChainHarness h(".:1053 {\ndnstap tls://127.0.0.1:" + std::to_string(reader.port) +
+                            " full {\n skipverify\n}\nwhoami\n}\n");
+    auto tap = testing::find_plugin<Dnstap>(*h.set());
+    REQUIRE(tap);
+    tap->start();
+    h.run(testing::TestQuery("tls.example.", "A"));
+    tap->stop();
+    REQUIRE(reader.th.joinable());
+    ::shutdown(reader.lfd, SHUT_RDWR);
+    reader.th.join();
+    reader.th = std::thread([] {});
+    CHECK(reader.content_type == "protobuf:dnstap.Dnstap");
+    CHECK(reader.finished);
+    REQUIRE(reader.frames.size() == 2);
+    CHECK(rd::decode(reader.frames[0]).type() == 5);
+    CHECK(rd::decode(reader.frames[1]).type() == 6);
+}
+
+TEST_CASE("dnstap over tls:// verifies the certificate unless skipverify", "[dnstap][live]") {
+    TlsReader reader;  // self-signed: not trusted
+    testing::ChainHarness h(".:1053 {\ndnstap tls://127.0.0.1:" + std::to_string(reader.port) + "\nwhoami\n}\n");
+    auto tap = testing::find_plugin<Dnstap>(*h.set());
+    REQUIRE(tap);
+    std::string log;
+    {
+        testing::StdoutCapture out;
+        tap->start();
+        h.run(testing::TestQuery("tls.example.", "A"));
+        tap->stop();
+        log = out.text();
+    }
+    CHECK(log.find("[ERROR] plugin/dnstap: No connection to dnstap endpoint: tls: ") != std::string::npos);
+    CHECK(log.find("certificate verify failed") != std::string::npos);
+    CHECK(reader.frames.empty());
+}
