@@ -12,12 +12,14 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <ctime>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <tuple>
 #include <vector>
@@ -109,10 +111,10 @@ public:
         acc_.close(ec);
     }
 
-    uint64_t add(const std::string& path, Handler h) {
+    uint64_t add(const std::string& path, Handler h, AsyncHandler ah = {}) {
         std::lock_guard lk(mu_);
         const uint64_t id = next_++;
-        paths_[path].push_back({id, std::move(h)});
+        paths_[path].push_back({id, Entry{std::move(h), std::move(ah)}});
         return id;
     }
     // Returns true when no path is left.
@@ -126,16 +128,36 @@ public:
         return paths_.empty();
     }
 
-    Response dispatch(std::string_view target) {
-        if (auto q = target.find('?'); q != std::string_view::npos) target = target.substr(0, q);
+    struct Entry {
         Handler h;
-        {
-            std::lock_guard lk(mu_);
-            auto it = paths_.find(std::string(target));
-            if (it != paths_.end() && !it->second.empty()) h = it->second.front().second;
-        }
-        if (!h) return {404, "text/plain; charset=utf-8", "404 page not found\n"};
-        return h();
+        AsyncHandler ah;
+    };
+
+    Entry find(std::string_view target) {
+        if (auto q = target.find('?'); q != std::string_view::npos) target = target.substr(0, q);
+        std::lock_guard lk(mu_);
+        auto it = paths_.find(std::string(target));
+        if (it != paths_.end() && !it->second.empty()) return it->second.front().second;
+        return {};
+    }
+
+    static Response not_found() { return {404, "text/plain; charset=utf-8", "404 page not found\n"}; }
+
+    // An async handler's answer, awaited on the control thread.
+    static asio::awaitable<Response> run_async(asio::io_context& io, const AsyncHandler& ah, std::string target) {
+        struct Wait {
+            explicit Wait(asio::io_context& io) : timer(io) {}
+            asio::steady_timer timer;
+            std::optional<Response> r;
+        };
+        auto w = std::make_shared<Wait>(io);
+        w->timer.expires_at(asio::steady_timer::time_point::max());
+        ah(target, [w](Response r) {
+            w->r = std::move(r);
+            w->timer.cancel();
+        });
+        while (!w->r) co_await w->timer.async_wait(asio::as_tuple(asio::use_awaitable));
+        co_return std::move(*w->r);
     }
 
 private:
@@ -156,8 +178,12 @@ private:
             auto [ec, n] = co_await bhttp::async_read(stream, buf, req, asio::as_tuple(asio::use_awaitable));
             if (ec) break;
             Response r;
+            const std::string target(req.target().data(), req.target().size());
             try {
-                r = self->dispatch(std::string_view(req.target().data(), req.target().size()));
+                Entry e = self->find(target);
+                if (e.h) r = e.h();
+                else if (e.ah) r = co_await run_async(self->io_, e.ah, target);
+                else r = not_found();
             } catch (const std::exception& e) {
                 r = {500, "text/plain; charset=utf-8", std::string(e.what()) + "\n"};
             }
@@ -165,6 +191,7 @@ private:
                 res.set(bhttp::field::content_type, r.content_type);
                 res.set(bhttp::field::date, http_date());
                 if (r.status == 404) res.set("X-Content-Type-Options", "nosniff");
+                for (const auto& [k, v] : r.headers) res.set(k, v);
                 res.keep_alive(req.keep_alive());
             };
             const auto status = static_cast<bhttp::status>(r.status);
@@ -203,7 +230,7 @@ private:
     std::string bound_;
     std::mutex mu_;
     uint64_t next_ = 1;
-    std::map<std::string, std::vector<std::pair<uint64_t, Handler>>> paths_;
+    std::map<std::string, std::vector<std::pair<uint64_t, Entry>>> paths_;
 };
 
 // Open listeners by address. Entries are removed when their last path goes,
@@ -256,7 +283,9 @@ struct Registration {
 
 }  // namespace
 
-Handle serve(asio::io_context& io, const std::string& address, const std::string& path, Handler handler) {
+namespace {
+Handle serve_entry(asio::io_context& io, const std::string& address, const std::string& path, Handler handler,
+                   AsyncHandler async_handler) {
     std::string host, port;
     net::split_host_port_or_throw(address, host, port);
     const std::string key = net::join_host_port(host, port);
@@ -275,8 +304,18 @@ Handle serve(asio::io_context& io, const std::string& address, const std::string
     }
     auto reg = std::make_shared<Registration>();
     reg->listener = l;
-    reg->id = l->add(path, std::move(handler));
+    reg->id = l->add(path, std::move(handler), std::move(async_handler));
     return reg;
+}
+}  // namespace
+
+Handle serve(asio::io_context& io, const std::string& address, const std::string& path, Handler handler) {
+    return serve_entry(io, address, path, std::move(handler), {});
+}
+
+Handle serve_async(asio::io_context& io, const std::string& address, const std::string& path,
+                   AsyncHandler handler) {
+    return serve_entry(io, address, path, {}, std::move(handler));
 }
 
 std::string bound_address(const std::string& address) {
@@ -291,9 +330,13 @@ std::string bound_address(const std::string& address) {
     return it == g_listeners.end() ? std::string() : it->second->bound();
 }
 
-void async_get(asio::io_context& io, const std::string& host, const std::string& port, const std::string& path,
-               std::chrono::milliseconds timeout, std::function<void(const GetResult&)> done) {
-    auto run = [&io, host, port, path, timeout, done = std::move(done)]() -> asio::awaitable<void> {
+namespace {
+// One HTTP/1.1 exchange (GET without a body, or POST with one), Go's error texts.
+void async_request(asio::io_context& io, bhttp::verb verb, const std::string& host, const std::string& port,
+                   const std::string& path, std::vector<std::pair<std::string, std::string>> headers, std::string body,
+                   std::chrono::milliseconds timeout, std::function<void(const GetResult&)> done) {
+    auto run = [&io, verb, host, port, path, headers = std::move(headers), body = std::move(body), timeout,
+                done = std::move(done)]() mutable -> asio::awaitable<void> {
         GetResult out;
         tcp::resolver resolver(io);
         beast::tcp_stream stream(io);
@@ -314,9 +357,14 @@ void async_get(asio::io_context& io, const std::string& host, const std::string&
             done(out);
             co_return;
         }
-        bhttp::request<bhttp::empty_body> req{bhttp::verb::get, path, 11};
+        bhttp::request<bhttp::string_body> req{verb, path, 11};
         req.set(bhttp::field::host, net::join_host_port(host, port));
         req.set(bhttp::field::user_agent, "Go-http-client/1.1");
+        for (const auto& [k, v] : headers) req.set(k, v);
+        if (verb != bhttp::verb::get) {
+            req.body() = std::move(body);
+            req.prepare_payload();
+        }
         auto [wec, wn] = co_await bhttp::async_write(stream, req, asio::as_tuple(asio::use_awaitable));
         beast::flat_buffer buf;
         bhttp::response<bhttp::string_body> res;
@@ -338,6 +386,19 @@ void async_get(asio::io_context& io, const std::string& host, const std::string&
         done(out);
     };
     asio::co_spawn(io, std::move(run), asio::detached);
+}
+}  // namespace
+
+void async_get(asio::io_context& io, const std::string& host, const std::string& port, const std::string& path,
+               std::chrono::milliseconds timeout, std::function<void(const GetResult&)> done) {
+    async_request(io, bhttp::verb::get, host, port, path, {}, {}, timeout, std::move(done));
+}
+
+void async_post(asio::io_context& io, const std::string& host, const std::string& port, const std::string& path,
+                std::vector<std::pair<std::string, std::string>> headers, std::string body,
+                std::chrono::milliseconds timeout, std::function<void(const GetResult&)> done) {
+    async_request(io, bhttp::verb::post, host, port, path, std::move(headers), std::move(body), timeout,
+                  std::move(done));
 }
 
 }  // namespace dnscore::http

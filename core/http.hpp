@@ -8,6 +8,8 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace boost::asio {
 class io_context;
@@ -19,6 +21,7 @@ struct Response {
     unsigned status = 200;
     std::string content_type = "text/plain; charset=utf-8";
     std::string body;
+    std::vector<std::pair<std::string, std::string>> headers;  // extra fields (Location, Content-Disposition)
 };
 
 // Called on the control thread for a request whose path (query string
@@ -34,6 +37,14 @@ using Handle = std::shared_ptr<void>;
 // Go's text ("listen tcp :8080: bind: address already in use") on failure.
 Handle serve(boost::asio::io_context& io, const std::string& address, const std::string& path,
              Handler handler);
+
+// A handler that answers later (a CPU profile that takes N seconds): it gets
+// the request target with its query string and calls `reply` once, on the
+// control thread, when the answer is ready; the connection waits meanwhile,
+// nothing else does.
+using AsyncHandler = std::function<void(const std::string& target, std::function<void(Response)> reply)>;
+Handle serve_async(boost::asio::io_context& io, const std::string& address, const std::string& path,
+                   AsyncHandler handler);
 
 // "host:port" actually bound for `address` ("127.0.0.1:40123"; the host is
 // empty for all interfaces), or "" when no listener is open there.
@@ -51,5 +62,12 @@ struct GetResult {
 void async_get(boost::asio::io_context& io, const std::string& host, const std::string& port,
                const std::string& path, std::chrono::milliseconds timeout,
                std::function<void(const GetResult&)> done);
+
+// POST `body` to http://host:port/path (headers such as Content-Type given
+// by the caller) with an overall timeout; `done` runs on io's thread. Any
+// io_context: a background thread may run its own (trace's span reporter).
+void async_post(boost::asio::io_context& io, const std::string& host, const std::string& port,
+                const std::string& path, std::vector<std::pair<std::string, std::string>> headers, std::string body,
+                std::chrono::milliseconds timeout, std::function<void(const GetResult&)> done);
 
 }  // namespace dnscore::http

@@ -14,11 +14,14 @@
 #define DNSCORE_DIRECTIVES(X) \
     X(reload)                 \
     X(bind)                   \
+    X(trace)                  \
     X(ready)                  \
     X(health)                 \
+    X(pprof)                  \
     X(prometheus)             \
     X(errors)                 \
     X(log)                    \
+    X(dnstap)                 \
     X(any)                    \
     X(loadbalance)            \
     X(cache)                  \

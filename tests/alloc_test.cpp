@@ -169,6 +169,24 @@ TEST_CASE("template answers allocate nothing per query", "[alloc]") {
         " }\n"
         " template ANY AAAA {\n  rcode NOERROR\n }\n}\n",
         {testing::make_query("x.alloc.example.", "A"), testing::make_query("x.alloc.example.", "AAAA")});
+}
+
+TEST_CASE("dnstap taps allocate nothing per query (writer thread aside)", "[alloc]") {
+    // No reader: every message is encoded into the worker's ring and dropped
+    // by the writer thread, which is off the query path.
+    const long n = allocations_during_queries(".:0 {\n bind 127.0.0.1\n dnstap /nonexistent/alloc.sock full\n whoami\n}\n",
+                                              {testing::make_query("alloc.example.", "A")});
+    INFO("allocations during 5000 queries: " << n);
+    CHECK(n == 0);
+}
+
+TEST_CASE("trace spans allocate nothing per query (reporter thread aside)", "[alloc]") {
+    // Every query sampled; the collector is absent, so the reporter keeps a
+    // bounded backlog: its formatting happens off the query path.
+    const long n = allocations_during_queries(
+        ".:0 {\n bind 127.0.0.1\n trace 127.0.0.1:" + std::to_string(testing::FakeUpstream::closed_port()) +
+            " {\n zipkin_max_backlog_size 10\n }\n whoami\n}\n",
+        {testing::make_query("alloc.example.", "A")});
     INFO("allocations during 5000 queries: " << n);
     CHECK(n == 0);
 }

@@ -245,6 +245,8 @@ awaitable<void> run_query(std::shared_ptr<Core> core, std::shared_ptr<WorkerStat
     Step step = Step::done;
     bool mismatch = false;
     const uint16_t client_id = q.info.id;
+    timespec tap_start{};
+    if (!core->taps.empty()) clock_gettime(CLOCK_REALTIME, &tap_start);
     try {
         const auto deadline = Clock::now() + kDeadline;
         const size_t n = core->upstreams.size();
@@ -279,6 +281,9 @@ awaitable<void> run_query(std::shared_ptr<Core> core, std::shared_ptr<WorkerStat
                 break;
             }
             wire::set_id(q.req, client_id);
+            for (ForwarderTap* t : core->taps)
+                t->tap_forwarder(q, reinterpret_cast<const sockaddr*>(&core->upstreams[ui]->spec.addr), tcp, tap_start,
+                                 r.ok ? q.resp : nullptr, r.ok ? r.len : 0);
             if (!r.ok) {
                 upstream_err = r.err;
                 if (core->opts.max_fails != 0) start_probe(core, ui, rt);
@@ -392,6 +397,8 @@ Forward::Forward(Options opts, bool /*validate_only*/) : core_(std::make_shared<
 Forward::~Forward() { core_->stopped.store(true); }
 
 const Options& Forward::options() const { return core_->opts; }
+
+void Forward::set_taps(std::vector<ForwarderTap*> taps) { core_->taps = std::move(taps); }
 
 void Forward::on_startup() { core_->stopped.store(false); }
 

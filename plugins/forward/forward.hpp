@@ -19,6 +19,7 @@
 
 namespace dnscore {
 class Host;
+class ForwarderTap;
 }
 namespace dnscore::parser {
 class Dispenser;
@@ -106,6 +107,9 @@ public:
     // Lifecycle (hooked into the ServerSet by setup).
     void on_startup();
     void on_shutdown(Host& rt);
+
+    // The block's dnstap plugins, told of every upstream try (core/tap.hpp).
+    void set_taps(std::vector<ForwarderTap*> taps);
 
     // Whether the query's name is handled by this forward (FROM and except).
     bool matches(const uint8_t* name, size_t len) const;

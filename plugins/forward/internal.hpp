@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "plugins/forward/forward.hpp"
+#include "core/tap.hpp"
 #include "core/worker_local.hpp"
 
 namespace dnscore::plugins::forward {
@@ -137,6 +138,7 @@ struct Core {
     std::atomic<int64_t> concurrent{0};
     std::atomic<bool> stopped{false};
     WorkerLocal<WorkerSlot> workers;
+    std::vector<ForwarderTap*> taps;  // the block's dnstap plugins (CoreDNS tapPlugins)
 
     bool down(const Upstream& u) const {
         return opts.max_fails != 0 && u.fails.load(std::memory_order_relaxed) > opts.max_fails;

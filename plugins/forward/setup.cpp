@@ -11,6 +11,7 @@
 #include "corefile/setup.hpp"
 #include "parser/dispenser.hpp"
 #include "parser/gostd.hpp"
+#include "core/tap.hpp"
 #include "plugins/forward/forward.hpp"
 #include "plugins/forward/metrics.hpp"
 #include "core/file.hpp"
@@ -313,6 +314,7 @@ void setup_forward(corefile::SetupContext& c) {
     if (!fs.empty()) metrics::export_own_families();
     for (auto& o : fs) {
         auto f = std::make_shared<Forward>(std::move(o), c.opts.validate_only);
+        f->set_taps(forwarder_taps(c.block));
         c.add_plugin(f);
         std::weak_ptr<Forward> weak = f;
         c.set.on_startup.push_back([weak](Host&) {
