@@ -12,13 +12,18 @@
 // plugins/NAME defines `void setup_NAME(corefile::SetupContext&)`. A plugin
 // folder missing here is caught by the readme test.
 #define DNSCORE_DIRECTIVES(X) \
+    X(metadata)               \
+    X(timeouts)               \
     X(reload)                 \
+    X(bufsize)                \
     X(bind)                   \
+    X(debug)                  \
     X(ready)                  \
     X(health)                 \
     X(prometheus)             \
     X(errors)                 \
     X(log)                    \
+    X(dns64)                  \
     X(cache)                  \
     X(loop)                   \
     X(forward)                \

@@ -177,6 +177,8 @@ void Runtime::apply(std::shared_ptr<ServerSet> next) {
         old = config_;
         config_ = next;
     }
+    // CoreDNS's dnsserver.NewServer sets or clears log.D for every configuration.
+    log::set_debug(std::any_of(next->blocks.begin(), next->blocks.end(), [](const auto& b) { return b->debug; }));
     // Forget ports of listeners the new configuration drops (workers close them).
     std::set<std::string> labels;
     for (const auto& l : next->listeners) labels.insert(l.label);
