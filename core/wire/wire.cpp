@@ -544,6 +544,7 @@ size_t uncompressed_rdata(const uint8_t* msg, size_t len, const RR& rr, uint8_t*
     default: break;
     }
     const size_t start = rr.rdata();
+    if (rr.end > len || start > rr.end) return 0;
     if (names == 0) {
         if (rr.rdlen > cap) return 0;
         std::memcpy(out, msg + start, rr.rdlen);

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstring>
 
+#include "core/host.hpp"
 #include "core/upstream.hpp"
 #include "core/wire/reply.hpp"
 #include "core/wire/writer.hpp"

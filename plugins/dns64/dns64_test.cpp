@@ -139,7 +139,7 @@ Outcome run(const std::string& dns64_line, std::shared_ptr<Scripted> fake, const
 
 // coredns_dns64_requests_translated_total{server="dns://:0"}
 uint64_t translated() {
-    auto& f = dns64::metrics::families();
+    auto& f = plugins::dns64::metrics::families();
     const int i = f.server.find({"dns://:0"});
     return i < 0 ? 0 : f.translated.value({i});
 }
