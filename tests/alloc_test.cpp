@@ -107,3 +107,14 @@ TEST_CASE("cache hits allocate nothing per query", "[alloc]") {
     // Only the first query of each key went upstream (no refresh within 30 s).
     CHECK(up.udp_queries() <= 4);
 }
+
+TEST_CASE("bufsize and metadata in the chain allocate nothing per query", "[alloc][bufsize][metadata]") {
+    testing::QueryOptions o;
+    o.edns = true;
+    o.udp_size = 4096;  // lowered by bufsize: the request is edited every time
+    const long n = allocations_during_queries(".:0 {\n bind 127.0.0.1\n metadata\n bufsize 1200\n whoami\n}\n",
+                                              {testing::make_query("alloc.example.", "A", o),
+                                               testing::make_query("alloc.example.", "AAAA")});
+    INFO("allocations during 5000 queries: " << n);
+    CHECK(n == 0);
+}
