@@ -172,6 +172,9 @@ void Dns64::query_async(std::unique_ptr<OwnedQuery> q) {
 }
 
 void Dns64::below_done(std::unique_ptr<OwnedQuery> q, OwnedQuery& sub) {
+    // CoreDNS's metadata map is shared through the context: what the plugins
+    // below published is visible above dns64 (log's {/forward/upstream}).
+    q->meta = sub.meta;
     if (!sub.written) {
         // Nothing written below: their rcode and error go up unchanged.
         q->fail(sub.rcode, sub.error, sub.error_plugin);
@@ -202,6 +205,7 @@ void Dns64::below_done(std::unique_ptr<OwnedQuery> q, OwnedQuery& sub) {
     OwnedQuery* outer = q.release();
     upstream_lookup(*outer, outer->info.name, outer->info.name_len, wire::kTypeA, [this, outer, soa_ttl](OwnedQuery& a) {
         std::unique_ptr<OwnedQuery> q(outer);
+        q->meta = a.meta;
         const size_t n = synthesize_dns64(*q, o_, a.resp, a.written ? a.resp_len : 0, soa_ttl, q->resp, q->resp_cap);
         if (n == 0) {
             q->fail(wire::kServFail, "plugin/dns64: synthesised reply does not fit", kName);
