@@ -2,6 +2,7 @@
 // The immutable configuration snapshot built from a Corefile: server blocks
 // with their plugin chains, grouped into listeners with a zone table each.
 // Workers read it without locks; a reload builds a new one.
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
@@ -27,6 +28,9 @@ struct Block {
     std::vector<std::shared_ptr<Plugin>> plugins;  // chain, in directive order
     std::vector<Plugin*> chain;           // raw view of `plugins` for the hot path
     bool any_class = false;               // chain has forward/chaos: non-IN classes pass
+    bool debug = false;                   // `debug`: [DEBUG] lines, no recovery from exceptions
+    // `timeouts` (0 = not set): the TCP timeouts of the listeners this block is on.
+    std::chrono::nanoseconds read_timeout{0}, write_timeout{0}, idle_timeout{0};
 };
 
 // One zone of one block on one listener.
@@ -47,6 +51,12 @@ struct Listener {
     std::vector<Site> sites;
     ZoneSet zones;  // the sites' zones, index i = sites[i]
     bool any_class = false;
+    // TCP timeouts: CoreDNS's defaults, or the last `timeouts` of the blocks
+    // on this listener (as dnsserver.NewServer): first read, between
+    // queries, and for a write that makes no progress.
+    std::chrono::nanoseconds read_timeout = std::chrono::seconds(3);
+    std::chrono::nanoseconds idle_timeout = std::chrono::seconds(10);
+    std::chrono::nanoseconds write_timeout = std::chrono::seconds(5);
 
     // Longest-suffix zone match (spec B.3 step 8), DS to the parent. nullptr =
     // REFUSED.

@@ -102,6 +102,7 @@ void Query::reset() {
     clear_reply();
     cache_hash = 0;
     cache_hash_set = false;
+    meta.reset();
     plugin_data_.fill(0);
     local_ifindex = 0;
     keepalive.reset();

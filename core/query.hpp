@@ -14,6 +14,7 @@
 #include <string>
 #include <string_view>
 
+#include "core/metadata.hpp"
 #include "core/wire/reply.hpp"
 #include "core/wire/wire.hpp"
 
@@ -91,6 +92,10 @@ struct Query {
     // lookups, the insert after a miss and refreshes do not hash again.
     uint64_t cache_hash = 0;
     bool cache_hash_set = false;
+
+    // Values plugins publish for later ones (core/metadata.hpp); used only
+    // when the `metadata` plugin is in the chain.
+    metadata::Store meta;
 
     bool tcp() const { return proto == Proto::tcp; }
     // The running plugin's scratch word for this exchange (zero at the start,

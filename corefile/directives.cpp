@@ -12,8 +12,12 @@
 // plugins/NAME defines `void setup_NAME(corefile::SetupContext&)`. A plugin
 // folder missing here is caught by the readme test.
 #define DNSCORE_DIRECTIVES(X) \
+    X(metadata)               \
+    X(timeouts)               \
     X(reload)                 \
+    X(bufsize)                \
     X(bind)                   \
+    X(debug)                  \
     X(trace)                  \
     X(ready)                  \
     X(health)                 \
@@ -22,6 +26,7 @@
     X(errors)                 \
     X(log)                    \
     X(dnstap)                 \
+    X(dns64)                  \
     X(any)                    \
     X(loadbalance)            \
     X(cache)                  \

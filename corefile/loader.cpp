@@ -110,6 +110,9 @@ void build_listeners(ServerSet& set) {
                 it->sites.push_back(std::move(s));
                 it->zones.add(zone);
                 it->any_class = it->any_class || block->any_class;
+                if (block->read_timeout.count()) it->read_timeout = block->read_timeout;
+                if (block->write_timeout.count()) it->write_timeout = block->write_timeout;
+                if (block->idle_timeout.count()) it->idle_timeout = block->idle_timeout;
             }
         }
     }

@@ -169,6 +169,14 @@ void Runtime::run_hooks(const std::vector<Hook>& hooks) {
     }
 }
 
+namespace {
+// The `debug` plugin: CoreDNS's dnsserver.NewServer sets or clears log.D for
+// every configuration it starts (on when any block has debug).
+void set_debug_log(const ServerSet& set) {
+    log::set_debug(std::any_of(set.blocks.begin(), set.blocks.end(), [](const auto& b) { return b->debug; }));
+}
+}  // namespace
+
 void Runtime::apply(std::shared_ptr<ServerSet> next) {
     open_listeners(*next);  // throws before anything changes
     std::shared_ptr<ServerSet> old;
@@ -177,6 +185,7 @@ void Runtime::apply(std::shared_ptr<ServerSet> next) {
         old = config_;
         config_ = next;
     }
+    set_debug_log(*next);
     // Forget ports of listeners the new configuration drops (workers close them).
     std::set<std::string> labels;
     for (const auto& l : next->listeners) labels.insert(l.label);
@@ -345,6 +354,7 @@ int Runtime::run() {
         std::lock_guard lk(config_mu_);
         config_ = set;
     }
+    set_debug_log(*set);
     print_banner(*set);
     if (!opts_.pidfile.empty()) {
         std::ofstream pf(opts_.pidfile, std::ios::trunc);

@@ -35,15 +35,13 @@ namespace dnscore {
 namespace {
 
 constexpr int kUdpBatch = 64;             // datagrams read per wake-up before yielding
-// TCP bounds per connection. Timeouts are CoreDNS 1.12's (read 3 s, idle
-// 10 s, write 5 s); the byte bounds are ours (README "TCP connections").
+// TCP bounds per connection; the byte bounds are ours (README "TCP
+// connections"). The timeouts are the listener's (Listener::read_timeout...:
+// CoreDNS 1.12's read 3 s, idle 10 s, write 5 s unless `timeouts` says so).
 constexpr size_t kTcpMaxInflight = 128;              // async exchanges
 constexpr size_t kTcpPauseQueued = 64 * 1024;        // stop reading past this many unsent bytes
 constexpr size_t kTcpMaxQueued = 1024 * 1024;        // close past this many unsent bytes
 constexpr size_t kTcpKeepQueueCapacity = 16 * 1024;  // queue memory kept once drained
-constexpr auto kTcpFirstReadTimeout = std::chrono::seconds(3);
-constexpr auto kTcpIdleTimeout = std::chrono::seconds(10);
-constexpr auto kTcpWriteTimeout = std::chrono::seconds(5);
 
 asio::ip::address listen_address(const std::string& host, bool& wildcard) {
     wildcard = host.empty();
@@ -194,7 +192,7 @@ private:
 // replies go out at once with one non-blocking send; only what the kernel
 // does not take is queued. Bounds: kTcpMaxInflight async exchanges, reading
 // pauses while more than kTcpPauseQueued bytes wait, a connection whose queue
-// passes kTcpMaxQueued or whose write makes no progress for kTcpWriteTimeout
+// passes kTcpMaxQueued or whose write makes no progress for the write timeout
 // is closed (counted in dnscore_tcp_connections_dropped_total).
 class TcpConnection : public ReplySink {
 public:
@@ -217,7 +215,7 @@ private:
         if (paused_) unpause_.cancel();
     }
     std::chrono::steady_clock::time_point next_check() const {
-        return writing_ ? std::min(deadline_, write_progress_ + kTcpWriteTimeout) : deadline_;
+        return writing_ ? std::min(deadline_, write_progress_ + write_timeout_) : deadline_;
     }
     std::shared_ptr<TcpConnection> self() {
         return std::static_pointer_cast<TcpConnection>(shared_from_this());
@@ -239,6 +237,8 @@ private:
     bool reading_done_ = false;
     long inflight_ = 0;  // exchanges that went async and have not replied yet
     Endpoint client_, local_;
+    // The listener's timeouts when the connection was accepted.
+    std::chrono::nanoseconds read_timeout_, idle_timeout_, write_timeout_;
 };
 
 class TcpListener : public std::enable_shared_from_this<TcpListener> {
@@ -308,12 +308,17 @@ TcpConnection::TcpConnection(Worker& w, std::shared_ptr<TcpListener> listener, t
     }
     sock_.set_option(tcp::no_delay(true), ec);
     sock_.non_blocking(true, ec);
+    static const Listener defaults;  // before the first apply(): CoreDNS's defaults
+    const Listener* spec = listener_->spec() ? listener_->spec() : &defaults;
+    read_timeout_ = spec->read_timeout;
+    idle_timeout_ = spec->idle_timeout;
+    write_timeout_ = spec->write_timeout;
 }
 
 TcpConnection::~TcpConnection() { w_.count_tcp_connection(-1); }
 
 void TcpConnection::start() {
-    deadline_ = std::chrono::steady_clock::now() + kTcpFirstReadTimeout;
+    deadline_ = std::chrono::steady_clock::now() + read_timeout_;
     auto s = self();
     asio::co_spawn(sock_.get_executor(), [s]() { return s->read_loop(); }, asio::detached);
     asio::co_spawn(sock_.get_executor(), [s]() { return s->watchdog(); }, asio::detached);
@@ -344,13 +349,13 @@ void TcpConnection::drop(server::metrics::TcpDrop why) {
 asio::awaitable<void> TcpConnection::watchdog() {
     auto keep = self();
     // Closes the connection once it is idle past its deadline, or once a
-    // write has made no progress for kTcpWriteTimeout.
+    // write has made no progress for the write timeout.
     while (!closed_) {
         timer_.expires_at(next_check());
         co_await timer_.async_wait(asio::as_tuple(asio::use_awaitable));
         if (closed_) break;
         const auto now = std::chrono::steady_clock::now();
-        if (writing_ && now >= write_progress_ + kTcpWriteTimeout) {
+        if (writing_ && now >= write_progress_ + write_timeout_) {
             drop(server::metrics::TcpDrop::write_timeout);
             break;
         }
@@ -359,7 +364,7 @@ asio::awaitable<void> TcpConnection::watchdog() {
                 close();
                 break;
             }
-            deadline_ = now + kTcpIdleTimeout;
+            deadline_ = now + idle_timeout_;
         }
     }
 }
@@ -395,7 +400,7 @@ asio::awaitable<void> TcpConnection::read_loop() {
             got += n2;
         }
         if (!ok || closed_) break;
-        deadline_ = std::chrono::steady_clock::now() + kTcpIdleTimeout;
+        deadline_ = std::chrono::steady_clock::now() + idle_timeout_;
         Query& q = w_.slot();
         q.reset();
         q.req = buf.data();  // an exchange that goes async copies it (OwnedQuery)
@@ -418,7 +423,7 @@ asio::awaitable<void> TcpConnection::read_loop() {
     if (inflight_ <= 0 && !writing_) close();
     else {
         // Let outstanding replies go out; the watchdog closes afterwards.
-        deadline_ = std::chrono::steady_clock::now() + kTcpWriteTimeout;
+        deadline_ = std::chrono::steady_clock::now() + write_timeout_;
         reading_done_ = true;
     }
 }
@@ -499,7 +504,7 @@ void TcpConnection::on_written(const boost::system::error_code& ec, size_t n) {
     }
     sent_ += n;
     write_progress_ = std::chrono::steady_clock::now();
-    deadline_ = write_progress_ + kTcpIdleTimeout;
+    deadline_ = write_progress_ + idle_timeout_;
     if (queued() > 0) {
         start_write();
     } else {
@@ -568,6 +573,9 @@ void Worker::start() {
                 impl_->io.run();
                 break;
             } catch (const std::exception& e) {
+                // `debug` disables recovery as in CoreDNS: the exception ends
+                // the process (std::terminate: abort, core dump) for a post-mortem.
+                if (log::debug_enabled()) throw;
                 log::error("Recovered from panic in worker {}: {}", index(), e.what());
             }
         }

@@ -187,6 +187,15 @@ TEST_CASE("trace spans allocate nothing per query (reporter thread aside)", "[al
         ".:0 {\n bind 127.0.0.1\n trace 127.0.0.1:" + std::to_string(testing::FakeUpstream::closed_port()) +
             " {\n zipkin_max_backlog_size 10\n }\n whoami\n}\n",
         {testing::make_query("alloc.example.", "A")});
+}
+
+TEST_CASE("bufsize and metadata in the chain allocate nothing per query", "[alloc][bufsize][metadata]") {
+    testing::QueryOptions o;
+    o.edns = true;
+    o.udp_size = 4096;  // lowered by bufsize: the request is edited every time
+    const long n = allocations_during_queries(".:0 {\n bind 127.0.0.1\n metadata\n bufsize 1200\n whoami\n}\n",
+                                              {testing::make_query("alloc.example.", "A", o),
+                                               testing::make_query("alloc.example.", "AAAA")});
     INFO("allocations during 5000 queries: " << n);
     CHECK(n == 0);
 }

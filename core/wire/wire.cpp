@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstring>
 #include <strings.h>
 
 namespace dnscore::wire {
@@ -523,6 +524,50 @@ size_t finish_reply(uint8_t* reply, size_t len, size_t cap, const uint8_t* req,
         wr16(reply + 10, uint16_t(kept[2] + 1));
     }
     return len;
+}
+
+size_t uncompressed_rdata(const uint8_t* msg, size_t len, const RR& rr, uint8_t* out, size_t cap) {
+    // Layout per type: bytes before the first name, number of names, then
+    // the fixed bytes after them (SOA's five counters).
+    size_t lead = 0, names = 0;
+    switch (rr.type) {
+    case 2: case 3: case 4: case 5: case 7: case 8: case 9: case 12: case 39:  // NS MD MF CNAME MB MG MR PTR DNAME
+        names = 1;
+        break;
+    case 6: names = 2; break;                 // SOA (+ 20 bytes)
+    case 14: case 17: names = 2; break;       // MINFO, RP
+    case 15: case 18: case 21: case 36:       // MX, AFSDB, RT, KX
+        lead = 2;
+        names = 1;
+        break;
+    case 33: lead = 6; names = 1; break;      // SRV
+    default: break;
+    }
+    const size_t start = rr.rdata();
+    if (rr.end > len || start > rr.end) return 0;
+    if (names == 0) {
+        if (rr.rdlen > cap) return 0;
+        std::memcpy(out, msg + start, rr.rdlen);
+        return rr.rdlen;
+    }
+    const size_t end = rr.end;
+    if (lead > rr.rdlen || lead > cap) return 0;
+    std::memcpy(out, msg + start, lead);
+    size_t in = start + lead, w = lead;
+    for (size_t i = 0; i < names; ++i) {
+        uint8_t name[kMaxNameLen];
+        size_t nlen = 0;
+        const size_t next = read_name(msg, end, in, name, &nlen);
+        if (next == 0 || w + nlen > cap) return 0;
+        std::memcpy(out + w, name, nlen);
+        w += nlen;
+        in = next;
+    }
+    // What follows the names (SOA's counters) as it is.
+    const size_t rest = end - in;
+    if (w + rest > cap) return 0;
+    std::memcpy(out + w, msg + in, rest);
+    return w + rest;
 }
 
 }  // namespace dnscore::wire

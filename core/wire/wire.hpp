@@ -167,6 +167,13 @@ struct RR {
 template <class Fn>
 bool for_each_rr(const uint8_t* msg, size_t len, Fn&& fn);
 
+// The RDATA of `rr` (a record of msg[0..len)) with the domain names in it
+// uncompressed, for copying the record into another message: the names of
+// the RFC 1035 types and of those later types whose names senders compress
+// (NS, CNAME, SOA, PTR, MX, SRV, DNAME, ...); other RDATA is copied as it is.
+// Returns the length written to out[0..cap), 0 when malformed or too long.
+size_t uncompressed_rdata(const uint8_t* msg, size_t len, const RR& rr, uint8_t* out, size_t cap);
+
 // Whether OPT RDATA p[0..n) is a whole number of options (code, length,
 // data), as miekg's unpackDataOpt requires.
 bool options_framed(const uint8_t* p, size_t n);

@@ -14,6 +14,7 @@
 #include "parser/parser.hpp"
 #include "plugins/forward/internal.hpp"
 #include "core/log.hpp"
+#include "core/metadata.hpp"
 #include "plugins/forward/metrics.hpp"
 #include "core/host.hpp"
 #include "core/host.hpp"
@@ -182,6 +183,7 @@ bool upstream_tcp_for(const Core& core, const Query& q) {
 // Gives a follower the leader's outcome: the same reply (with its own ID and
 // question spelling), the same failure, or the same hand-off.
 void share_outcome(const Query& leader, Step step, bool mismatch, OwnedQuery& f) {
+    if (const auto up = metadata::find(leader, "forward/upstream")) metadata::set(f, "forward/upstream", *up);
     if (step == Step::next) return;
     if (!leader.written) {
         f.fail(leader.rcode, leader.error, leader.error_plugin);
@@ -269,6 +271,8 @@ awaitable<void> run_query(std::shared_ptr<Core> core, std::shared_ptr<WorkerStat
                 if (core->opts.failfast_all_unhealthy) break;
                 ui = size_t(ws->rng.next() % n);  // health checking may be broken: any upstream
             }
+            // CoreDNS sets this before each proxy it tries (the last one stays).
+            metadata::set(q, "forward/upstream", core->upstreams[ui]->spec.to);
             bool tcp = upstream_tcp_for(*core, q);
             Outcome r;
             for (int retries = 0;; ++retries) {

@@ -6,6 +6,7 @@
 
 #include "corefile/setup.hpp"
 #include "core/log.hpp"
+#include "core/metadata.hpp"
 
 namespace dnscore::plugins {
 
@@ -173,7 +174,12 @@ void Log::render(const LogFormat& f, const Query& q, const LogReply& r, int64_t 
     for (const auto& n : f.nodes) {
         switch (n.label) {
         case Label::literal: put(b, n.text); break;
-        case Label::metadata: b.push_back('-'); break;  // no metadata plugin
+        case Label::metadata:
+            // The value a plugin published (core/metadata.hpp), "-" when none
+            // did or the metadata plugin is not in the chain (replacer.EmptyValue).
+            if (const auto v = metadata::find(q, n.text)) put(b, *v);
+            else b.push_back('-');
+            break;
         case Label::type: put(b, wire::type_name(q.info.qtype, scratch)); break;
         case Label::klass: put(b, wire::class_name(q.info.qclass, scratch)); break;
         case Label::name: {
