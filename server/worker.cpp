@@ -757,8 +757,10 @@ Worker::Handled Worker::handle(Query& q, const Listener* spec) {
     if (!site || site->block->chain.empty()) {
         size_t len = wire::build_header_reply(q.req, q.info, wire::kRefused, true, false, q.resp, q.resp_cap);
         len = wire::finish_reply(q.resp, len, q.resp_cap, q.req, q.info, q.tcp());
-        send_direct(q, len);
+        // Counted before the reply leaves, so a client that scrapes right
+        // after its answer sees it (ops e2e raced here).
         metrics::dns::report_dropped(q, spec, len);  // zone "dropped" (spec B.3)
+        send_direct(q, len);
         return Handled::replied;
     }
     q.site = site;

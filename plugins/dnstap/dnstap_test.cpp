@@ -47,6 +47,7 @@ const std::string kVersion = std::string("dnscore-") + DNSCORE_VERSION;
 struct Capture {
     std::string dir, sock, file;
     pid_t pid = -1;
+    uint16_t tcp_port = 0;  // set: listen on 127.0.0.1:tcp_port instead of the unix socket
     Capture() {
         char tmpl[] = "/tmp/dnstap-test-XXXXXX";
         dir = mkdtemp(tmpl);
@@ -59,13 +60,23 @@ struct Capture {
             int devnull = ::open("/dev/null", O_WRONLY);
             dup2(devnull, 1);
             dup2(devnull, 2);
-            execlp("fstrm_capture", "fstrm_capture", "-t", "protobuf:dnstap.Dnstap", "-u", sock.c_str(), "-w",
-                   file.c_str(), nullptr);
+            const std::string port = std::to_string(tcp_port);
+            if (tcp_port)
+                execlp("fstrm_capture", "fstrm_capture", "-t", "protobuf:dnstap.Dnstap", "-a", "127.0.0.1", "-p",
+                       port.c_str(), "-w", file.c_str(), nullptr);
+            else
+                execlp("fstrm_capture", "fstrm_capture", "-t", "protobuf:dnstap.Dnstap", "-u", sock.c_str(), "-w",
+                       file.c_str(), nullptr);
             _exit(127);
         }
-        for (int i = 0; i < 500 && !rd::unix_accepts(sock); ++i)
-            std::this_thread::sleep_for(std::chrono::milliseconds(10));
-        REQUIRE(rd::unix_accepts(sock));
+        auto up = [&] {
+            if (!tcp_port) return rd::unix_accepts(sock);
+            const int s = testing::tcp_connect(tcp_port);
+            if (s >= 0) ::close(s);
+            return s >= 0;
+        };
+        for (int i = 0; i < 500 && !up(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        REQUIRE(up());
     }
     // Stops the reader (it flushes and closes its file) and reads the file.
     rd::FrameFile finish() {
@@ -563,4 +574,27 @@ TEST_CASE("dnstap over tls:// verifies the certificate unless skipverify", "[dns
     CHECK(log.find("[ERROR] plugin/dnstap: No connection to dnstap endpoint: tls: ") != std::string::npos);
     CHECK(log.find("certificate verify failed") != std::string::npos);
     CHECK(reader.frames.empty());
+}
+
+TEST_CASE("dnstap over tcp:// to fstrm_capture", "[dnstap][live]") {
+    Capture cap;
+    cap.tcp_port = testing::free_port();
+    cap.start();
+    testing::ChainHarness h(".:1053 {\ndnstap tcp://127.0.0.1:" + std::to_string(cap.tcp_port) + " full\nwhoami\n}\n");
+    auto tap = testing::find_plugin<Dnstap>(*h.set());
+    REQUIRE(tap);
+    tap->start();
+    testing::TestQuery q("tcp.example.", "A");
+    q.client("198.51.100.4", 5353);
+    const testing::ChainRun r = h.run(q);
+    tap->stop();
+    const rd::FrameFile f = cap.finish();
+    CHECK(f.content_type == "protobuf:dnstap.Dnstap");
+    REQUIRE(f.frames.size() == 2);
+    const rd::Tap cq = rd::decode(f.frames[0]), cr = rd::decode(f.frames[1]);
+    CHECK(cq.type() == 5);
+    CHECK(ip4(cq.msg.b(4)) == "198.51.100.4");
+    CHECK(cq.msg.i(6) == 5353);
+    CHECK(cr.type() == 6);
+    CHECK(cr.msg.b(14) == std::string(r.reply.begin(), r.reply.end()));
 }
