@@ -12,6 +12,7 @@
 // plugins/NAME defines `void setup_NAME(corefile::SetupContext&)`. A plugin
 // folder missing here is caught by the readme test.
 #define DNSCORE_DIRECTIVES(X) \
+    X(tls)                    \
     X(reload)                 \
     X(bind)                   \
     X(ready)                  \
