@@ -66,13 +66,14 @@ std::shared_ptr<boost::asio::ssl::context> server_context(const std::string& cer
     {
         Bio bio = memory_bio(key_pem);
         EVP_PKEY* pkey = PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr);
-        if (!pkey || SSL_CTX_use_PrivateKey(native, pkey) != 1) {
-            EVP_PKEY_free(pkey);
+        if (!pkey) {
             ERR_clear_error();
             throw ConfigError("could not load TLS cert: tls: failed to find any PEM data in key input");
         }
+        // OpenSSL refuses a key that does not match the certificate here.
+        const bool used = SSL_CTX_use_PrivateKey(native, pkey) == 1;
         EVP_PKEY_free(pkey);
-        if (SSL_CTX_check_private_key(native) != 1) {
+        if (!used || SSL_CTX_check_private_key(native) != 1) {
             ERR_clear_error();
             throw ConfigError("could not load TLS cert: tls: private key does not match public key");
         }
