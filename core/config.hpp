@@ -12,6 +12,10 @@
 #include "core/wire/wire.hpp"
 #include "core/zones.hpp"
 
+namespace boost::asio::ssl {
+class context;
+}
+
 namespace dnscore {
 
 class Host;  // the running process as plugins see it (core/host.hpp)
@@ -22,7 +26,11 @@ struct Block {
     std::vector<std::string> keys;    // normalised "dns://zone:port"
     std::vector<std::string> zones;   // zones of the keys ("example.org.")
     std::vector<std::string> ports;   // port of each key (parallel to zones)
+    std::vector<std::string> transports;  // transport of each key (parallel to zones)
     std::string transport = "dns";
+    // From the `tls` plugin: the server context (certificate, key, client
+    // auth) for tls:// keys, built at setup on the control thread.
+    std::shared_ptr<boost::asio::ssl::context> tls;
     std::vector<std::string> bind_hosts;  // from `bind`; empty = all addresses
     bool has_bind = false;                // `bind` present (may have excepted everything)
     std::vector<std::shared_ptr<Plugin>> plugins;  // chain, in directive order
@@ -48,6 +56,10 @@ struct Listener {
     std::string host;   // "" = wildcard
     std::string port;
     std::string label;  // "dns://:53", "dns://127.0.0.1:53", "dns://[::1]:53"
+    // tls:// only: the context new connections handshake with (the first of
+    // its blocks' `tls` configurations). nullptr = plain DNS over TCP, as
+    // CoreDNS serves a tls:// block without the tls plugin.
+    std::shared_ptr<boost::asio::ssl::context> tls;
     std::vector<Site> sites;
     ZoneSet zones;  // the sites' zones, index i = sites[i]
     bool any_class = false;

@@ -13,6 +13,7 @@
 // folder missing here is caught by the readme test.
 #define DNSCORE_DIRECTIVES(X) \
     X(metadata)               \
+    X(tls)                    \
     X(timeouts)               \
     X(reload)                 \
     X(bufsize)                \

@@ -74,7 +74,8 @@ void build_listeners(ServerSet& set) {
             const std::string& zone = block->zones[zi];
             const std::string& port = block->ports[zi];
             for (const auto& host : hosts) {
-                Key k{block->transport, zone, port, host};
+                const std::string& transport = block->transports[zi];
+                Key k{transport, zone, port, host};
                 if (seen.count(k))
                     throw ConfigError("cannot serve " +
                                       zone_addr_text(k.transport, zone, k.port, host) +
@@ -90,12 +91,12 @@ void build_listeners(ServerSet& set) {
                 }
                 seen.insert(k);
 
-                const std::string label = listener_label(block->transport, host, port);
+                const std::string label = listener_label(transport, host, port);
                 auto it = std::find_if(set.listeners.begin(), set.listeners.end(),
                                        [&](const Listener& l) { return l.label == label; });
                 if (it == set.listeners.end()) {
                     Listener l;
-                    l.transport = block->transport;
+                    l.transport = transport;
                     l.host = host;
                     l.port = port;
                     l.label = label;
@@ -113,6 +114,7 @@ void build_listeners(ServerSet& set) {
                 if (block->read_timeout.count()) it->read_timeout = block->read_timeout;
                 if (block->write_timeout.count()) it->write_timeout = block->write_timeout;
                 if (block->idle_timeout.count()) it->idle_timeout = block->idle_timeout;
+                if (transport == "tls" && !it->tls) it->tls = block->tls;
             }
         }
     }
@@ -146,10 +148,11 @@ std::shared_ptr<ServerSet> load(std::string_view text, const std::string& file,
                 throw ConfigError(std::string("error inspecting server blocks: ") + e.what());
             }
             for (const auto& za : zas) {
-                if (za.transport != "dns")
+                if (za.transport != "dns" && za.transport != "tls")
                     throw ConfigError("error inspecting server blocks: transport '" + za.transport +
-                                      "' is not supported by dnscore (only dns://): " + key);
-                block->transport = za.transport;
+                                      "' is not supported by dnscore (only dns:// and tls://): " + key);
+                if (block->transports.empty()) block->transport = za.transport;
+                block->transports.push_back(za.transport);
                 block->ports.push_back(za.port);
                 block->keys.push_back(za.str());
                 block->zones.push_back(za.zone);

@@ -15,11 +15,12 @@ enum class TcpDrop : int {
     limit = 0,             // accepted past the connection limit: closed at once
     write_queue_full = 1,  // more than the per-connection queue waited to be sent
     write_timeout = 2,     // a reply made no progress within the write timeout
+    handshake_limit = 3,   // tls://: too many TLS handshakes pending on the worker
 };
 
 struct Families {
     Families();
-    LabelSet reason{{"reason"}, 3, {"limit", "write_queue_full", "write_timeout"}};
+    LabelSet reason{{"reason"}, 4, {"limit", "write_queue_full", "write_timeout", "handshake_limit"}};
     CounterVec tcp_dropped{"dnscore_tcp_connections_dropped_total",
                            "Counter of TCP connections the server closed to protect itself, by reason.",
                            {},

@@ -138,8 +138,11 @@ void Runtime::print_banner(const ServerSet& set) const {
         for (const auto& s : l.sites) zones.push_back(s.zone);
         std::sort(zones.begin(), zones.end());
         const std::string port = bound_port(l.label);
+        // CoreDNS prints plain DNS zones bare and the others with their
+        // scheme (startUpZones(transport.TLS+"://", ...)).
+        const std::string scheme = l.transport == "dns" ? "" : l.transport + "://";
         for (const auto& z : zones) {
-            out += z + ":" + port;
+            out += scheme + z + ":" + port;
             if (!l.host.empty()) out += " on " + l.host;
             out += "\n";
         }

@@ -11,6 +11,7 @@
 #include <boost/asio/ip/udp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/read.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
@@ -42,6 +43,11 @@ constexpr size_t kTcpMaxInflight = 128;              // async exchanges
 constexpr size_t kTcpPauseQueued = 64 * 1024;        // stop reading past this many unsent bytes
 constexpr size_t kTcpMaxQueued = 1024 * 1024;        // close past this many unsent bytes
 constexpr size_t kTcpKeepQueueCapacity = 16 * 1024;  // queue memory kept once drained
+// tls://: handshakes pending at once per worker. A handshake must finish
+// within the first-read timeout (as in Go, where the handshake is part of the
+// first read); past this count new TLS connections are closed at once, so
+// clients that connect and never send a ClientHello cannot hold more.
+constexpr size_t kTlsMaxPendingHandshakes = 512;
 
 asio::ip::address listen_address(const std::string& host, bool& wildcard) {
     wildcard = host.empty();
@@ -186,18 +192,42 @@ private:
     const Listener* spec_ = nullptr;
 };
 
-// ---------------------------------------------------------------- TCP
+// ---------------------------------------------------------------- TCP / TLS
+// The byte stream under a DNS-over-TCP connection: the socket itself, or TLS
+// over it (tls://, RFC 7858). Everything above it (framing, pipelining,
+// timeouts, bounds) is StreamConnection's, shared by both.
+struct PlainStream {
+    static constexpr bool kTls = false;
+    explicit PlainStream(tcp::socket s) : sock(std::move(s)) {}
+    tcp::socket& lowest() { return sock; }
+    tcp::socket& io() { return sock; }
+    tcp::socket sock;
+};
+
+struct TlsStream {
+    static constexpr bool kTls = true;
+    TlsStream(tcp::socket s, asio::ssl::context& ctx) : ssl(std::move(s), ctx) {}
+    tcp::socket& lowest() { return ssl.next_layer(); }
+    asio::ssl::stream<tcp::socket>& io() { return ssl; }
+    asio::ssl::stream<tcp::socket> ssl;
+};
+
 // One connection: a coroutine reads length-prefixed messages into pooled
 // buffers sized to what has arrived, runs each through the worker, and
 // replies go out at once with one non-blocking send; only what the kernel
 // does not take is queued. Bounds: kTcpMaxInflight async exchanges, reading
 // pauses while more than kTcpPauseQueued bytes wait, a connection whose queue
 // passes kTcpMaxQueued or whose write makes no progress for the write timeout
-// is closed (counted in dnscore_tcp_connections_dropped_total).
-class TcpConnection : public ReplySink {
+// is closed (counted in dnscore_tcp_connections_dropped_total). Over TLS the
+// handshake comes first, within the first-read deadline; replies then always
+// go through the queue (the TLS layer writes them).
+template <class Stream>
+class StreamConnection : public ReplySink {
 public:
-    TcpConnection(Worker& w, std::shared_ptr<TcpListener> listener, tcp::socket sock);
-    ~TcpConnection() override;
+    template <class... StreamArgs>
+    StreamConnection(Worker& w, std::shared_ptr<TcpListener> listener, std::shared_ptr<asio::ssl::context> tls_ctx,
+                     StreamArgs&&... args);
+    ~StreamConnection() override;
     void start();
     void send_reply(const uint8_t* msg, size_t len, const Query& q) override;
     void close();
@@ -217,13 +247,14 @@ private:
     std::chrono::steady_clock::time_point next_check() const {
         return writing_ ? std::min(deadline_, write_progress_ + write_timeout_) : deadline_;
     }
-    std::shared_ptr<TcpConnection> self() {
-        return std::static_pointer_cast<TcpConnection>(shared_from_this());
+    std::shared_ptr<StreamConnection> self() {
+        return std::static_pointer_cast<StreamConnection>(shared_from_this());
     }
 
     Worker& w_;
     std::shared_ptr<TcpListener> listener_;
-    tcp::socket sock_;
+    std::shared_ptr<asio::ssl::context> tls_ctx_;  // the configuration's, kept while the connection lives
+    Stream stream_;
     asio::steady_timer timer_;
     asio::steady_timer unpause_;
     std::chrono::steady_clock::time_point deadline_;        // idle / first-read deadline
@@ -241,10 +272,13 @@ private:
     std::chrono::nanoseconds read_timeout_, idle_timeout_, write_timeout_;
 };
 
+using TcpConnection = StreamConnection<PlainStream>;
+using TlsConnection = StreamConnection<TlsStream>;
+
 class TcpListener : public std::enable_shared_from_this<TcpListener> {
 public:
-    TcpListener(Worker& w, const std::string& label, tcp::acceptor acc)
-        : w_(w), label_(label), acc_(std::move(acc)), backoff_(acc_.get_executor()) {}
+    TcpListener(Worker& w, const std::string& label, tcp::acceptor acc, bool tls)
+        : w_(w), label_(label), acc_(std::move(acc)), backoff_(acc_.get_executor()), tls_(tls) {}
     void set_spec(const Listener* spec) { spec_ = spec; }
     const Listener* spec() const { return spec_; }
     const std::string& label() const { return label_; }
@@ -277,8 +311,20 @@ private:
                     server::metrics::count_drop(w_.index(), server::metrics::TcpDrop::limit);
                     boost::system::error_code ignored;
                     sock.close(ignored);
+                } else if (tls_ && spec_ && spec_->tls) {
+                    // The current configuration's context: a reload with new
+                    // certificates applies to connections accepted after it.
+                    if (w_.tls_handshakes() >= kTlsMaxPendingHandshakes) {
+                        server::metrics::count_drop(w_.index(), server::metrics::TcpDrop::handshake_limit);
+                        boost::system::error_code ignored;
+                        sock.close(ignored);
+                    } else {
+                        std::make_shared<TlsConnection>(w_, self, spec_->tls, std::move(sock), *spec_->tls)->start();
+                    }
                 } else {
-                    std::make_shared<TcpConnection>(w_, self, std::move(sock))->start();
+                    // dns://, or tls:// without the tls plugin (CoreDNS then
+                    // serves plain DNS over TCP on it).
+                    std::make_shared<TcpConnection>(w_, self, nullptr, std::move(sock))->start();
                 }
             }
             accept();
@@ -288,12 +334,18 @@ private:
     std::string label_;
     tcp::acceptor acc_;
     asio::steady_timer backoff_;
+    bool tls_;  // a tls:// listener
     const Listener* spec_ = nullptr;
 };
 
-TcpConnection::TcpConnection(Worker& w, std::shared_ptr<TcpListener> listener, tcp::socket sock)
-    : w_(w), listener_(std::move(listener)), sock_(std::move(sock)), timer_(sock_.get_executor()),
-      unpause_(sock_.get_executor()) {
+template <class Stream>
+template <class... StreamArgs>
+StreamConnection<Stream>::StreamConnection(Worker& w, std::shared_ptr<TcpListener> listener,
+                                           std::shared_ptr<asio::ssl::context> tls_ctx, StreamArgs&&... args)
+    : w_(w), listener_(std::move(listener)), tls_ctx_(std::move(tls_ctx)),
+      stream_(std::forward<StreamArgs>(args)...), timer_(stream_.lowest().get_executor()),
+      unpause_(stream_.lowest().get_executor()) {
+    tcp::socket& sock_ = stream_.lowest();
     w_.count_tcp_connection(+1);
     boost::system::error_code ec;
     const auto r = sock_.remote_endpoint(ec);
@@ -315,21 +367,26 @@ TcpConnection::TcpConnection(Worker& w, std::shared_ptr<TcpListener> listener, t
     write_timeout_ = spec->write_timeout;
 }
 
-TcpConnection::~TcpConnection() { w_.count_tcp_connection(-1); }
-
-void TcpConnection::start() {
-    deadline_ = std::chrono::steady_clock::now() + read_timeout_;
-    auto s = self();
-    asio::co_spawn(sock_.get_executor(), [s]() { return s->read_loop(); }, asio::detached);
-    asio::co_spawn(sock_.get_executor(), [s]() { return s->watchdog(); }, asio::detached);
+template <class Stream>
+StreamConnection<Stream>::~StreamConnection() {
+    w_.count_tcp_connection(-1);
 }
 
-void TcpConnection::close() {
+template <class Stream>
+void StreamConnection<Stream>::start() {
+    deadline_ = std::chrono::steady_clock::now() + read_timeout_;
+    auto s = self();
+    asio::co_spawn(stream_.lowest().get_executor(), [s]() { return s->read_loop(); }, asio::detached);
+    asio::co_spawn(stream_.lowest().get_executor(), [s]() { return s->watchdog(); }, asio::detached);
+}
+
+template <class Stream>
+void StreamConnection<Stream>::close() {
     if (closed_) return;
     closed_ = true;
     boost::system::error_code ec;
-    sock_.shutdown(tcp::socket::shutdown_both, ec);
-    sock_.close(ec);
+    stream_.lowest().shutdown(tcp::socket::shutdown_both, ec);
+    stream_.lowest().close(ec);
     timer_.cancel();
     unpause_.cancel();
     if (!writing_) {
@@ -340,13 +397,15 @@ void TcpConnection::close() {
     }
 }
 
-void TcpConnection::drop(server::metrics::TcpDrop why) {
+template <class Stream>
+void StreamConnection<Stream>::drop(server::metrics::TcpDrop why) {
     if (closed_) return;
     server::metrics::count_drop(w_.index(), why);  // before the client can see the close
     close();
 }
 
-asio::awaitable<void> TcpConnection::watchdog() {
+template <class Stream>
+asio::awaitable<void> StreamConnection<Stream>::watchdog() {
     auto keep = self();
     // Closes the connection once it is idle past its deadline, or once a
     // write has made no progress for the write timeout.
@@ -369,12 +428,32 @@ asio::awaitable<void> TcpConnection::watchdog() {
     }
 }
 
-asio::awaitable<void> TcpConnection::read_loop() {
+template <class Stream>
+asio::awaitable<void> StreamConnection<Stream>::read_loop() {
     auto keep = self();
+    if constexpr (Stream::kTls) {
+        // Bounded twice: by the watchdog's first-read deadline (it closes the
+        // socket under the handshake) and by the per-worker pending count.
+        struct Pending {
+            Worker& w;
+            explicit Pending(Worker& worker) : w(worker) { w.count_tls_handshake(+1); }
+            ~Pending() { w.count_tls_handshake(-1); }
+        };
+        boost::system::error_code hs_ec;
+        {
+            Pending pending(w_);
+            std::tie(hs_ec) = co_await stream_.ssl.async_handshake(asio::ssl::stream_base::server,
+                                                                   asio::as_tuple(asio::use_awaitable));
+        }
+        if (hs_ec || closed_) {
+            close();
+            co_return;
+        }
+    }
     BufferPool& pool = w_.tcp_buffers();
     uint8_t lenbuf[2];
     while (!closed_) {
-        auto [ec1, n1] = co_await asio::async_read(sock_, asio::buffer(lenbuf, 2),
+        auto [ec1, n1] = co_await asio::async_read(stream_.io(), asio::buffer(lenbuf, 2),
                                                    asio::as_tuple(asio::use_awaitable));
         if (ec1) break;
         const size_t mlen = wire::rd16(lenbuf);
@@ -391,7 +470,7 @@ asio::awaitable<void> TcpConnection::read_loop() {
                 buf = std::move(bigger);
             }
             const size_t want = std::min(mlen, buf.capacity()) - got;
-            auto [ec2, n2] = co_await asio::async_read(sock_, asio::buffer(buf.data() + got, want),
+            auto [ec2, n2] = co_await asio::async_read(stream_.io(), asio::buffer(buf.data() + got, want),
                                                        asio::as_tuple(asio::use_awaitable));
             if (ec2) {
                 ok = false;
@@ -428,7 +507,8 @@ asio::awaitable<void> TcpConnection::read_loop() {
     }
 }
 
-void TcpConnection::send_reply(const uint8_t* msg, size_t len, const Query& q) {
+template <class Stream>
+void StreamConnection<Stream>::send_reply(const uint8_t* msg, size_t len, const Query& q) {
     if (q.owned) {
         // May run before handle() returned (a plugin that finished at once),
         // so the count can dip below zero for a moment.
@@ -438,13 +518,13 @@ void TcpConnection::send_reply(const uint8_t* msg, size_t len, const Query& q) {
     uint8_t lenbuf[2];
     wire::wr16(lenbuf, uint16_t(len));
     size_t sent = 0;
-    if (!writing_) {
+    if (!Stream::kTls && !writing_) {
         // Nothing queued: hand it to the kernel now (one system call, no copy).
         iovec iov[2] = {{lenbuf, 2}, {const_cast<uint8_t*>(msg), len}};
         msghdr mh{};
         mh.msg_iov = iov;
         mh.msg_iovlen = 2;
-        const ssize_t n = ::sendmsg(sock_.native_handle(), &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+        const ssize_t n = ::sendmsg(stream_.lowest().native_handle(), &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
         if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
             close();  // reset by the peer
             return;
@@ -462,7 +542,8 @@ void TcpConnection::send_reply(const uint8_t* msg, size_t len, const Query& q) {
     if (!writing_) start_write();
 }
 
-bool TcpConnection::enqueue(const uint8_t* lenbuf, const uint8_t* msg, size_t len, size_t skip) {
+template <class Stream>
+bool StreamConnection<Stream>::enqueue(const uint8_t* lenbuf, const uint8_t* msg, size_t len, size_t skip) {
     const size_t rest = len + 2 - skip;
     if (queued() + rest > kTcpMaxQueued) return false;
     const size_t at = wq_.size();
@@ -477,7 +558,8 @@ bool TcpConnection::enqueue(const uint8_t* lenbuf, const uint8_t* msg, size_t le
     return true;
 }
 
-void TcpConnection::start_write() {
+template <class Stream>
+void StreamConnection<Stream>::start_write() {
     if (sent_ == wq_sending_.size()) {
         wq_sending_.swap(wq_);
         wq_.clear();
@@ -490,11 +572,12 @@ void TcpConnection::start_write() {
         // watches the write deadline instead.
         if (timer_.expiry() > next_check()) timer_.cancel();
     }
-    sock_.async_write_some(asio::buffer(wq_sending_.data() + sent_, wq_sending_.size() - sent_),
+    stream_.io().async_write_some(asio::buffer(wq_sending_.data() + sent_, wq_sending_.size() - sent_),
                            [this, s = self()](const boost::system::error_code& ec, size_t n) { on_written(ec, n); });
 }
 
-void TcpConnection::on_written(const boost::system::error_code& ec, size_t n) {
+template <class Stream>
+void StreamConnection<Stream>::on_written(const boost::system::error_code& ec, size_t n) {
     if (ec || closed_) {
         writing_ = false;
         close();
@@ -647,6 +730,20 @@ std::string Worker::open_listener(const Listener& l, const std::string& bound_po
 
     udp::socket us(impl_->io);
     tcp::acceptor ta(impl_->io);
+    if (l.transport == "tls") {
+        // DNS over TLS: TCP only (CoreDNS's ServerTLS has no packet listener).
+        try {
+            ta = open_tcp(addr);
+        } catch (const boost::system::system_error&) {
+            if (!wildcard) throw;
+            addr = asio::ip::address(asio::ip::address_v4::any());
+            ta = open_tcp(addr);
+        }
+        port = ta.local_endpoint().port();
+        auto t = std::make_shared<TcpListener>(*this, l.label, std::move(ta), true);
+        asio::post(impl_->io, [this, t] { impl_->tcp.push_back(t); });
+        return std::to_string(port);
+    }
     try {
         us = open_udp(addr);
     } catch (const boost::system::system_error&) {
@@ -658,7 +755,7 @@ std::string Worker::open_listener(const Listener& l, const std::string& bound_po
     port = us.local_endpoint().port();  // port 0 (tests): every socket takes the first one's
     ta = open_tcp(addr);
     auto u = std::make_shared<UdpListener>(*this, l.label, std::move(us), wildcard);
-    auto t = std::make_shared<TcpListener>(*this, l.label, std::move(ta));
+    auto t = std::make_shared<TcpListener>(*this, l.label, std::move(ta), false);
     asio::post(impl_->io, [this, u, t] {
         impl_->udp.push_back(u);
         impl_->tcp.push_back(t);
@@ -705,6 +802,7 @@ void Worker::apply(std::shared_ptr<const ServerSet> cfg) {
     impl_->tcp.swap(tcp_keep);
     impl_->started.clear();
     for (auto& u : impl_->udp) impl_->started.insert(u->label());
+    for (auto& t : impl_->tcp) impl_->started.insert(t->label());  // tls:// has no UDP socket
 }
 
 void Worker::discard_listener(const std::string& label) {

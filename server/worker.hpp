@@ -69,6 +69,9 @@ public:
     size_t tcp_connections() const { return tcp_connections_; }
     size_t tcp_connection_limit() const { return tcp_limit_; }
     void count_tcp_connection(int delta);
+    // TLS handshakes in progress on this worker (tls:// listeners).
+    size_t tls_handshakes() const { return tls_handshakes_; }
+    void count_tls_handshake(int delta) { tls_handshakes_ = size_t(long(tls_handshakes_) + delta); }
 
 private:
     Runtime& rt_;
@@ -78,6 +81,7 @@ private:
     std::thread thread_;
     size_t tcp_limit_;
     size_t tcp_connections_ = 0;
+    size_t tls_handshakes_ = 0;
     friend class UdpListener;
     friend class TcpListener;
 };

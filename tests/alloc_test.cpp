@@ -1,6 +1,9 @@
 // The hot path allocates nothing: thousands of whoami exchanges over UDP,
 // answered by the real server running in this process, with every
 // operator new outside the test's own thread counted (tests/support/alloc_counter).
+#include <openssl/ssl.h>
+#include <unistd.h>
+
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -12,6 +15,7 @@
 #include "tests/support/catch.hpp"
 #include "tests/support/fake_upstream.hpp"
 #include "tests/support/packets.hpp"
+#include "tests/support/tls_certs.hpp"
 
 using namespace dnscore;
 
@@ -197,5 +201,80 @@ TEST_CASE("bufsize and metadata in the chain allocate nothing per query", "[allo
                                               {testing::make_query("alloc.example.", "A", o),
                                                testing::make_query("alloc.example.", "AAAA")});
     INFO("allocations during 5000 queries: " << n);
+    CHECK(n == 0);
+}
+
+TEST_CASE("DNS over TLS on a kept connection allocates nothing per query", "[alloc][tls]") {
+    testing::allocs::ignore_this_thread();
+    testing::allocs::start();
+    testing::TlsCerts certs;
+    REQUIRE(certs.ok());
+    const std::string path = "/tmp/dnscore_alloc_test_tls_Corefile";
+    {
+        std::ofstream f(path);
+        f << "tls://.:0 {\n bind 127.0.0.1\n tls " << certs.path("server.pem") << " " << certs.path("server.key")
+          << "\n whoami\n}\n";
+    }
+    RuntimeOptions o;
+    o.conf_flag = path;
+    o.quiet = true;
+    o.workers = 2;
+    Runtime rt(o);
+    std::thread server([&] { rt.run(); });
+    uint16_t port = 0;
+    for (int i = 0; i < 200 && port == 0; ++i) {
+        auto p = rt.bound_port("tls://127.0.0.1:0");
+        if (!p.empty()) port = uint16_t(std::stoi(p));
+        else std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    REQUIRE(port != 0);
+
+    // One OpenSSL client connection (this thread is not counted).
+    SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, nullptr);
+    const int fd = testing::tcp_connect(port);
+    REQUIRE(fd >= 0);
+    SSL* ssl = SSL_new(ctx);
+    SSL_set_fd(ssl, fd);
+    REQUIRE(SSL_connect(ssl) == 1);
+    const testing::Bytes q = testing::make_query("alloc.example.", "A");
+    std::vector<uint8_t> framed{uint8_t(q.size() >> 8), uint8_t(q.size())};
+    framed.insert(framed.end(), q.begin(), q.end());
+    auto exchange = [&] {
+        if (SSL_write(ssl, framed.data(), int(framed.size())) != int(framed.size())) return false;
+        uint8_t buf[4096];
+        size_t got = 0, want = 2;
+        while (got < want) {
+            const int r = SSL_read(ssl, buf + got, int(want - got));
+            if (r <= 0) return false;
+            got += size_t(r);
+            if (got == 2 && want == 2) want = 2 + ((size_t(buf[0]) << 8) | buf[1]);
+        }
+        return true;
+    };
+    for (int i = 0; i < 400; ++i) REQUIRE(exchange());
+    const long before = testing::allocs::count();
+    int answered = 0;
+    for (int i = 0; i < 3000; ++i) answered += exchange() ? 1 : 0;
+    const long n = testing::allocs::count() - before;
+    // The counter does see the server's threads: a new TLS connection
+    // allocates its connection and TLS state.
+    {
+        const int fd2 = testing::tcp_connect(port);
+        SSL* ssl2 = SSL_new(ctx);
+        SSL_set_fd(ssl2, fd2);
+        REQUIRE(SSL_connect(ssl2) == 1);
+        CHECK(testing::allocs::count() > before + n);
+        SSL_free(ssl2);
+        ::close(fd2);
+    }
+    SSL_free(ssl);
+    SSL_CTX_free(ctx);
+    ::close(fd);
+    rt.stop(0);
+    server.join();
+    std::remove(path.c_str());
+    CHECK(answered == 3000);
+    INFO("allocations during 3000 queries: " << n);
     CHECK(n == 0);
 }

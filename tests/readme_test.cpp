@@ -44,6 +44,7 @@ TEST_CASE("plugin folders are documented, registered and their examples load", "
     const fs::path plugins = source_root() / "plugins";
     REQUIRE(fs::is_directory(plugins));
     const auto names = corefile::directive_names();
+    fs::current_path(source_root());  // examples name files relative to the source tree
     int folders = 0, examples = 0;
     for (const auto& entry : fs::directory_iterator(plugins)) {
         if (!entry.is_directory()) continue;

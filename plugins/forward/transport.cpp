@@ -82,9 +82,75 @@ void configure_tls_peer(SSL* ssl, const Upstream& up) {
     }
 }
 
-std::string tls_error_text(const boost::system::error_code& ec) {
-    std::string m = ec.message();
-    return "tls: " + m;
+// x509.HostnameError's text: the certificate's names against the one wanted.
+std::string hostname_error(SSL* ssl, const std::string& host) {
+    STACK_OF(X509)* chain = SSL_get_peer_cert_chain(ssl);  // set before verification
+    X509* leaf = chain && sk_X509_num(chain) > 0 ? sk_X509_value(chain, 0) : nullptr;
+    boost::system::error_code ec;
+    asio::ip::make_address(host, ec);
+    const bool want_ip = !ec;
+    std::string valid;
+    if (leaf) {
+        auto* sans = static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(leaf, NID_subject_alt_name, nullptr, nullptr));
+        for (int i = 0; sans && i < sk_GENERAL_NAME_num(sans); ++i) {
+            const GENERAL_NAME* g = sk_GENERAL_NAME_value(sans, i);
+            std::string name;
+            if (want_ip && g->type == GEN_IPADD) {
+                const ASN1_OCTET_STRING* ip = g->d.iPAddress;
+                if (ip->length == 4) {
+                    asio::ip::address_v4::bytes_type b;
+                    std::memcpy(b.data(), ip->data, 4);
+                    name = asio::ip::address_v4(b).to_string();
+                } else if (ip->length == 16) {
+                    asio::ip::address_v6::bytes_type b;
+                    std::memcpy(b.data(), ip->data, 16);
+                    name = asio::ip::address_v6(b).to_string();
+                }
+            } else if (!want_ip && g->type == GEN_DNS) {
+                name.assign(reinterpret_cast<const char*>(ASN1_STRING_get0_data(g->d.dNSName)),
+                            size_t(ASN1_STRING_length(g->d.dNSName)));
+            }
+            if (name.empty()) continue;
+            if (!valid.empty()) valid += ", ";
+            valid += name;
+        }
+        GENERAL_NAMES_free(sans);
+    }
+    if (want_ip && valid.empty())
+        return "x509: cannot validate certificate for " + host + " because it doesn't contain any IP SANs";
+    if (valid.empty()) return "x509: certificate is not valid for any names, but wanted to match " + host;
+    return "x509: certificate is valid for " + valid + ", not " + host;
+}
+
+// Go's crypto/tls handshake errors where they can be told apart (the
+// certificate checks); OpenSSL's text otherwise.
+std::string tls_error_text(const boost::system::error_code& ec, SSL* ssl, const Upstream& up) {
+    const long verify = SSL_get_verify_result(ssl);
+    if (verify != X509_V_OK) {
+        std::string why;
+        switch (verify) {
+        case X509_V_ERR_HOSTNAME_MISMATCH:
+        case X509_V_ERR_IP_ADDRESS_MISMATCH:
+            why = hostname_error(ssl, up.spec.servername.empty() ? up.udp_ep.address().to_string()
+                                                                 : up.spec.servername);
+            break;
+        case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
+        case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+        case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+        case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
+        case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+            why = "x509: certificate signed by unknown authority";
+            break;
+        case X509_V_ERR_CERT_HAS_EXPIRED:
+        case X509_V_ERR_CERT_NOT_YET_VALID:
+            why = "x509: certificate has expired or is not yet valid";
+            break;
+        default:
+            why = std::string("x509: ") + X509_verify_cert_error_string(verify);
+        }
+        return "tls: failed to verify certificate: " + why;
+    }
+    return "tls: " + ec.message();
 }
 
 // Reads replies until the connection fails; hands each to its waiter.
@@ -117,7 +183,7 @@ awaitable<void> run_conn(std::shared_ptr<WorkerState> ws, std::shared_ptr<Core> 
                 co_return;
             }
             if (auto [ec] = std::get<0>(hs); ec) {
-                c->fail_all(tls_error_text(ec), false);
+                c->fail_all(tls_error_text(ec, c->tls->native_handle(), up), false);
                 c->close();
                 co_return;
             }
@@ -516,7 +582,7 @@ awaitable<Outcome> probe_exchange(asio::io_context& io, std::shared_ptr<Core> co
         co_return r;
     }
     if (auto [ec] = std::get<0>(hs); ec) {
-        r.err = tls_error_text(ec);
+        r.err = tls_error_text(ec, tls.native_handle(), up);
         co_return r;
     }
     co_return co_await probe_stream(tls, timer, q);
