@@ -1,6 +1,6 @@
 # Drop-in image for registry.k8s.io/dns/k8s-dns-node-cache: the `node-cache`
 # binary as /node-cache, both iptables backends and nft for the interception
-# rules, nothing else (about 14 MB; see "Replacing node-cache" in README.md).
+# rules, nothing else (about 20 MB; see "Replacing node-cache" in README.md).
 #   docker build -t dnscore-node-cache .      (or: podman build ...)
 FROM debian:bookworm AS build
 COPY .ci/packages /tmp/packages
