@@ -27,41 +27,6 @@ metrics::Families& metrics::families() {
     return *f;
 }
 
-class Watcher : public std::enable_shared_from_this<Watcher> {
-public:
-    explicit Watcher(Hosts* owner) : owner_(owner) {}
-    // Control thread only, like everything here.
-    bool seen = false;  // mtime/size below are from a load
-    int64_t mtime_ns = 0;
-    int64_t size = 0;
-
-    void start(Host& host, std::chrono::nanoseconds every) {
-        host_ = &host;
-        every_ = every;
-        if (every_.count() > 0) arm();
-    }
-    void stop() {
-        stopped_ = true;
-        if (timer_) timer_->cancel();
-    }
-
-private:
-    void arm() {
-        if (!timer_) timer_ = std::make_unique<asio::steady_timer>(host_->control());
-        timer_->expires_after(every_);
-        timer_->async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
-            if (ec || self->stopped_) return;
-            self->owner_->read_hosts(self->host_);
-            self->arm();
-        });
-    }
-    Hosts* owner_;
-    Host* host_ = nullptr;
-    std::chrono::nanoseconds every_{0};
-    std::unique_ptr<asio::steady_timer> timer_;
-    bool stopped_ = false;
-};
-
 Hosts::Hosts(Config cfg) : cfg_(std::move(cfg)) {
     for (const auto& z : cfg_.origins) origins_.add(z);
     for (const auto& z : cfg_.fall) fall_.add(z);
@@ -74,18 +39,16 @@ Hosts::Hosts(Config cfg) : cfg_(std::move(cfg)) {
     Map file;
     if (auto content = read_file(cfg_.path)) file = parse(*content, origins_, cfg_.options.auto_reverse);
     snapshot_ = std::make_shared<WorkerSnapshot<Index>>(std::make_shared<const Index>(file, inline_));
-    watcher_ = std::make_shared<Watcher>(this);
     metric_index_ = metrics::families().file.intern({cfg_.path});
 }
 
-Hosts::~Hosts() { watcher_->stop(); }
+Hosts::~Hosts() { ticker_->stop(); }
 
 bool Hosts::read_hosts(Host* host) {
     struct stat st;
     if (::stat(cfg_.path.c_str(), &st) != 0) return false;  // setup warned already
     const int64_t mtime_ns = int64_t(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
-    Watcher& w = *watcher_;
-    if (w.seen && w.mtime_ns == mtime_ns && w.size == int64_t(st.st_size)) return false;
+    if (file_seen_ && file_mtime_ns_ == mtime_ns && file_size_ == int64_t(st.st_size)) return false;
     auto content = read_file(cfg_.path);
     if (!content) return false;
     const Map file = parse(*content, origins_, cfg_.options.auto_reverse);
@@ -94,9 +57,9 @@ bool Hosts::read_hosts(Host* host) {
     auto idx = std::make_shared<const Index>(file, inline_);
     if (host) snapshot_->publish(*host, idx);
     else snapshot_->publish_local(0, idx);
-    w.seen = true;
-    w.mtime_ns = mtime_ns;
-    w.size = int64_t(st.st_size);
+    file_seen_ = true;
+    file_mtime_ns_ = mtime_ns;
+    file_size_ = int64_t(st.st_size);
     metrics::families().entries.set({metric_index_}, double(idx->entries()));
     metrics::reload_timestamp().set(double(mtime_ns) / 1e9);
     return true;
@@ -104,10 +67,10 @@ bool Hosts::read_hosts(Host* host) {
 
 void Hosts::start(Host& host) {
     read_hosts(&host);
-    watcher_->start(host, cfg_.options.reload);
+    ticker_->start(host, cfg_.options.reload, [this](Host& h) { read_hosts(&h); });
 }
 
-void Hosts::stop() { watcher_->stop(); }
+void Hosts::stop() { ticker_->stop(); }
 
 size_t Hosts::write_answer(const Query& q, const Index& idx, bool compress) const {
     using namespace wire;

@@ -5,6 +5,7 @@
 #include <memory>
 #include <string>
 
+#include "core/control_ticker.hpp"
 #include "core/plugin.hpp"
 #include "core/worker_snapshot.hpp"
 #include "core/zones.hpp"
@@ -29,10 +30,6 @@ struct Config {
     Options options;
     std::vector<std::string> inline_lines;
 };
-
-// The file watcher: state only the control thread touches (CoreDNS's
-// readHosts goroutine), shared with its timer.
-class Watcher;
 
 class Hosts final : public Plugin {
 public:
@@ -63,7 +60,12 @@ private:
     ZoneSet fall_;
     Map inline_;
     std::shared_ptr<WorkerSnapshot<Index>> snapshot_;
-    std::shared_ptr<Watcher> watcher_;
+    // CoreDNS's readHosts goroutine: the re-read ticker and what the last
+    // read saw (control thread only).
+    std::shared_ptr<ControlTicker> ticker_ = std::make_shared<ControlTicker>();
+    bool file_seen_ = false;
+    int64_t file_mtime_ns_ = 0;
+    int64_t file_size_ = 0;
     int metric_index_ = -1;
 };
 

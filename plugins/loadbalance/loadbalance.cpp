@@ -351,45 +351,12 @@ Weights parse_weights(std::string_view text, const std::string& file) {
 
 // ---------------------------------------------------------------- plugin
 
-class LoadBalance::Ticker : public std::enable_shared_from_this<Ticker> {
-public:
-    explicit Ticker(LoadBalance* owner) : owner_(owner) {}
-    void start(Host& host, std::chrono::nanoseconds every) {
-        host_ = &host;
-        every_ = every;
-        if (every_.count() > 0) arm();
-    }
-    void stop() {
-        stopped_ = true;
-        if (timer_) timer_->cancel();
-    }
-
-private:
-    void arm() {
-        if (!timer_) timer_ = std::make_unique<asio::steady_timer>(host_->control());
-        timer_->expires_after(every_);
-        timer_->async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
-            if (ec || self->stopped_) return;
-            const std::string err = self->owner_->update_weights(self->host_);
-            if (!err.empty()) kLog.error("{}", err);
-            self->arm();
-        });
-    }
-    LoadBalance* owner_;
-    Host* host_ = nullptr;
-    std::chrono::nanoseconds every_{0};
-    std::unique_ptr<asio::steady_timer> timer_;
-    bool stopped_ = false;
-};
-
 LoadBalance::LoadBalance()
-    : policy_(Policy::round_robin), snapshot_(std::make_shared<WorkerSnapshot<Weights>>(std::make_shared<const Weights>())),
-      ticker_(std::make_shared<Ticker>(this)) {}
+    : policy_(Policy::round_robin), snapshot_(std::make_shared<WorkerSnapshot<Weights>>(std::make_shared<const Weights>())) {}
 
 LoadBalance::LoadBalance(std::string weight_file, std::chrono::nanoseconds reload)
     : policy_(Policy::weighted), file_(std::move(weight_file)), reload_(reload),
-      snapshot_(std::make_shared<WorkerSnapshot<Weights>>(std::make_shared<const Weights>())),
-      ticker_(std::make_shared<Ticker>(this)) {}
+      snapshot_(std::make_shared<WorkerSnapshot<Weights>>(std::make_shared<const Weights>())) {}
 
 LoadBalance::~LoadBalance() { ticker_->stop(); }
 
@@ -421,7 +388,10 @@ void LoadBalance::start(Host& host) {
         kLog.warning("Failed to open weight file:{}. Will try again in {}", err, gostd::format_duration(reload_));
     else if (!err.empty())
         kLog.error("{}", err);  // setup already refused what fails here at start
-    ticker_->start(host, reload_);
+    ticker_->start(host, reload_, [this](Host& h) {
+        const std::string err = update_weights(&h);
+        if (!err.empty()) kLog.error("{}", err);
+    });
 }
 
 void LoadBalance::stop() { ticker_->stop(); }

@@ -11,6 +11,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "core/control_ticker.hpp"
 #include "core/plugin.hpp"
 #include "core/worker_snapshot.hpp"
 
@@ -74,14 +75,13 @@ public:
     std::shared_ptr<const Weights> weights() const { return snapshot_->latest(); }
 
 private:
-    class Ticker;
     Policy policy_;
     std::string file_;
     std::chrono::nanoseconds reload_{0};
     std::string last_content_;
     bool have_content_ = false;
     std::shared_ptr<WorkerSnapshot<Weights>> snapshot_;
-    std::shared_ptr<Ticker> ticker_;
+    std::shared_ptr<ControlTicker> ticker_ = std::make_shared<ControlTicker>();  // weights reload
 };
 
 }  // namespace dnscore::plugins::loadbalance
