@@ -116,6 +116,7 @@ void Sink::put(std::string_view s) {
         overflow_ = true;
         s = s.substr(0, cap_ - len_);
     }
+    if (s.empty()) return;  // an empty view may carry a null data() (memcpy's arguments must not be null)
     std::memcpy(buf_ + len_, s.data(), s.size());
     len_ += s.size();
 }

@@ -127,7 +127,13 @@ SIZE=$(podman image inspect --format '{{.Size}}' "$IMAGE")
 NC_FILE=$(find "$T/stage" "$T/ctx" -maxdepth 2 -name node-cache -type f | head -1)
 SIZE_MB=$(( (SIZE + 500000) / 1000000 ))
 echo "# image size: $SIZE bytes ($SIZE_MB MB) uncompressed; /node-cache $(stat -c %s "$NC_FILE") bytes stripped"
-check "image size $SIZE <= $MAX_BYTES bytes" [ "$SIZE" -le "$MAX_BYTES" ]
+# The target is for the shipped build; an ASan/UBSan binary drags in its
+# runtime and instrumentation (over 100 MB), so there only the figure is shown.
+if ldd "$NODECACHE" 2>/dev/null | grep -q 'libasan\|libubsan'; then
+    echo "# image size not checked: $NODECACHE is a sanitizer build"
+else
+    check "image size $SIZE <= $MAX_BYTES bytes" [ "$SIZE" -le "$MAX_BYTES" ]
+fi
 check "exposes 53/udp and 53/tcp" bash -c "podman image inspect --format '{{json .Config.ExposedPorts}}' $IMAGE | grep -q '53/udp' && podman image inspect --format '{{json .Config.ExposedPorts}}' $IMAGE | grep -q '53/tcp'"
 check "entrypoint is /node-cache" bash -c "[ \"\$(podman image inspect --format '{{json .Config.Entrypoint}}' $IMAGE)\" = '[\"/node-cache\"]' ]"
 
