@@ -6,10 +6,12 @@
 // a block from a per-thread free list that q.data() points to.
 #include "plugins/rewrite/rewrite.hpp"
 
+#include <algorithm>
 #include <cstring>
 #include <string>
 
 #include "core/log.hpp"
+#include "core/metadata.hpp"
 #include "core/upstream.hpp"
 #include "core/wire/writer.hpp"
 
@@ -546,7 +548,12 @@ Step Rewrite::query(Query& q) {
                     std::memcpy(vbuf, q.tcp() ? "tcp" : "udp", 3);
                     dlen = 3;
                     break;
-                case Variable::metadata: break;  // no metadata values here: ignored
+                case Variable::metadata:  // a value a plugin above published (metadata plugin on)
+                    if (auto v = metadata::find(q, r.meta_label)) {
+                        dlen = std::min(v->size(), sizeof vbuf);
+                        std::memcpy(vbuf, v->data(), dlen);
+                    }
+                    break;
                 }
                 if (dlen == 0 && r.variable != Variable::qname) break;
             } else if (r.kind == Kind::edns0_nsid) {

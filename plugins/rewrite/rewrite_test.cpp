@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "core/metadata.hpp"
 #include "core/config.hpp"
 #include "corefile/loader.hpp"
 #include "plugins/rewrite/rewrite.hpp"
@@ -406,6 +407,19 @@ TEST_CASE("rewrite_test.go TestRewriteEDNS0Local / Nsid / Subnet / variables", "
         o = run("rewrite edns0 local set 0xffee {server_port}", true);
         CHECK(o.at(0).second == Bytes{0, 53});
         CHECK(run("rewrite edns0 local set 0xffee {some/label}", true).empty());  // no metadata: ignored
+    }
+    SECTION("a metadata label takes the value published before rewrite") {
+        Fixture f("rewrite edns0 local set 0xffee {some/label}");
+        testing::QueryOptions o;
+        o.edns = true;
+        testing::TestQuery t("example.com.", "A", o);
+        metadata::enable(t.q);
+        REQUIRE(metadata::set(t.q, "some/label", "v1"));
+        f.run(t);
+        auto opts = options_of(f.resp->seen);
+        REQUIRE(opts.size() == 1);
+        CHECK(opts[0].first == 0xffee);
+        CHECK(opts[0].second == Bytes{'v', '1'});
     }
 }
 

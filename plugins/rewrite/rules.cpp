@@ -396,6 +396,7 @@ Rule new_edns0_rule(bool stop, std::vector<std::string> args) {
                 if (!is_label(data.substr(1, data.size() - 2)))
                     throw invalid_argument("unsupported variable name " + gostd::quote(data));
                 r.variable = Variable::metadata;
+                r.meta_label = data.substr(1, data.size() - 2);
             }
             return r;
         }

@@ -58,6 +58,7 @@ struct Rule {
     bool revert = false;
     uint16_t code = 0;
     std::vector<uint8_t> data;  // local
+    std::string meta_label;     // local {plugin/label}: the metadata label
     Variable variable = Variable::qname;
     uint8_t v4_len = 0, v6_len = 0;  // subnet
 
