@@ -4,6 +4,7 @@
 // was given and answers it with configured records (msgPrinter-style).
 #include <functional>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -452,4 +453,106 @@ TEST_CASE("rewrite edns0 revert removes the option from the reply", "[rewrite]")
         return true;
     });
     CHECK(has);
+}
+
+namespace {
+// Answers from a table keyed by "name type" (zone-file lines), as
+// cname_target_test.go's MockedUpstream and msgPrinter together: the lookup
+// of the rewritten CNAME target runs through this same chain.
+class TableResponder final : public Plugin {
+public:
+    std::string_view name() const override { return "table"; }
+    Step query(Query& q) override {
+        const Bytes req(q.req, q.req + q.req_len);
+        const std::string text = testing::to_text(req);
+        for (const auto& [key, lines] : table) {
+            const auto sp = key.find(' ');
+            const std::string want = " " + key.substr(0, sp) + "\tIN\t" + key.substr(sp + 1) + "\n";
+            if (text.find(want) == std::string::npos) continue;
+            Bytes reply = testing::make_reply(req, 0, lines);
+            if (truncated.count(key)) reply[2] |= 0x02;
+            q.write_reply(reply.data(), reply.size(), name());
+            return Step::done;
+        }
+        Bytes reply = testing::make_reply(req, 3, {});
+        q.write_reply(reply.data(), reply.size(), name());
+        return Step::done;
+    }
+    std::vector<std::pair<std::string, std::vector<std::string>>> table;
+    std::set<std::string> truncated;
+};
+}  // namespace
+
+TEST_CASE("cname_target_test.go TestCNameTargetRewrite: CNAME targets rewritten and looked up again",
+          "[rewrite][cname]") {
+    testing::ChainHarness h(
+        ".:0 {\n"
+        " rewrite continue cname exact def.example.com. xyz.example.com.\n"
+        " rewrite continue cname prefix chat.openai.com bard.google.com\n"
+        " rewrite continue cname suffix uvw. xyz.\n"
+        " rewrite continue cname substring efgh zzzz.www\n"
+        " rewrite continue cname regex (.*)\\.web\\.(.*)\\.site\\. {1}.webapp.{2}.org.\n"
+        " rewrite continue cname exact music.truncated.spotify.com. music.truncated.spotify.com.\n"
+        " whoami\n}\n");
+    auto resp = std::make_shared<TableResponder>();
+    resp->table = {
+        {"abc.example.com. A", {"abc.example.com. 5 IN CNAME def.example.com.", "def.example.com. 5 IN A 1.2.3.4"}},
+        {"abc.example.com. AAAA",
+         {"abc.example.com. 5 IN CNAME def.example.com.", "def.example.com. 5 IN AAAA 2a01:7e00::f03c:91ff:fe79:234c"}},
+        {"xyz.example.com. A", {"xyz.example.com. 3600 IN A 3.4.5.6"}},
+        {"xyz.example.com. AAAA", {"xyz.example.com. 3600 IN AAAA 3a01:7e00::f03c:91ff:fe79:234c"}},
+        {"chat.openai.com. A",
+         {"chat.openai.com. 20 IN CNAME chat.openai.com.cdn.cloudflare.net.",
+          "chat.openai.com.cdn.cloudflare.net. 30 IN A 23.2.1.2", "chat.openai.com.cdn.cloudflare.net. 30 IN A 24.6.0.8"}},
+        {"bard.google.com.cdn.cloudflare.net. A", {"bard.google.com.cdn.cloudflare.net. 1800 IN A 9.7.2.1"}},
+        {"coredns.io. A", {"coredns.io. 100 IN CNAME www.hosting.uvw.", "www.hosting.uvw. 200 IN A 7.2.3.4"}},
+        {"www.hosting.xyz. A", {"www.hosting.xyz. 500 IN A 20.30.40.50"}},
+        {"core.dns.rocks. A", {"core.dns.rocks. 200 IN CNAME abcd.efgh.pqrst.", "abcd.efgh.pqrst. 100 IN A 200.30.45.67"}},
+        {"abcd.zzzz.www.pqrst. A",
+         {"abcd.zzzz.www.pqrst. 120 IN A 101.20.5.1", "abcd.zzzz.www.pqrst. 120 IN A 101.20.5.2"}},
+        {"order.service.eu. A", {"order.service.eu. 200 IN CNAME orders.web.eu.site.", "orders.web.eu.site. 50 IN A 10.10.15.1"}},
+        {"orders.webapp.eu.org. A", {"orders.webapp.eu.org. 120 IN A 20.0.0.9"}},
+        {"music.spotify.com. A", {"music.spotify.com. 200 IN CNAME music.truncated.spotify.com."}},
+        {"music.truncated.spotify.com. A", {"music.truncated.spotify.com. 120 IN A 10.1.0.9"}},
+    };
+    resp->truncated = {"music.truncated.spotify.com. A"};
+    auto& b = h.set()->blocks.at(0);
+    b->plugins.push_back(resp);
+    b->chain.back() = resp.get();  // in place of whoami
+
+    struct Case {
+        const char* name;
+        const char* type;
+        std::vector<std::string> expected;
+        bool truncated;
+    };
+    const std::vector<Case> cases = {
+        {"abc.example.com.", "A", {"abc.example.com. 5 IN CNAME xyz.example.com.", "xyz.example.com. 3600 IN A 3.4.5.6"}, false},
+        {"abc.example.com.", "AAAA",
+         {"abc.example.com. 5 IN CNAME xyz.example.com.", "xyz.example.com. 3600 IN AAAA 3a01:7e00::f03c:91ff:fe79:234c"},
+         false},
+        {"chat.openai.com.", "A",
+         {"chat.openai.com. 20 IN CNAME bard.google.com.cdn.cloudflare.net.",
+          "bard.google.com.cdn.cloudflare.net. 1800 IN A 9.7.2.1"},
+         false},
+        {"coredns.io.", "A", {"coredns.io. 100 IN CNAME www.hosting.xyz.", "www.hosting.xyz. 500 IN A 20.30.40.50"}, false},
+        {"core.dns.rocks.", "A",
+         {"core.dns.rocks. 200 IN CNAME abcd.zzzz.www.pqrst.", "abcd.zzzz.www.pqrst. 120 IN A 101.20.5.1",
+          "abcd.zzzz.www.pqrst. 120 IN A 101.20.5.2"},
+         false},
+        {"order.service.eu.", "A",
+         {"order.service.eu. 200 IN CNAME orders.webapp.eu.org.", "orders.webapp.eu.org. 120 IN A 20.0.0.9"}, false},
+        {"music.spotify.com.", "A",
+         {"music.spotify.com. 200 IN CNAME music.truncated.spotify.com.", "music.truncated.spotify.com. 120 IN A 10.1.0.9"},
+         true},
+    };
+    for (const auto& c : cases) {
+        INFO(c.name << " " << c.type);
+        const auto run = h.run(testing::TestQuery(c.name, c.type));
+        REQUIRE_FALSE(run.reply.empty());
+        INFO(testing::to_text(run.reply));
+        const Bytes want = testing::make_reply(testing::make_query(c.name, c.type), 0, c.expected);
+        CHECK(testing::section(run.reply, 1) == testing::section(want, 1));
+        CHECK(bool(run.reply[2] & 0x02) == c.truncated);
+    }
 }
