@@ -48,60 +48,9 @@ in_ns ip addr add 10.244.0.5/32 dev lo
 mkdir -p "/etc/netns/$NS"
 echo "nameserver 10.244.0.5" > "/etc/netns/$NS/resolv.conf"
 
-mkdir -p "$T/knot" "$T/coredns" "$T/kube-dns"
-cat > "$T/knot/cluster.local.zone" <<'Z'
-$ORIGIN cluster.local.
-$TTL 30
-@ SOA ns.dns.cluster.local. hostmaster.cluster.local. 1 7200 1800 86400 30
-@ NS ns.dns.cluster.local.
-ns.dns A 10.244.0.5
-kubernetes.default.svc A 10.96.0.1
-Z
-cat > "$T/knot/example.zone" <<'Z'
-$ORIGIN example.
-$TTL 30
-@ SOA ns.example. hostmaster.example. 1 7200 1800 86400 30
-@ NS ns.example.
-ns A 10.244.0.5
-www A 192.0.2.80
-Z
-cat > "$T/knot/acme.local.zone" <<'Z'
-$ORIGIN acme.local.
-$TTL 30
-@ SOA ns.acme.local. hostmaster.acme.local. 1 7200 1800 86400 30
-@ NS ns.acme.local.
-ns A 10.244.0.5
-host A 192.0.2.99
-Z
-cat > "$T/knot/knot.conf" <<K
-server:
-    rundir: "$T/knot"
-    listen: 10.244.0.5@53
-control:
-    listen: "$T/knot/knot.sock"
-database:
-    storage: "$T/knot"
-log:
-  - target: stderr
-    any: warning
-zone:
-  - domain: cluster.local
-    file: "$T/knot/cluster.local.zone"
-  - domain: example
-    file: "$T/knot/example.zone"
-  - domain: acme.local
-    file: "$T/knot/acme.local.zone"
-K
-# Background jobs are started with `ip netns exec` directly (not through
-# a shell function, which would fork a subshell): $! is then the daemon.
-ip netns exec "$NS" knotd -c "$T/knot/knot.conf" >"$T/knot.log" 2>&1 &
-KNOT_PID=$!
-for _ in $(seq 50); do
-    in_ns dig +short +time=1 +tries=1 @10.244.0.5 kubernetes.default.svc.cluster.local A 2>/dev/null | grep -q 10.96.0.1 && break
-    sleep 0.2
-done
-in_ns dig +short +time=1 +tries=1 @10.244.0.5 kubernetes.default.svc.cluster.local A | grep -q 10.96.0.1 ||
-    { cat "$T/knot.log"; skip "knotd did not start in the namespace"; }
+mkdir -p "$T/coredns" "$T/kube-dns"
+source "$SRCDIR/tests/e2e/kube_dns_knot.sh"
+start_kube_dns_knot "$NS" "$T/knot" || skip "knotd did not start in the namespace"
 
 # Which plugins the stock Corefile needs are built in?
 PLUGINS=$("$NODECACHE" -localip 127.0.0.1 -plugins 2>/dev/null)
