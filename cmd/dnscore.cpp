@@ -6,9 +6,11 @@
 #include "corefile/loader.hpp"
 #include "server/cli.hpp"
 #include "server/flags.hpp"
+#include "server/grpc.hpp"
 #include "server/runtime.hpp"
 
 int main(int argc, char** argv) {
+    dnscore::enable_grpc();  // grpc:// listeners (node-cache leaves gRPC out)
     dnscore::RuntimeOptions opts;
     dnscore::CoreFlags cf;
     dnscore::FlagSet flags("dnscore");

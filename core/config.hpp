@@ -20,6 +20,15 @@ namespace dnscore {
 
 class Host;  // the running process as plugins see it (core/host.hpp)
 
+// The `tls` plugin's certificate, key and CA as PEM text with its client-auth
+// policy (Go's ClientAuthType order: nocert, request, require,
+// verify_if_given, require_and_verify): grpc:// hands them to gRPC's own TLS,
+// which cannot take an OpenSSL context.
+struct TlsPem {
+    std::string cert, key, ca;
+    int client_auth = 0;
+};
+
 // One server block: its keys share the plugin instances.
 struct Block {
     std::string file;                 // Corefile the block came from
@@ -31,6 +40,7 @@ struct Block {
     // From the `tls` plugin: the server context (certificate, key, client
     // auth) for tls:// keys, built at setup on the control thread.
     std::shared_ptr<boost::asio::ssl::context> tls;
+    std::shared_ptr<const TlsPem> tls_pem;  // the same configuration as text (grpc://)
     std::vector<std::string> bind_hosts;  // from `bind`; empty = all addresses
     bool has_bind = false;                // `bind` present (may have excepted everything)
     std::vector<std::shared_ptr<Plugin>> plugins;  // chain, in directive order
@@ -60,6 +70,7 @@ struct Listener {
     // its blocks' `tls` configurations). nullptr = plain DNS over TCP, as
     // CoreDNS serves a tls:// block without the tls plugin.
     std::shared_ptr<boost::asio::ssl::context> tls;
+    std::shared_ptr<const TlsPem> tls_pem;  // grpc://: the same, as text; nullptr = no TLS
     std::vector<Site> sites;
     ZoneSet zones;  // the sites' zones, index i = sites[i]
     bool any_class = false;

@@ -114,7 +114,8 @@ void build_listeners(ServerSet& set) {
                 if (block->read_timeout.count()) it->read_timeout = block->read_timeout;
                 if (block->write_timeout.count()) it->write_timeout = block->write_timeout;
                 if (block->idle_timeout.count()) it->idle_timeout = block->idle_timeout;
-                if (transport == "tls" && !it->tls) it->tls = block->tls;
+                if ((transport == "tls" || transport == "https") && !it->tls) it->tls = block->tls;
+                if (transport == "grpc" && !it->tls_pem) it->tls_pem = block->tls_pem;
             }
         }
     }
@@ -148,9 +149,11 @@ std::shared_ptr<ServerSet> load(std::string_view text, const std::string& file,
                 throw ConfigError(std::string("error inspecting server blocks: ") + e.what());
             }
             for (const auto& za : zas) {
-                if (za.transport != "dns" && za.transport != "tls")
+                if (za.transport != "dns" && za.transport != "tls" && za.transport != "https" &&
+                    za.transport != "grpc")
                     throw ConfigError("error inspecting server blocks: transport '" + za.transport +
-                                      "' is not supported by dnscore (only dns:// and tls://): " + key);
+                                      "' is not supported by dnscore (only dns://, tls://, https:// and grpc://): " +
+                                      key);
                 if (block->transports.empty()) block->transport = za.transport;
                 block->transports.push_back(za.transport);
                 block->ports.push_back(za.port);

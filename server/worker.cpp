@@ -24,6 +24,8 @@
 #include "core/dns_metrics.hpp"
 #include "core/log.hpp"
 #include "server/buffer_pool.hpp"
+#include "server/doh.hpp"
+#include "server/grpc.hpp"
 #include "server/metrics.hpp"
 #include "server/runtime.hpp"
 
@@ -32,6 +34,8 @@ using asio::ip::tcp;
 using asio::ip::udp;
 
 namespace dnscore {
+
+GrpcListenerFactory grpc_listener_factory = nullptr;
 
 namespace {
 
@@ -275,12 +279,12 @@ private:
 using TcpConnection = StreamConnection<PlainStream>;
 using TlsConnection = StreamConnection<TlsStream>;
 
-class TcpListener : public std::enable_shared_from_this<TcpListener> {
+class TcpListener : public std::enable_shared_from_this<TcpListener>, public SpecSource {
 public:
-    TcpListener(Worker& w, const std::string& label, tcp::acceptor acc, bool tls)
-        : w_(w), label_(label), acc_(std::move(acc)), backoff_(acc_.get_executor()), tls_(tls) {}
+    TcpListener(Worker& w, const std::string& label, tcp::acceptor acc, bool tls, bool doh = false)
+        : w_(w), label_(label), acc_(std::move(acc)), backoff_(acc_.get_executor()), tls_(tls), doh_(doh) {}
     void set_spec(const Listener* spec) { spec_ = spec; }
-    const Listener* spec() const { return spec_; }
+    const Listener* spec() const override { return spec_; }
     const std::string& label() const { return label_; }
     void start() { accept(); }
     void close() {
@@ -311,6 +315,9 @@ private:
                     server::metrics::count_drop(w_.index(), server::metrics::TcpDrop::limit);
                     boost::system::error_code ignored;
                     sock.close(ignored);
+                } else if (doh_) {
+                    // https:// (server/doh.cpp); plain HTTP/1.1 without the tls plugin, as CoreDNS.
+                    start_doh_connection(w_, self, spec_ ? spec_->tls : nullptr, std::move(sock));
                 } else if (tls_ && spec_ && spec_->tls) {
                     // The current configuration's context: a reload with new
                     // certificates applies to connections accepted after it.
@@ -335,6 +342,7 @@ private:
     tcp::acceptor acc_;
     asio::steady_timer backoff_;
     bool tls_;  // a tls:// listener
+    bool doh_;  // an https:// listener
     const Listener* spec_ = nullptr;
 };
 
@@ -613,6 +621,7 @@ struct Worker::Impl {
     Loop io{1};
     std::vector<std::shared_ptr<UdpListener>> udp;
     std::vector<std::shared_ptr<TcpListener>> tcp;
+    std::vector<std::shared_ptr<GrpcListener>> grpc;  // worker 0 only: one gRPC server per grpc:// listener
     Query slot;
     std::unique_ptr<uint8_t[]> req_buf{new uint8_t[wire::kMaxMessage]};
     std::unique_ptr<uint8_t[]> resp_buf{new uint8_t[wire::kMaxMessage]};
@@ -670,6 +679,7 @@ void Worker::destroy_pending() {
     config_.reset();
     impl_->udp.clear();
     impl_->tcp.clear();
+    impl_->grpc.clear();
     impl_->io.destroy_pending();
 }
 
@@ -728,10 +738,20 @@ std::string Worker::open_listener(const Listener& l, const std::string& bound_po
         return acc;
     };
 
+    if (l.transport == "grpc") {
+        // One gRPC server for all workers (server/grpc.hpp): worker 0 owns
+        // it, the others only learn its port.
+        if (index() != 0) return bound_port;
+        if (!grpc_listener_factory) throw std::runtime_error("grpc:// is not available in this binary");
+        std::shared_ptr<GrpcListener> g = grpc_listener_factory(rt_, l, bound_port);
+        const std::string p = std::to_string(g->port());
+        asio::post(impl_->io, [this, g] { impl_->grpc.push_back(g); });
+        return p;
+    }
     udp::socket us(impl_->io);
     tcp::acceptor ta(impl_->io);
-    if (l.transport == "tls") {
-        // DNS over TLS: TCP only (CoreDNS's ServerTLS has no packet listener).
+    if (l.transport == "tls" || l.transport == "https") {
+        // DNS over TLS or HTTPS: TCP only (CoreDNS's ServerTLS and ServerHTTPS have no packet listener).
         try {
             ta = open_tcp(addr);
         } catch (const boost::system::system_error&) {
@@ -740,7 +760,8 @@ std::string Worker::open_listener(const Listener& l, const std::string& bound_po
             ta = open_tcp(addr);
         }
         port = ta.local_endpoint().port();
-        auto t = std::make_shared<TcpListener>(*this, l.label, std::move(ta), true);
+        auto t = std::make_shared<TcpListener>(*this, l.label, std::move(ta), l.transport == "tls",
+                                               l.transport == "https");
         asio::post(impl_->io, [this, t] { impl_->tcp.push_back(t); });
         return std::to_string(port);
     }
@@ -800,9 +821,15 @@ void Worker::apply(std::shared_ptr<const ServerSet> cfg) {
         tcp_keep.push_back(t);
     }
     impl_->tcp.swap(tcp_keep);
+    std::erase_if(impl_->grpc, [&](const std::shared_ptr<GrpcListener>& g) {
+        if (find(g->label())) return false;
+        g->close();
+        return true;
+    });
     impl_->started.clear();
     for (auto& u : impl_->udp) impl_->started.insert(u->label());
     for (auto& t : impl_->tcp) impl_->started.insert(t->label());  // tls:// has no UDP socket
+    for (auto& g : impl_->grpc) impl_->started.insert(g->label());
 }
 
 void Worker::discard_listener(const std::string& label) {
@@ -817,13 +844,20 @@ void Worker::discard_listener(const std::string& label) {
         t->close();
         return true;
     });
+    std::erase_if(impl_->grpc, [&](const std::shared_ptr<GrpcListener>& g) {
+        if (g->label() != label) return false;
+        g->close();
+        return true;
+    });
 }
 
 void Worker::close_listeners() {
     for (auto& u : impl_->udp) u->close();
     for (auto& t : impl_->tcp) t->close();
+    for (auto& g : impl_->grpc) g->close();
     impl_->udp.clear();
     impl_->tcp.clear();
+    impl_->grpc.clear();
 }
 
 void send_direct(Query& q, size_t len) { q.sink->send_reply(q.resp, len, q); }

@@ -140,6 +140,21 @@ std::shared_ptr<boost::asio::ssl::context> server_context(const std::string& cer
     return ctx;
 }
 
+void set_https_alpn(boost::asio::ssl::context& ctx) {
+    SSL_CTX_set_alpn_select_cb(
+        ctx.native_handle(),
+        [](SSL*, const unsigned char** out, unsigned char* outlen, const unsigned char* in, unsigned inlen,
+           void*) -> int {
+            static const unsigned char kProtos[] = {2, 'h', '2', 8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
+            unsigned char* sel = nullptr;
+            if (SSL_select_next_proto(&sel, outlen, kProtos, sizeof kProtos, in, inlen) != OPENSSL_NPN_NEGOTIATED)
+                return SSL_TLSEXT_ERR_ALERT_FATAL;
+            *out = sel;
+            return SSL_TLSEXT_ERR_OK;
+        },
+        nullptr);
+}
+
 }  // namespace tls
 
 // parseTLS of plugin/tls/tls.go. The double "plugin/tls: " of some errors is
@@ -166,6 +181,19 @@ void setup_tls(corefile::SetupContext& c) {
             else throw d.err("unknown authentication type '" + k + "'");
         }
         c.block.tls = tls::server_context(args[0], args[1], args.size() == 3 ? args[2] : "", auth);
+        for (const auto& t : c.block.transports) {
+            if (t != "grpc") continue;
+            // Read again only for grpc:// (server_context checked them above).
+            auto pem = std::make_shared<TlsPem>();
+            pem->cert = tls::read_or_throw(args[0], "plugin/tls: could not load TLS cert: ");
+            pem->key = tls::read_or_throw(args[1], "plugin/tls: could not load TLS cert: ");
+            if (args.size() == 3) pem->ca = tls::read_or_throw(args[2], "plugin/tls: error reading " + args[2] + ": ");
+            pem->client_auth = int(auth);
+            c.block.tls_pem = std::move(pem);
+            break;
+        }
+        for (const auto& t : c.block.transports)
+            if (t == "https") tls::set_https_alpn(*c.block.tls);
     }
 }
 

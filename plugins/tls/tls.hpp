@@ -21,4 +21,9 @@ enum class ClientAuth { nocert, request, require, verify_if_given, require_and_v
 std::shared_ptr<boost::asio::ssl::context> server_context(const std::string& cert, const std::string& key,
                                                           const std::string& ca, ClientAuth auth);
 
+// The server's ALPN protocols by transport, as CoreDNS sets NextProtos:
+// https "h2", "http/1.1" (server preference); tls none. A client offering
+// only other protocols fails the handshake (Go's "no application protocol").
+void set_https_alpn(boost::asio::ssl::context& ctx);
+
 }  // namespace dnscore::plugins::tls

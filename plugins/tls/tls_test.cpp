@@ -131,6 +131,24 @@ TEST_CASE("tls:// keys: default port 853, no tls plugin means plain TCP", "[tls]
     CHECK(load_error("tls://.:1053 {\n whoami\n}\n.:1053 {\n whoami\n}\n") == "");
     CHECK(load_error("tls://.:1053 {\n whoami\n}\ntls://.:1053 {\n whoami\n}\n") ==
           "cannot serve tls://.:1053 - it is already defined");
-    // Other schemes are still refused.
-    CHECK(load_error("https://. {\n whoami\n}\n").rfind("error inspecting server blocks: transport 'https'", 0) == 0);
+    // quic:// is still refused.
+    CHECK(load_error("quic://. {\n whoami\n}\n").rfind("error inspecting server blocks: transport 'quic'", 0) == 0);
+}
+
+TEST_CASE("https:// and grpc:// keys: port 443, the tls configuration as context (ALPN) or PEM text", "[tls]") {
+    auto set = load("https://example.org grpc://example.org {\n tls " + args() +
+                    " {\n  client_auth require\n }\n whoami\n}\nhttps://.:8443 grpc://.:9443 {\n whoami\n}\n");
+    REQUIRE(set->listeners.size() == 4);
+    CHECK(set->listeners[0].label == "https://:443");
+    CHECK(set->listeners[0].tls == set->blocks[0]->tls);
+    CHECK(set->listeners[1].label == "grpc://:443");
+    REQUIRE(set->listeners[1].tls_pem);
+    CHECK(set->listeners[1].tls_pem->cert.find("BEGIN CERTIFICATE") != std::string::npos);
+    CHECK(set->listeners[1].tls_pem->ca.find("BEGIN CERTIFICATE") != std::string::npos);
+    CHECK(set->listeners[1].tls_pem->client_auth == int(plugins::tls::ClientAuth::require));
+    // Without the tls plugin: clear text, as CoreDNS.
+    CHECK(set->listeners[2].label == "https://:8443");
+    CHECK(set->listeners[2].tls == nullptr);
+    CHECK(set->listeners[3].label == "grpc://:9443");
+    CHECK(set->listeners[3].tls_pem == nullptr);
 }
