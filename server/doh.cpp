@@ -41,6 +41,7 @@ namespace {
 constexpr size_t kMaxHeaderBytes = 16 * 1024;     // HTTP/1.1 request line + headers; HTTP/2 header list
 constexpr size_t kMaxBody = 65536;                // doh.toMsg's MaxBytesReader
 constexpr uint32_t kMaxStreams = 128;             // HTTP/2 concurrent streams (= DNS-over-TCP in-flight bound)
+constexpr size_t kMaxBodiesInProgress = 256 * 1024;  // HTTP/2 request bodies held at once per connection
 constexpr size_t kPauseQueued = 64 * 1024;        // stop reading past this many unsent bytes
 constexpr size_t kMaxQueued = 1024 * 1024;        // close past this many
 constexpr size_t kReadChunk = 16 * 1024;
@@ -273,6 +274,7 @@ private:
         timer_.cancel();
         wake_.cancel();
         streams_.clear();
+        body_bytes_ = 0;
         if (!writing_) {
             std::string().swap(out_);
             std::string().swap(sending_);
@@ -646,6 +648,7 @@ private:
                 if (it == self(u)->streams_.end()) return 0;
                 const std::string_view n(reinterpret_cast<const char*>(name), namelen);
                 const std::string_view v(reinterpret_cast<const char*>(value), valuelen);
+                if (valuelen > kMaxHeaderBytes) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;  // resets the stream
                 if (n == ":method") it->second.method.assign(v);
                 else if (n == ":path") it->second.path.assign(v);
                 return 0;
@@ -655,12 +658,16 @@ private:
                 auto it = self(u)->streams_.find(stream);
                 if (it == self(u)->streams_.end()) return 0;
                 H2Stream& s = it->second;
-                if (s.too_large || s.body.size() + len > kMaxBody) {
+                auto& held = self(u)->body_bytes_;
+                if (s.too_large || s.body.size() + len > kMaxBody || held + len > kMaxBodiesInProgress) {
+                    // Answered 400 "http: request body too large" at its end.
                     s.too_large = true;
+                    held -= s.body.size();
                     std::vector<uint8_t>().swap(s.body);
                     return 0;
                 }
                 s.body.insert(s.body.end(), data, data + len);
+                held += len;
                 return 0;
             });
         nghttp2_session_callbacks_set_on_frame_recv_callback(
@@ -675,13 +682,17 @@ private:
                     // once and the response reuses the stream entry.
                     const std::string method = std::move(it->second.method), path = std::move(it->second.path);
                     const std::vector<uint8_t> body = std::move(it->second.body);
+                    c->body_bytes_ -= body.size();
                     c->serve(f->hd.stream_id, method, path, body, it->second.too_large);
                 }
                 return 0;
             });
         nghttp2_session_callbacks_set_on_stream_close_callback(
             cbs, [](nghttp2_session*, int32_t stream, uint32_t, void* u) -> int {
-                self(u)->streams_.erase(stream);
+                auto it = self(u)->streams_.find(stream);
+                if (it == self(u)->streams_.end()) return 0;
+                self(u)->body_bytes_ -= it->second.body.size();  // reset before its end
+                self(u)->streams_.erase(it);
                 return 0;
             });
         nghttp2_option* opt = nullptr;
@@ -740,6 +751,7 @@ private:
     nghttp2_session* h2_ = nullptr;
     bool in_recv_ = false;
     std::map<int32_t, H2Stream> streams_;
+    size_t body_bytes_ = 0;  // request body bytes held by streams_
     Endpoint client_, local_;
 };
 

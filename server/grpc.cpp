@@ -97,7 +97,8 @@ private:
 
 class Service final : public coredns::dns::DnsService::CallbackService {
 public:
-    Service(Runtime& rt, std::string label, Endpoint local) : rt_(rt), label_(std::move(label)), local_(local) {}
+    Service(Runtime& rt, std::string label, Endpoint local)
+        : rt_(rt), label_(std::make_shared<const std::string>(std::move(label))), local_(local) {}
     // The port gRPC bound, known only after the server started.
     void set_port(int port) { port_net_.store(htons(uint16_t(port)), std::memory_order_release); }
 
@@ -129,7 +130,7 @@ public:
         const uint16_t port_net = port_net_.load(std::memory_order_acquire);
         if (local.addr.ss_family == AF_INET) reinterpret_cast<sockaddr_in*>(&local.addr)->sin_port = port_net;
         else reinterpret_cast<sockaddr_in6*>(&local.addr)->sin6_port = port_net;
-        boost::asio::post(w.io(), [&w, sink, bytes = msg, client, local, label = &label_] {
+        boost::asio::post(w.io(), [&w, sink, bytes = msg, client, local, label = label_] {
             const Listener* spec = nullptr;
             if (const auto& cfg = w.config())
                 for (const auto& l : cfg->listeners)
@@ -153,7 +154,9 @@ public:
 
 private:
     Runtime& rt_;
-    std::string label_;
+    // Shared with the queries posted to workers: they may run after this
+    // listener is gone.
+    std::shared_ptr<const std::string> label_;
     Endpoint local_;  // without its port
     std::atomic<uint16_t> port_net_{0};
     std::atomic<size_t> next_{0};

@@ -3,7 +3,11 @@
 // CoreDNS's status codes for bad requests, Cache-Control from the minimal
 // TTL, coredns_dns_https_responses_total and the proto label, client_auth,
 // and https:// without the tls plugin (plain HTTP/1.1, as CoreDNS).
+#include <poll.h>
+#include <sys/socket.h>
 #include <unistd.h>
+
+#include <chrono>
 
 #include <cstdio>
 #include <fstream>
@@ -226,4 +230,51 @@ TEST_CASE("doh e2e: https:// without the tls plugin serves plain HTTP/1.1, as Co
                                std::to_string(srv.port()) + "/dns-query?dns=" + base64url(q) + "' 'http://127.0.0.1:" +
                                std::to_string(srv.port()) + "/dns-query?dns=" + base64url(q) + "'");
     CHECK(two == "200 1\n200 0\n");
+}
+
+TEST_CASE("doh e2e: the timeouts plugin's read and idle timeouts close silent and idle connections", "[doh][e2e]") {
+    using Clock = std::chrono::steady_clock;
+    testing::ServerProcess srv(doh_corefile(server_tls(), " timeouts {\n  read 1s\n  idle 2s\n }\n"));
+    REQUIRE(srv.started());
+    // Connections that never send a ClientHello: closed at the read timeout.
+    std::vector<int> silent;
+    for (int i = 0; i < 20; ++i) silent.push_back(testing::tcp_connect(srv.port()));
+    const auto t0 = Clock::now();
+    CHECK(has(kdig_https(srv.port(), "", "a.doh.test A"), "192.0.2.7"));  // served meanwhile
+    for (int fd : silent) {
+        REQUIRE(fd >= 0);
+        pollfd p{fd, POLLIN, 0};
+        const int left = int(5000 - std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count());
+        REQUIRE(::poll(&p, 1, std::max(left, 0)) == 1);
+        char b;
+        CHECK(::recv(fd, &b, 1, 0) <= 0);
+        ::close(fd);
+    }
+    CHECK(std::chrono::duration<double>(Clock::now() - t0).count() < 4.0);
+}
+
+TEST_CASE("doh e2e: an idle HTTP/1.1 keep-alive connection is closed after the idle timeout", "[doh][e2e]") {
+    using Clock = std::chrono::steady_clock;
+    testing::ServerProcess srv(doh_corefile("", " timeouts {\n  idle 1s\n }\n"));
+    REQUIRE(srv.started());
+    const int fd = testing::tcp_connect(srv.port());
+    REQUIRE(fd >= 0);
+    const Bytes q = testing::make_query("a.doh.test.", "A", {.id = 0});
+    const std::string req = "GET /dns-query?dns=" + base64url(q) + " HTTP/1.1\r\nHost: x\r\n\r\n";
+    REQUIRE(::send(fd, req.data(), req.size(), 0) == ssize_t(req.size()));
+    std::string got;
+    char buf[4096];
+    const auto t0 = Clock::now();
+    for (;;) {
+        pollfd p{fd, POLLIN, 0};
+        if (::poll(&p, 1, 5000) != 1) break;
+        const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+        if (n <= 0) break;  // closed by the server
+        got.append(buf, size_t(n));
+    }
+    const double took = std::chrono::duration<double>(Clock::now() - t0).count();
+    INFO(got);
+    CHECK(got.rfind("HTTP/1.1 200 OK\r\n", 0) == 0);
+    CHECK(took < 4.0);  // the idle timeout (1 s), not the 5 s poll limit
+    ::close(fd);
 }
