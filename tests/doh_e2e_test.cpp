@@ -4,10 +4,13 @@
 // TTL, coredns_dns_https_responses_total and the proto label, client_auth,
 // and https:// without the tls plugin (plain HTTP/1.1, as CoreDNS).
 #include <poll.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <functional>
+#include <thread>
 
 #include <cstdio>
 #include <fstream>
@@ -277,4 +280,46 @@ TEST_CASE("doh e2e: an idle HTTP/1.1 keep-alive connection is closed after the i
     CHECK(got.rfind("HTTP/1.1 200 OK\r\n", 0) == 0);
     CHECK(took < 4.0);  // the idle timeout (1 s), not the 5 s poll limit
     ::close(fd);
+}
+
+TEST_CASE("doh e2e: a reload that changes the certificate applies to new connections", "[doh][e2e]") {
+    const auto& c = certs();
+    testing::ServerProcess srv(doh_corefile(server_tls()));
+    REQUIRE(srv.started());
+    CHECK(has(kdig_https(srv.port(), "", "a.doh.test A"), "192.0.2.7"));
+    std::ofstream(srv.dir() + "/Corefile") << doh_corefile(c.path("other-server.pem") + " " + c.path("other-server.key"));
+    REQUIRE(::kill(srv.pid(), SIGUSR1) == 0);
+    bool reloaded = false;
+    for (int i = 0; i < 200 && !reloaded; ++i) {
+        reloaded = has(srv.out(), "[INFO] Reloading complete");
+        if (!reloaded) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    REQUIRE(reloaded);
+    const std::string other = sh("kdig @127.0.0.1 -p " + std::to_string(srv.port()) + " +https +tls-ca=" +
+                                 c.path("other-ca.pem") + " +tls-hostname=dot.test +time=3 +retry=0 a.doh.test A");
+    INFO(other);
+    CHECK(has(other, "192.0.2.7"));
+    CHECK(!has(kdig_https(srv.port(), "", "a.doh.test A"), "status: NOERROR"));
+}
+
+TEST_CASE("doh e2e: h2load multiplexes 64 streams per connection, every request answered", "[doh][e2e]") {
+    if (sh("command -v h2load").empty()) {
+        WARN("SKIP: h2load not installed (Debian package nghttp2-client)");
+        return;
+    }
+    testing::ServerProcess srv(doh_corefile(server_tls()));
+    REQUIRE(srv.started());
+    const Bytes q = testing::make_query("a.doh.test.", "A", {.id = 0});
+    const std::string url = "https://127.0.0.1:" + std::to_string(srv.port()) + "/dns-query";
+    const std::string get = sh("h2load -n 4000 -c 4 -m 64 '" + url + "?dns=" + base64url(q) + "'");
+    INFO(get);
+    CHECK(has(get, "4000 succeeded, 0 failed, 0 errored, 0 timeout"));
+    CHECK(has(get, "status codes: 4000 2xx, 0 3xx, 0 4xx, 0 5xx"));
+    // More streams asked for than the server allows (128): still all answered.
+    const std::string post = sh("h2load -n 2000 -c 1 -m 200 -d " + write_query_file(q) + " '" + url + "'");
+    INFO(post);
+    CHECK(has(post, "status codes: 2000 2xx, 0 3xx, 0 4xx, 0 5xx"));
+    const std::string h1 = sh("h2load --h1 -n 1000 -c 4 '" + url + "?dns=" + base64url(q) + "'");
+    INFO(h1);
+    CHECK(has(h1, "status codes: 1000 2xx, 0 3xx, 0 4xx, 0 5xx"));
 }

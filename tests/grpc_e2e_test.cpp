@@ -3,6 +3,10 @@
 // TLS, client_auth, CoreDNS's error for a message it cannot unpack, the
 // banner and the proto/server labels.
 #include <grpcpp/grpcpp.h>
+#include <signal.h>
+
+#include <chrono>
+#include <fstream>
 
 #include <string>
 #include <thread>
@@ -157,4 +161,36 @@ TEST_CASE("grpc e2e: TLS from the tls plugin, client_auth require_and_verify", "
         CHECK(foreign.query(testing::make_query("a.grpc.test.", "A"), &st).empty());
         CHECK(!st.ok());
     }
+}
+
+TEST_CASE("grpc e2e: a reload keeps the gRPC listener with the new chain, or closes it when removed", "[grpc][e2e]") {
+    testing::ServerProcess srv(grpc_corefile(""));
+    REQUIRE(srv.started());
+    Client c(srv.port(), false);
+    REQUIRE(has(testing::section(c.query(testing::make_query("a.grpc.test.", "A")), 1).at(0), "192.0.2.9"));
+    auto reload = [&](const std::string& corefile, int nth) {
+        std::ofstream(srv.dir() + "/Corefile") << corefile;
+        REQUIRE(::kill(srv.pid(), SIGUSR1) == 0);
+        for (int i = 0; i < 200; ++i) {
+            size_t n = 0;
+            const std::string out = srv.out();
+            for (size_t p = out.find("Reloading complete"); p != std::string::npos; p = out.find("Reloading complete", p + 1))
+                ++n;
+            if (int(n) >= nth) return;
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        }
+        FAIL("no reload");
+    };
+    // Same listener (grpc://.:0 keeps its bound port), new answers.
+    reload("grpc://.:0 {\n bind 127.0.0.1\n hosts {\n  192.0.2.99 a.grpc.test\n }\n}\n", 1);
+    const Bytes r = c.query(testing::make_query("a.grpc.test.", "A"));
+    REQUIRE(r.size() > 12);
+    CHECK(has(testing::section(r, 1).at(0), "192.0.2.99"));
+    // The listener removed: its port stops answering.
+    reload(".:0 {\n bind 127.0.0.1\n whoami\n}\n", 2);
+    grpc::Status st;
+    Client again(srv.port(), false);
+    CHECK(again.query(testing::make_query("a.grpc.test.", "A"), &st).empty());
+    CHECK(!st.ok());
+    CHECK(srv.alive());
 }
