@@ -191,6 +191,15 @@ TEST_CASE("doh e2e: bad requests get CoreDNS's status codes and texts", "[doh][e
         CHECK(has(put, "method not allowed: PUT"));
         auto short_msg = curl(srv.port(), true, version, "/dns-query?dns=AAAA");
         CHECK(has(short_msg, status + "400"));
+        CHECK(has(short_msg, "dns: overflow unpacking uint16"));
+        // A response (QR set) is dropped by the request checks: nothing
+        // written, RFC 8484's 500 with CoreDNS's text.
+        Bytes response = q;
+        response[2] |= 0x80;
+        auto dropped = curl(srv.port(), true, version, "/dns-query?dns=" + base64url(response));
+        INFO(dropped);
+        CHECK(has(dropped, status + "500"));
+        CHECK(has(dropped, "BODY:\nNo response\n"));
     }
     const std::string m = scrape(srv);
     INFO(m);
@@ -198,6 +207,8 @@ TEST_CASE("doh e2e: bad requests get CoreDNS's status codes and texts", "[doh][e
           2);
     CHECK(testing::metric_value(m, "coredns_dns_https_responses_total{server=\"https://127.0.0.1:0\",status=\"400\"}") ==
           10);
+    CHECK(testing::metric_value(m, "coredns_dns_https_responses_total{server=\"https://127.0.0.1:0\",status=\"500\"}") ==
+          2);
     // The server still answers afterwards.
     CHECK(has(kdig_https(srv.port(), "", "a.doh.test A"), "192.0.2.7"));
 }
