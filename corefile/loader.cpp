@@ -115,10 +115,14 @@ void build_listeners(ServerSet& set) {
                 if (block->write_timeout.count()) it->write_timeout = block->write_timeout;
                 if (block->idle_timeout.count()) it->idle_timeout = block->idle_timeout;
                 if ((transport == "tls" || transport == "https") && !it->tls) it->tls = block->tls;
-                if (transport == "grpc" && !it->tls_pem) it->tls_pem = block->tls_pem;
+                if ((transport == "grpc" || transport == "quic") && !it->tls_pem) it->tls_pem = block->tls_pem;
             }
         }
     }
+    // QUIC has no clear-text mode: CoreDNS's quic.Listen fails without the
+    // tls plugin's configuration, with quic-go's text.
+    for (const auto& l : set.listeners)
+        if (l.transport == "quic" && !l.tls_pem) throw ConfigError("quic: tls.Config not set");
 }
 
 }  // namespace
@@ -150,9 +154,10 @@ std::shared_ptr<ServerSet> load(std::string_view text, const std::string& file,
             }
             for (const auto& za : zas) {
                 if (za.transport != "dns" && za.transport != "tls" && za.transport != "https" &&
-                    za.transport != "grpc")
+                    za.transport != "grpc" && za.transport != "quic")
                     throw ConfigError("error inspecting server blocks: transport '" + za.transport +
-                                      "' is not supported by dnscore (only dns://, tls://, https:// and grpc://): " +
+                                      "' is not supported by dnscore (only dns://, tls://, https://, grpc:// and "
+                                      "quic://): " +
                                       key);
                 if (block->transports.empty()) block->transport = za.transport;
                 block->transports.push_back(za.transport);

@@ -50,7 +50,7 @@ TEST_CASE("keys are normalised and every key shares the block's plugins", "[load
 TEST_CASE("loader errors carry CoreDNS's wording", "[loader]") {
     CHECK(load_error(".:1053 {\n foo\n}\n") == "Corefile:2 - Error during parsing: Unknown directive 'foo'");
     CHECK(load_error(":53 {\n whoami\n}\n") == "error inspecting server blocks: zone is not a valid domain name: ");
-    CHECK(load_error("quic://.:853 {\n whoami\n}\n").rfind("error inspecting server blocks: transport 'quic'", 0) == 0);
+    CHECK(load_error("quic://.:853 {\n whoami\n}\n") == "quic: tls.Config not set");
     CHECK(load_error("https3://.:443 {\n whoami\n}\n").rfind("error inspecting server blocks: transport 'https3'", 0) ==
           0);
     CHECK(load_error(".:1053 {\n whoami extra\n}\n") ==

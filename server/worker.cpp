@@ -25,6 +25,7 @@
 #include "core/log.hpp"
 #include "server/buffer_pool.hpp"
 #include "server/doh.hpp"
+#include "server/doq.hpp"
 #include "server/grpc.hpp"
 #include "server/metrics.hpp"
 #include "server/runtime.hpp"
@@ -36,6 +37,7 @@ using asio::ip::udp;
 namespace dnscore {
 
 GrpcListenerFactory grpc_listener_factory = nullptr;
+DoqListenerFactory doq_listener_factory = nullptr;
 
 namespace {
 
@@ -622,6 +624,7 @@ struct Worker::Impl {
     std::vector<std::shared_ptr<UdpListener>> udp;
     std::vector<std::shared_ptr<TcpListener>> tcp;
     std::vector<std::shared_ptr<GrpcListener>> grpc;  // worker 0 only: one gRPC server per grpc:// listener
+    std::vector<std::shared_ptr<DoqListener>> quic;   // quic:// (server/doq.cpp)
     Query slot;
     std::unique_ptr<uint8_t[]> req_buf{new uint8_t[wire::kMaxMessage]};
     std::unique_ptr<uint8_t[]> resp_buf{new uint8_t[wire::kMaxMessage]};
@@ -680,6 +683,7 @@ void Worker::destroy_pending() {
     impl_->udp.clear();
     impl_->tcp.clear();
     impl_->grpc.clear();
+    impl_->quic.clear();
     impl_->io.destroy_pending();
 }
 
@@ -774,6 +778,13 @@ std::string Worker::open_listener(const Listener& l, const std::string& bound_po
         us = open_udp(addr);
     }
     port = us.local_endpoint().port();  // port 0 (tests): every socket takes the first one's
+    if (l.transport == "quic") {
+        // DNS over QUIC: UDP only, one DoqListener per worker (server/doq.hpp).
+        if (!doq_listener_factory) throw std::runtime_error("quic:// is not available in this binary");
+        auto d = doq_listener_factory(*this, l.label, std::move(us));
+        asio::post(impl_->io, [this, d] { impl_->quic.push_back(d); });
+        return std::to_string(port);
+    }
     ta = open_tcp(addr);
     auto u = std::make_shared<UdpListener>(*this, l.label, std::move(us), wildcard);
     auto t = std::make_shared<TcpListener>(*this, l.label, std::move(ta), false);
@@ -826,10 +837,22 @@ void Worker::apply(std::shared_ptr<const ServerSet> cfg) {
         g->close();
         return true;
     });
+    std::erase_if(impl_->quic, [&](const std::shared_ptr<DoqListener>& d) {
+        const Listener* spec = find(d->label());
+        if (!spec) {
+            d->close();
+            return true;
+        }
+        const bool fresh = !impl_->started.count(d->label());
+        d->set_spec(spec);
+        if (fresh) d->start();
+        return false;
+    });
     impl_->started.clear();
     for (auto& u : impl_->udp) impl_->started.insert(u->label());
     for (auto& t : impl_->tcp) impl_->started.insert(t->label());  // tls:// has no UDP socket
     for (auto& g : impl_->grpc) impl_->started.insert(g->label());
+    for (auto& d : impl_->quic) impl_->started.insert(d->label());
 }
 
 void Worker::discard_listener(const std::string& label) {
@@ -849,15 +872,22 @@ void Worker::discard_listener(const std::string& label) {
         g->close();
         return true;
     });
+    std::erase_if(impl_->quic, [&](const std::shared_ptr<DoqListener>& d) {
+        if (d->label() != label) return false;
+        d->close();
+        return true;
+    });
 }
 
 void Worker::close_listeners() {
     for (auto& u : impl_->udp) u->close();
     for (auto& t : impl_->tcp) t->close();
     for (auto& g : impl_->grpc) g->close();
+    for (auto& d : impl_->quic) d->close();
     impl_->udp.clear();
     impl_->tcp.clear();
     impl_->grpc.clear();
+    impl_->quic.clear();
 }
 
 void send_direct(Query& q, size_t len) { q.sink->send_reply(q.resp, len, q); }

@@ -182,8 +182,9 @@ void setup_tls(corefile::SetupContext& c) {
         }
         c.block.tls = tls::server_context(args[0], args[1], args.size() == 3 ? args[2] : "", auth);
         for (const auto& t : c.block.transports) {
-            if (t != "grpc") continue;
-            // Read again only for grpc:// (server_context checked them above).
+            if (t != "grpc" && t != "quic") continue;
+            // Read again only for grpc:// and quic:// (gRPC's and GnuTLS's
+            // own TLS; server_context checked the files above).
             auto pem = std::make_shared<TlsPem>();
             pem->cert = tls::read_or_throw(args[0], "plugin/tls: could not load TLS cert: ");
             pem->key = tls::read_or_throw(args[1], "plugin/tls: could not load TLS cert: ");

@@ -131,11 +131,20 @@ TEST_CASE("tls:// keys: default port 853, no tls plugin means plain TCP", "[tls]
     CHECK(load_error("tls://.:1053 {\n whoami\n}\n.:1053 {\n whoami\n}\n") == "");
     CHECK(load_error("tls://.:1053 {\n whoami\n}\ntls://.:1053 {\n whoami\n}\n") ==
           "cannot serve tls://.:1053 - it is already defined");
-    // quic:// is still refused.
-    CHECK(load_error("quic://. {\n whoami\n}\n").rfind("error inspecting server blocks: transport 'quic'", 0) == 0);
+    // https3:// is still refused.
+    CHECK(load_error("https3://. {\n whoami\n}\n").rfind("error inspecting server blocks: transport 'https3'", 0) ==
+          0);
 }
 
-TEST_CASE("https:// and grpc:// keys: port 443, the tls configuration as context (ALPN) or PEM text", "[tls]") {
+TEST_CASE("https://, grpc:// and quic:// keys: ports 443/443/853, the tls configuration as context or PEM text",
+          "[tls]") {
+    auto quic = load("quic://example.org {\n tls " + args() + "\n whoami\n}\n");
+    REQUIRE(quic->listeners.size() == 1);
+    CHECK(quic->listeners[0].label == "quic://:853");
+    REQUIRE(quic->listeners[0].tls_pem);
+    CHECK(quic->listeners[0].tls_pem->key.find("PRIVATE KEY") != std::string::npos);
+    // QUIC has no clear text: quic-go's error, as CoreDNS reports it.
+    CHECK(load_error("quic://example.org {\n whoami\n}\n") == "quic: tls.Config not set");
     auto set = load("https://example.org grpc://example.org {\n tls " + args() +
                     " {\n  client_auth require\n }\n whoami\n}\nhttps://.:8443 grpc://.:9443 {\n whoami\n}\n");
     REQUIRE(set->listeners.size() == 4);
