@@ -50,7 +50,8 @@ ngtcp2_tstamp now_ns() {
 
 class DoqClient {
 public:
-    DoqClient(uint16_t port, const std::string& cert = "", const std::string& key = "") {
+    DoqClient(uint16_t port, const std::string& cert = "", const std::string& key = "",
+              const std::string& ca = certs().path("ca.pem")) {
         fd_ = ::socket(AF_INET, SOCK_DGRAM, 0);
         remote_ = testing::loopback(port);
         if (::connect(fd_, reinterpret_cast<sockaddr*>(&remote_), sizeof remote_) != 0) return;
@@ -58,7 +59,7 @@ public:
         ::getsockname(fd_, reinterpret_cast<sockaddr*>(&local_), &len);
 
         gnutls_certificate_allocate_credentials(&cred_);
-        gnutls_certificate_set_x509_trust_file(cred_, certs().path("ca.pem").c_str(), GNUTLS_X509_FMT_PEM);
+        gnutls_certificate_set_x509_trust_file(cred_, ca.c_str(), GNUTLS_X509_FMT_PEM);
         if (!cert.empty()) gnutls_certificate_set_x509_key_file(cred_, cert.c_str(), key.c_str(), GNUTLS_X509_FMT_PEM);
         gnutls_init(&session_, GNUTLS_CLIENT | GNUTLS_ENABLE_EARLY_DATA | GNUTLS_NO_END_OF_EARLY_DATA);
         gnutls_priority_set_direct(session_,
@@ -353,4 +354,27 @@ TEST_CASE("doq e2e: client_auth require_and_verify; quic:// without tls is CoreD
     testing::ServerProcess bad(doq_corefile(""));
     CHECK(!bad.started());
     CHECK(has(bad.err() + bad.out(), "quic: tls.Config not set"));
+}
+
+TEST_CASE("doq e2e: a reload that changes the certificate applies to new connections", "[doq][e2e]") {
+    const auto& c = certs();
+    testing::ServerProcess srv(doq_corefile(server_tls()));
+    REQUIRE(srv.started());
+    DoqClient before(srv.port());
+    REQUIRE(before.handshake());
+    std::ofstream(srv.dir() + "/Corefile") << doq_corefile(c.path("other-server.pem") + " " + c.path("other-server.key"));
+    REQUIRE(::kill(srv.pid(), SIGUSR1) == 0);
+    bool reloaded = false;
+    for (int i = 0; i < 200 && !reloaded; ++i) {
+        reloaded = has(srv.out(), "[INFO] Reloading complete");
+        if (!reloaded) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    REQUIRE(reloaded);
+    DoqClient other(srv.port(), "", "", c.path("other-ca.pem"));
+    REQUIRE(other.handshake());
+    CHECK(other.exchange(query("a.doq.test.")).size() > 12);
+    DoqClient old_ca(srv.port());
+    CHECK(!old_ca.handshake(2000));
+    // The connection made before the reload keeps working.
+    CHECK(before.exchange(query("a.doq.test.")).size() > 12);
 }
