@@ -54,19 +54,21 @@ private:
 };
 
 // The exchanges waiting on one UDP socket, by upstream message ID: at most
-// N at once (a socket carries at most N exchanges in its life), IDs unique
-// among those waiting so a reply names exactly one of them.
+// N (<= 64) at once (a socket carries at most N exchanges in its life), IDs
+// unique among those waiting so a reply names exactly one of them. A bit
+// mask of the used slots keeps lookups to the few waiting.
 template <class T, size_t N>
 class PendingIds {
+    static_assert(N > 0 && N <= 64, "one bit per slot");
+
 public:
     // Adds `t` under `id`; false if `id` is waiting already or the table is full.
     bool add(uint16_t id, T* t) {
-        if (count_ == N || find(id) != N) return false;
-        size_t i = 0;
-        while (who_[i]) ++i;
+        if (used_ == kAll || find(id) != N) return false;
+        const size_t i = size_t(__builtin_ctzll(~used_));
         ids_[i] = id;
         who_[i] = t;
-        ++count_;
+        used_ |= uint64_t(1) << i;
         return true;
     }
     bool contains(uint16_t id) const { return find(id) != N; }
@@ -74,41 +76,38 @@ public:
     T* take(uint16_t id) {
         const size_t i = find(id);
         if (i == N) return nullptr;
-        T* t = who_[i];
-        who_[i] = nullptr;
-        --count_;
-        return t;
+        used_ &= ~(uint64_t(1) << i);
+        return who_[i];
     }
     // Removes `t` waiting under `id` (a timeout); false if it was not there.
     bool remove(uint16_t id, const T* t) {
         const size_t i = find(id);
         if (i == N || who_[i] != t) return false;
-        who_[i] = nullptr;
-        --count_;
+        used_ &= ~(uint64_t(1) << i);
         return true;
     }
     // Removes and returns any one waiting exchange, or nullptr when empty.
     T* take_any() {
-        for (size_t i = 0; i < N && count_; ++i)
-            if (T* t = who_[i]) {
-                who_[i] = nullptr;
-                --count_;
-                return t;
-            }
-        return nullptr;
+        if (!used_) return nullptr;
+        const size_t i = size_t(__builtin_ctzll(used_));
+        used_ &= ~(uint64_t(1) << i);
+        return who_[i];
     }
-    size_t size() const { return count_; }
-    bool empty() const { return count_ == 0; }
+    size_t size() const { return size_t(__builtin_popcountll(used_)); }
+    bool empty() const { return used_ == 0; }
 
 private:
+    static constexpr uint64_t kAll = N == 64 ? ~uint64_t(0) : (uint64_t(1) << N) - 1;
     size_t find(uint16_t id) const {
-        for (size_t i = 0; i < N; ++i)
-            if (who_[i] && ids_[i] == id) return i;
+        for (uint64_t m = used_; m; m &= m - 1) {
+            const size_t i = size_t(__builtin_ctzll(m));
+            if (ids_[i] == id) return i;
+        }
         return N;
     }
     std::array<uint16_t, N> ids_{};
     std::array<T*, N> who_{};
-    size_t count_ = 0;
+    uint64_t used_ = 0;
 };
 
 }  // namespace dnscore::plugins::forward

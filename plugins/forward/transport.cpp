@@ -372,7 +372,14 @@ void udp_read(std::weak_ptr<Core> wcore, WorkerState* wsp, size_t ui, UdpSock* s
     WorkerState& ws = *wsp;
     s->reading = false;
     const int fd = s->sock.native_handle();
-    for (int k = 0; k < 64 && s->gen == gen && s->sock.is_open(); ++k) {
+    bool matched_last = false;
+    int k = 0;
+    for (; k < 64 && s->gen == gen && s->sock.is_open(); ++k) {
+        // Epoll here is edge-triggered, so reading normally goes on to
+        // EAGAIN; once the last waiting exchange got its reply the extra
+        // recv is skipped (whatever else arrived is read at the next wake).
+        if (matched_last && s->pending.empty()) break;
+        matched_last = false;
         const ssize_t got = ::recv(fd, ws.rbuf.get(), wire::kMaxMessage, MSG_DONTWAIT);
         if (got < 0) {
             if (errno == EINTR) continue;
@@ -385,9 +392,9 @@ void udp_read(std::weak_ptr<Core> wcore, WorkerState* wsp, size_t ui, UdpSock* s
         if (n < wire::kHeaderLen) continue;
         Exchange* ex = s->pending.take(wire::id(ws.rbuf.get()));
         if (!ex) continue;
+        matched_last = true;
         ws.wheel.cancel(*ex);
         ex->sock = nullptr;
-        s->used = Clock::now();
         Outcome r;
         OwnedQuery& q = *ex->q;
         n = std::min(n, q.resp_cap);
@@ -406,7 +413,15 @@ void udp_read(std::weak_ptr<Core> wcore, WorkerState* wsp, size_t ui, UdpSock* s
         if (s->retired && s->pending.empty()) udp_close(ws, *s);
         try_done(*core, ws, *ex, std::move(r));
     }
-    if (s->gen == gen && s->sock.is_open()) udp_arm_read(*core, ws, ui, *s);
+    if (s->gen != gen || !s->sock.is_open()) return;
+    if (k == 64) {
+        // More may be queued and no new edge would come: read on after
+        // whatever else is ready on this worker.
+        s->reading = true;
+        asio::post(ws.io, [wcore, wsp, ui, s, gen] { udp_read(wcore, wsp, ui, s, gen); });
+        return;
+    }
+    udp_arm_read(*core, ws, ui, *s);
 }
 
 UdpSock* udp_open(Core& core, WorkerState& ws, size_t ui, std::string& err) {
