@@ -497,8 +497,8 @@ bool udp_start(Core& core, WorkerState& ws, Exchange& ex, std::string& err) {
         err = "write udp " + conn_text(s->sock) + ": write: " + net_error_text(ec);
         // An ICMP error taken by this send is the socket's: the exchanges
         // waiting on it fail with it as their read would have.
-        if (ec == asio::error::connection_refused || ec == asio::error::host_unreachable ||
-            ec == asio::error::network_unreachable || ec == asio::error::host_down)
+        const int e = ec.value();
+        if (e == ECONNREFUSED || e == EHOSTUNREACH || e == ENETUNREACH || e == EHOSTDOWN)
             udp_fail_socket(core, ws, ex.ui, *s, "read udp " + conn_text(s->sock) + ": read: " + net_error_text(ec));
         return false;
     }
