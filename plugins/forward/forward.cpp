@@ -94,7 +94,7 @@ metrics::Families& metrics::families() {
 void metrics::export_own_families() {
     // Not a CoreDNS family, so not shown from the start like CoreDNS's: a
     // scrape without forward configured matches CoreDNS's exactly.
-    static const bool done = (export_families({&families().singleflight_shared}), true);
+    static const bool done = (export_families({&families().singleflight_shared, &families().shed}), true);
     (void)done;
 }
 
@@ -225,15 +225,25 @@ bool next_is_forward(const Query& q) {
     return next && next->name() == kName;
 }
 
+// Gives back what the record counted against the in-flight bounds.
+void uncount(Exchange& ex) {
+    if (ex.client_bucket >= 0) ex.core->client_pending[size_t(ex.client_bucket)].fetch_sub(1, std::memory_order_relaxed);
+    if (ex.holds_pending) ex.core->pending.fetch_sub(1, std::memory_order_relaxed);
+    ex.client_bucket = -1;
+    ex.holds_pending = false;
+}
+
 // The leader is done: every follower gets its outcome, then all go on
 // through the chain (followers first, in arrival order, as before).
 void finish(WorkerState& ws, Exchange& ex, Step step, bool mismatch) {
     ws.flights.erase(ex);
+    uncount(ex);
     std::unique_ptr<OwnedQuery> q = std::move(ex.q);
     Exchange* f = ex.followers;
     ws.exchanges.release(&ex);
     while (f) {
         Exchange* after = f->follower_next;
+        uncount(*f);
         std::unique_ptr<OwnedQuery> fq = std::move(f->q);
         ws.exchanges.release(f);
         share_outcome(*q, step, mismatch, *fq);
@@ -424,6 +434,11 @@ void try_done(Core& core, WorkerState& ws, Exchange& ex, Outcome r) {
 Forward::Forward(Options opts, bool /*validate_only*/) : core_(std::make_shared<Core>()) {
     core_->self = core_;
     core_->opts = std::move(opts);
+    if (core_->opts.max_pending_per_client > 0) {
+        core_->client_pending.reset(new std::atomic<uint32_t>[Core::kClientBuckets]);
+        for (size_t i = 0; i < Core::kClientBuckets; ++i) core_->client_pending[i].store(0);
+        core_->client_seed = Rng().next();
+    }
     bool any_tls = false;
     for (const auto& spec : core_->opts.upstreams) {
         auto u = std::make_unique<Upstream>();
@@ -499,26 +514,66 @@ void Forward::response(Query& q) {
     }
 }
 
+namespace {
+// A query refused by a bound on in-flight work: SERVFAIL at once.
+void shed(std::unique_ptr<OwnedQuery> q, metrics::ShedReason why, std::string_view err) {
+    metrics::families().shed.inc(q->worker->index(), {int(why)});
+    q->fail(wire::kServFail, std::string(err), kName);
+    resume(std::move(q), Step::done);
+}
+
+size_t client_bucket_of(const Core& core, const Endpoint& client) {
+    const uint8_t* ip = client.ip_bytes();
+    const size_t len = client.is_v4() ? 4 : 16;
+    uint64_t h = core.client_seed;
+    for (size_t i = 0; i < len; ++i) h = (h ^ ip[i]) * 0x100000001b3ull;
+    h ^= h >> 29;
+    return size_t(h) & (Core::kClientBuckets - 1);
+}
+}  // namespace
+
 void Forward::query_async(std::unique_ptr<OwnedQuery> q) {
     Core& core = *core_;
     const int wi = q->worker->index();
     WorkerState& ws = *core.workers.get(wi, q->worker->io(), wi, core.upstreams.size()).state;
+    int client_bucket = -1;
+    if (core.opts.max_pending_per_client > 0) {
+        const size_t b = client_bucket_of(core, q->client);
+        if (core.client_pending[b].fetch_add(1, std::memory_order_relaxed) >= core.opts.max_pending_per_client) {
+            core.client_pending[b].fetch_sub(1, std::memory_order_relaxed);
+            shed(std::move(q), metrics::kShedPerClient, core.opts.max_pending_per_client_error);
+            return;
+        }
+        client_bucket = int(b);
+    }
     const bool upstream_tcp = upstream_tcp_for(core, *q);
     const uint64_t hash = flight_hash(*q);
     Exchange* leader = ws.flights.find(hash, [&](const Exchange& l) { return same_flight(l, *q, upstream_tcp); });
-    Exchange* ex = ws.exchanges.acquire();
+    Exchange* ex = ws.exchanges.acquire(&core);
     if (!ex) {
-        q->fail(wire::kServFail, "plugin/forward: too many exchanges in flight", kName);
-        resume(std::move(q), Step::done);
+        if (client_bucket >= 0) core.client_pending[size_t(client_bucket)].fetch_sub(1, std::memory_order_relaxed);
+        shed(std::move(q), metrics::kShedWorkerLimit, "plugin/forward: too many exchanges in flight");
         return;
     }
     ex->q = std::move(q);
+    ex->client_bucket = client_bucket;
     if (leader) {
         // An identical query is already upstream on this worker: wait for it.
         (leader->followers_tail ? leader->followers_tail->follower_next : leader->followers) = ex;
         leader->followers_tail = ex;
         metrics::families().singleflight_shared.inc(wi);
         return;
+    }
+    if (core.opts.max_pending > 0) {
+        if (core.pending.fetch_add(1, std::memory_order_relaxed) >= core.opts.max_pending) {
+            core.pending.fetch_sub(1, std::memory_order_relaxed);
+            uncount(*ex);
+            std::unique_ptr<OwnedQuery> back = std::move(ex->q);
+            ws.exchanges.release(ex);
+            shed(std::move(back), metrics::kShedMaxPending, core.opts.max_pending_error);
+            return;
+        }
+        ex->holds_pending = true;
     }
     Query& oq = *ex->q;
     ex->flight_hash = hash;

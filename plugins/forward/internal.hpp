@@ -131,7 +131,11 @@ struct UpstreamPool {
 // advance() picks the next upstream and starts a try, try_done() takes its
 // outcome. The node is the try's deadline in the worker's wheel.
 struct Exchange : WheelNode {
+    explicit Exchange(Core* core) : core(core) {}
+    Core* core;
     std::unique_ptr<OwnedQuery> q;
+    int client_bucket = -1;     // counted in Core::client_pending (max_pending_per_client)
+    bool holds_pending = false;  // counted in Core::pending (max_pending)
     // single-flight: the leader is in WorkerState::flights; its followers
     // hang off it through follower_next.
     uint64_t flight_hash = 0;
@@ -197,6 +201,13 @@ struct Core {
     std::unique_ptr<asio::ssl::context> tls_ctx;  // for tls:// upstreams
     std::atomic<uint32_t> robin{0};
     std::atomic<int64_t> concurrent{0};
+    // Bounded in-flight work (dnscore extensions): upstream exchanges in
+    // flight, and queries waiting per client address, counted in
+    // kClientBuckets buckets by a seeded hash of the address.
+    static constexpr size_t kClientBuckets = 4096;
+    std::atomic<int64_t> pending{0};
+    std::unique_ptr<std::atomic<uint32_t>[]> client_pending;
+    uint64_t client_seed = 0;
     std::atomic<bool> stopped{false};
     std::weak_ptr<Core> self;  // for handlers that must not keep the core alive
     WorkerLocal<WorkerSlot> workers;
