@@ -177,9 +177,13 @@ OwnedQuery::OwnedQuery(const Query& from, std::shared_ptr<ReplySink> to) : Query
 }
 
 void OwnedQuery::own_buffers(const Query& from, bool copy_reply) {
-    req_store.reset(new uint8_t[from.req_len ? from.req_len : 1]);
-    std::memcpy(req_store.get(), from.req, from.req_len);
-    req = req_store.get();
+    if (from.req_len <= kInlineRequest) {
+        req = req_inline;
+    } else {
+        req_store.reset(new uint8_t[from.req_len]);
+        req = req_store.get();
+    }
+    std::memcpy(req, from.req, from.req_len);
     resp_cap = wire::kMaxMessage;
     resp_store = t_reply_buffers.take();
     if (copy_reply && from.resp_len) std::memcpy(resp_store.get(), from.resp, from.resp_len);

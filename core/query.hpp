@@ -172,7 +172,10 @@ struct OwnedQuery : Query {
     // at ~1.6 KiB it is past malloc's fast per-thread cache.
     static void* operator new(size_t size);
     static void operator delete(void* p, size_t size) noexcept;
-    std::unique_ptr<uint8_t[]> req_store;
+    std::unique_ptr<uint8_t[]> req_store;  // a request larger than req_inline
+    // Requests up to this size are copied here: no allocation per miss.
+    static constexpr size_t kInlineRequest = 512;
+    uint8_t req_inline[kInlineRequest];
     std::unique_ptr<uint8_t[]> resp_store;  // a 64 KiB buffer, recycled per thread
     // Set for a sub-exchange (run_below with a callback, upstream_lookup):
     // called instead of sending the reply anywhere.

@@ -92,16 +92,51 @@ public:
     }
 
     void send_reply(const uint8_t* msg, size_t len, const Query& q) override {
+        if (batching_) {
+            // Answered while draining: queued and sent with the batch's
+            // other replies in one sendmmsg.
+            if (out_count_ == kUdpIoBatch || out_used_ + len > kReplyArena) flush_replies();
+            if (len <= kReplyArena) {
+                OutReply& o = out_[out_count_];
+                std::memcpy(out_arena_.get() + out_used_, msg, len);
+                o.iov = {out_arena_.get() + out_used_, len};
+                out_used_ += len;
+                o.addr = q.client.addr;
+                fill_msghdr(out_mh_[out_count_].msg_hdr, o.iov, o.addr, q, o.control);
+                ++out_count_;
+                return;
+            }
+        }
         iovec iov{const_cast<uint8_t*>(msg), len};
+        sockaddr_storage addr = q.client.addr;
         msghdr mh{};
-        mh.msg_name = const_cast<sockaddr_storage*>(&q.client.addr);
+        alignas(cmsghdr) char control[CMSG_SPACE(sizeof(in6_pktinfo))];
+        fill_msghdr(mh, iov, addr, q, control);
+        // Non-blocking; a full socket buffer drops the reply as UDP may.
+        ::sendmsg(sock_.native_handle(), &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+    }
+
+private:
+    static constexpr size_t kUdpIoBatch = 16;           // datagrams per recvmmsg / sendmmsg
+    static constexpr size_t kReplyArena = 64 * 1024;    // replies queued for one sendmmsg
+
+    struct OutReply {
+        iovec iov;
+        sockaddr_storage addr;
+        alignas(cmsghdr) char control[CMSG_SPACE(sizeof(in6_pktinfo))];
+    };
+
+    // The reply's header: to the client, from the address the query was
+    // sent to when the socket is a wildcard one.
+    void fill_msghdr(msghdr& mh, iovec& iov, sockaddr_storage& addr, const Query& q, char* control) {
+        mh = msghdr{};
+        mh.msg_name = &addr;
         mh.msg_namelen = q.client.len;
         mh.msg_iov = &iov;
         mh.msg_iovlen = 1;
-        alignas(cmsghdr) char control[CMSG_SPACE(sizeof(in6_pktinfo))];
         if (wildcard_ && q.local.len > 0) {
             // Answer from the address the query was sent to.
-            std::memset(control, 0, sizeof control);
+            std::memset(control, 0, CMSG_SPACE(sizeof(in6_pktinfo)));
             mh.msg_control = control;
             if (q.local.addr.ss_family == AF_INET6) {
                 mh.msg_controllen = CMSG_SPACE(sizeof(in6_pktinfo));
@@ -123,11 +158,20 @@ public:
                 pi->ipi_ifindex = q.local_ifindex;
             }
         }
-        // Non-blocking; a full socket buffer drops the reply as UDP may.
-        ::sendmsg(sock_.native_handle(), &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
     }
 
-private:
+    void flush_replies() {
+        const int fd = sock_.native_handle();
+        size_t i = 0;
+        while (i < out_count_) {
+            const int sent = ::sendmmsg(fd, out_mh_ + i, unsigned(out_count_ - i), MSG_DONTWAIT | MSG_NOSIGNAL);
+            // A reply that cannot be sent is dropped, as UDP may; the rest go on.
+            i += sent > 0 ? size_t(sent) : 1;
+        }
+        out_count_ = 0;
+        out_used_ = 0;
+    }
+
     void arm() {
         sock_.async_wait(udp::socket::wait_read, [this, self = shared_from_this()](
                                                      const boost::system::error_code& ec) {
@@ -138,55 +182,80 @@ private:
 
     void drain() {
         const int fd = sock_.native_handle();
-        for (int i = 0; i < kUdpBatch; ++i) {
-            Query& q = w_.slot();
-            q.reset();
-            iovec iov{q.req, wire::kMaxMessage};
-            msghdr mh{};
-            mh.msg_name = &q.client.addr;
-            mh.msg_namelen = sizeof q.client.addr;
-            mh.msg_iov = &iov;
-            mh.msg_iovlen = 1;
-            alignas(cmsghdr) char control[256];
-            mh.msg_control = control;
-            mh.msg_controllen = sizeof control;
-            const ssize_t n = ::recvmsg(fd, &mh, MSG_DONTWAIT);
-            if (n < 0) {
+        if (!in_bufs_) {
+            // First wake-up: the batch's request buffers (any UDP datagram
+            // fits; pages never written stay unallocated) and reply arena.
+            in_bufs_.reset(new uint8_t[kUdpIoBatch * wire::kMaxMessage]);
+            out_arena_.reset(new uint8_t[kReplyArena]);
+        }
+        mmsghdr in[kUdpIoBatch];
+        iovec iov[kUdpIoBatch];
+        sockaddr_storage from[kUdpIoBatch];
+        alignas(cmsghdr) char control[kUdpIoBatch][256];
+        batching_ = true;
+        for (int done = 0; done < kUdpBatch;) {
+            for (size_t i = 0; i < kUdpIoBatch; ++i) {
+                iov[i] = {in_bufs_.get() + i * wire::kMaxMessage, wire::kMaxMessage};
+                msghdr& mh = in[i].msg_hdr;
+                mh = msghdr{};
+                mh.msg_name = &from[i];
+                mh.msg_namelen = sizeof from[i];
+                mh.msg_iov = &iov[i];
+                mh.msg_iovlen = 1;
+                mh.msg_control = control[i];
+                mh.msg_controllen = sizeof control[i];
+            }
+            const int got = ::recvmmsg(fd, in, unsigned(kUdpIoBatch), MSG_DONTWAIT, nullptr);
+            if (got < 0) {
                 if (errno == EINTR) continue;
                 break;  // EAGAIN (drained) or an error: wait for readiness again
             }
-            q.client.len = mh.msg_namelen;
-            q.req_len = size_t(n);
-            q.proto = Proto::udp;
-            q.local.len = 0;
-            for (cmsghdr* c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
-                if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
-                    const auto* pi = reinterpret_cast<const in_pktinfo*>(CMSG_DATA(c));
-                    auto* sa = reinterpret_cast<sockaddr_in*>(&q.local.addr);
-                    sa->sin_family = AF_INET;
-                    sa->sin_addr = pi->ipi_addr;
-                    q.local.len = sizeof(sockaddr_in);
-                    q.local_ifindex = pi->ipi_ifindex;
-                } else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO) {
-                    const auto* pi = reinterpret_cast<const in6_pktinfo*>(CMSG_DATA(c));
-                    auto* sa = reinterpret_cast<sockaddr_in6*>(&q.local.addr);
-                    sa->sin6_family = AF_INET6;
-                    sa->sin6_addr = pi->ipi6_addr;
-                    q.local.len = sizeof(sockaddr_in6);
-                    q.local_ifindex = int(pi->ipi6_ifindex);
-                }
-            }
-            if (q.local.len == 0) {
-                q.local = bound_;  // bound to one address: that is the local address
-            } else if (q.local.addr.ss_family == AF_INET) {
-                reinterpret_cast<sockaddr_in*>(&q.local.addr)->sin_port = bound_port_net_;
-            } else {
-                reinterpret_cast<sockaddr_in6*>(&q.local.addr)->sin6_port = bound_port_net_;
-            }
-            q.sink = this;
-            w_.handle(q, spec_);
+            for (int i = 0; i < got; ++i) handle_datagram(in[i].msg_hdr, in[i].msg_len, iov[i], from[i]);
+            done += got;
+            // Fewer than asked: the queue was empty (a later datagram wakes
+            // the socket again), so no EAGAIN call is needed.
+            if (size_t(got) < kUdpIoBatch) break;
         }
+        flush_replies();
+        batching_ = false;
         arm();
+    }
+
+    void handle_datagram(msghdr& mh, unsigned len, iovec& iov, const sockaddr_storage& from) {
+        Query& q = w_.slot();
+        q.reset();
+        q.req = static_cast<uint8_t*>(iov.iov_base);  // this batch's buffer, read in place
+        q.client.addr = from;
+        q.client.len = mh.msg_namelen;
+        q.req_len = len;
+        q.proto = Proto::udp;
+        q.local.len = 0;
+        for (cmsghdr* c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+            if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
+                const auto* pi = reinterpret_cast<const in_pktinfo*>(CMSG_DATA(c));
+                auto* sa = reinterpret_cast<sockaddr_in*>(&q.local.addr);
+                sa->sin_family = AF_INET;
+                sa->sin_addr = pi->ipi_addr;
+                q.local.len = sizeof(sockaddr_in);
+                q.local_ifindex = pi->ipi_ifindex;
+            } else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO) {
+                const auto* pi = reinterpret_cast<const in6_pktinfo*>(CMSG_DATA(c));
+                auto* sa = reinterpret_cast<sockaddr_in6*>(&q.local.addr);
+                sa->sin6_family = AF_INET6;
+                sa->sin6_addr = pi->ipi6_addr;
+                q.local.len = sizeof(sockaddr_in6);
+                q.local_ifindex = int(pi->ipi6_ifindex);
+            }
+        }
+        if (q.local.len == 0) {
+            q.local = bound_;  // bound to one address: that is the local address
+        } else if (q.local.addr.ss_family == AF_INET) {
+            reinterpret_cast<sockaddr_in*>(&q.local.addr)->sin_port = bound_port_net_;
+        } else {
+            reinterpret_cast<sockaddr_in6*>(&q.local.addr)->sin6_port = bound_port_net_;
+        }
+        q.sink = this;
+        w_.handle(q, spec_);
     }
 
     Worker& w_;
@@ -196,6 +265,14 @@ private:
     Endpoint bound_;              // the socket's own address
     uint16_t bound_port_net_ = 0;  // its port, network order
     const Listener* spec_ = nullptr;
+    // recvmmsg / sendmmsg batching (drain)
+    std::unique_ptr<uint8_t[]> in_bufs_;    // kUdpIoBatch request buffers
+    std::unique_ptr<uint8_t[]> out_arena_;  // replies queued while draining
+    OutReply out_[kUdpIoBatch];
+    mmsghdr out_mh_[kUdpIoBatch];  // out_[i]'s header, contiguous for sendmmsg
+    size_t out_count_ = 0;
+    size_t out_used_ = 0;
+    bool batching_ = false;
 };
 
 // ---------------------------------------------------------------- TCP / TLS

@@ -112,6 +112,24 @@ TEST_CASE("cache hits allocate nothing per query", "[alloc]") {
     CHECK(up.udp_queries() <= 4);
 }
 
+TEST_CASE("forwarded misses allocate nothing per query", "[alloc][forward]") {
+    // No cache: every query goes upstream (the upstream's thread is not
+    // counted). The UDP exchange (slab record, pending ID, timer wheel),
+    // single-flight and the reply buffer are all recycled per worker.
+    testing::FakeUpstream up;
+    up.run_on_thread([] { testing::allocs::ignore_this_thread(); });
+    up.set_responder([](const testing::Bytes& req) {
+        return testing::make_reply(req, 0, {"miss.alloc.example. 300 IN A 192.0.2.1"});
+    });
+    const long n = allocations_during_queries(
+        ".:0 {\n bind 127.0.0.1\n forward . 127.0.0.1:" + std::to_string(up.port()) + "\n}\n",
+        {testing::make_query("miss.alloc.example.", "A"), testing::make_query("MISS.alloc.Example.", "A"),
+         testing::make_query("miss.alloc.example.", "A", {.edns = true, .do_bit = true})});
+    INFO("allocations during 5000 misses: " << n);
+    CHECK(n == 0);
+    CHECK(up.udp_queries() >= 5400);  // every query went upstream
+}
+
 TEST_CASE("rewrite allocates nothing per query", "[alloc][rewrite]") {
     SECTION("suffix rule with answer auto in front of cache + forward (the node-local setup)") {
         testing::FakeUpstream up;

@@ -20,6 +20,7 @@
 #include "core/wire/wire.hpp"
 #include "tests/support/catch.hpp"
 #include "tests/support/fake_upstream.hpp"
+#include "tests/support/http_client.hpp"
 #include "tests/support/packets.hpp"
 #include "tests/support/server_process.hpp"
 
@@ -274,6 +275,56 @@ TEST_CASE("forward e2e: max_concurrent refuses the excess", "[forward][e2e]") {
     CHECK(srv.out().find("two.example. A: concurrent queries exceeded maximum 1") != std::string::npos);
     // The slot is released: a later query is admitted.
     CHECK(rcode_of(udp_query(srv.port(), "three.example.", "A", 3000)) == 0);
+}
+
+TEST_CASE("forward e2e: max_pending and max_pending_per_client shed the excess at once (dnscore extension)",
+          "[forward][e2e]") {
+    FakeUpstream up;
+    up.set_delay_ms(1500);
+    auto served = [&](const std::string& limits) {
+        return ".:0 {\n bind 127.0.0.1\n errors\n prometheus 127.0.0.1:0\n forward . " + up.addr() + " {\n" +
+               limits + "\n }\n}\n";
+    };
+    auto shed_count = [](testing::ServerProcess& srv, const std::string& reason) {
+        const auto m = testing::http_get(testing::served_address(srv, "prometheus", "/metrics"), "/metrics");
+        const std::string line = "dnscore_forward_shed_total{reason=\"" + reason + "\"} ";
+        const size_t at = m.body.find(line);
+        return at == std::string::npos ? -1 : std::atol(m.body.c_str() + at + line.size());
+    };
+
+    SECTION("per client") {
+        testing::ServerProcess srv(served("  max_pending_per_client 2"));
+        REQUIRE(srv.started());
+        auto a = std::async(std::launch::async, [&srv] { return udp_query(srv.port(), "a.example."); });
+        auto b = std::async(std::launch::async, [&srv] { return udp_query(srv.port(), "b.example."); });
+        REQUIRE(wait_for([&] { return up.udp_queries() == 2; }, 3000));
+        const auto t0 = Clock::now();
+        auto r = udp_query(srv.port(), "c.example.", "A", 3000);
+        CHECK(rcode_of(r) == wire::kServFail);
+        CHECK(seconds_since(t0) < 1.0);  // not after the upstream's delay: at once
+        CHECK(rcode_of(a.get()) == 0);
+        CHECK(rcode_of(b.get()) == 0);
+        CHECK(srv.out().find("c.example. A: plugin/forward: pending queries of the client exceeded maximum 2") !=
+              std::string::npos);
+        CHECK(up.udp_queries() == 2);
+        // The client's count went back down: it is admitted again.
+        CHECK(rcode_of(udp_query(srv.port(), "d.example.", "A", 3000)) == 0);
+        CHECK(shed_count(srv, "max_pending_per_client") == 1);
+        CHECK(shed_count(srv, "max_pending") == 0);
+    }
+    SECTION("upstream exchanges") {
+        testing::ServerProcess srv(served("  max_pending 1"));
+        REQUIRE(srv.started());
+        auto a = std::async(std::launch::async, [&srv] { return udp_query(srv.port(), "a.example."); });
+        REQUIRE(wait_for([&] { return up.udp_queries() == 1; }, 3000));
+        auto r = udp_query(srv.port(), "other.example.", "A", 3000);
+        CHECK(rcode_of(r) == wire::kServFail);
+        CHECK(rcode_of(a.get()) == 0);
+        CHECK(srv.out().find("other.example. A: plugin/forward: pending upstream queries exceeded maximum 1") !=
+              std::string::npos);
+        CHECK(rcode_of(udp_query(srv.port(), "later.example.", "A", 3000)) == 0);
+        CHECK(shed_count(srv, "max_pending") == 1);
+    }
 }
 
 TEST_CASE("forward e2e: -validate opens no socket and starts nothing", "[forward][e2e]") {

@@ -94,7 +94,7 @@ metrics::Families& metrics::families() {
 void metrics::export_own_families() {
     // Not a CoreDNS family, so not shown from the start like CoreDNS's: a
     // scrape without forward configured matches CoreDNS's exactly.
-    static const bool done = (export_families({&families().singleflight_shared}), true);
+    static const bool done = (export_families({&families().singleflight_shared, &families().shed}), true);
     (void)done;
 }
 
@@ -161,23 +161,33 @@ void start_probe(const std::shared_ptr<Core>& core, size_t ui, Host& rt) {
 }
 
 // ---------------------------------------------------------------- per query
-// Single-flight key: the fields that make two misses interchangeable.
-std::string flight_key(const Query& q, bool upstream_tcp) {
-    std::string k(reinterpret_cast<const char*>(q.info.name), q.info.name_len);
-    uint8_t tail[6];
-    wire::wr16(tail, q.info.qtype);
-    wire::wr16(tail + 2, q.info.qclass);
-    tail[4] = uint8_t((q.info.do_bit() ? 1 : 0) | (q.info.cd_bit() ? 2 : 0) |
-                      ((q.info.flags & wire::kRD) ? 4 : 0) | (upstream_tcp ? 8 : 0));
-    tail[5] = q.info.opcode;
-    k.append(reinterpret_cast<const char*>(tail), sizeof tail);
-    return k;
-}
-
 bool upstream_tcp_for(const Core& core, const Query& q) {
     if (core.opts.force_tcp) return true;
     if (core.opts.prefer_udp) return false;
     return q.tcp();
+}
+
+// Single-flight: the fields that make two misses interchangeable. The hash
+// is the cache's when a cache computed it (name, type, DO, CD); otherwise
+// FNV-1a over the same fields. Only ever compared with the full key.
+uint64_t flight_hash(const Query& q) {
+    if (q.cache_hash_set) return q.cache_hash;
+    uint64_t h = 0xcbf29ce484222325ull;
+    auto mix = [&h](uint8_t b) { h = (h ^ b) * 0x100000001b3ull; };
+    for (size_t i = 0; i < q.info.name_len; ++i) mix(q.info.name[i]);
+    mix(uint8_t(q.info.qtype >> 8));
+    mix(uint8_t(q.info.qtype));
+    mix(uint8_t((q.info.do_bit() ? 1 : 0) | (q.info.cd_bit() ? 2 : 0)));
+    return h;
+}
+
+bool same_flight(const Exchange& leader, const Query& q, bool upstream_tcp) {
+    const wire::QueryInfo& a = leader.q->info;
+    const wire::QueryInfo& b = q.info;
+    return leader.upstream_tcp == upstream_tcp && a.name_len == b.name_len && a.qtype == b.qtype &&
+           a.qclass == b.qclass && a.do_bit() == b.do_bit() && a.cd_bit() == b.cd_bit() &&
+           (a.flags & wire::kRD) == (b.flags & wire::kRD) && a.opcode == b.opcode &&
+           std::memcmp(a.name, b.name, a.name_len) == 0;
 }
 
 // Gives a follower the leader's outcome: the same reply (with its own ID and
@@ -210,139 +220,182 @@ void share_outcome(const Query& leader, Step step, bool mismatch, OwnedQuery& f)
     if (const wire::ReplyView* v = leader.current_reply()) f.adopt_reply(*v);
 }
 
-awaitable<Outcome> exchange_once(std::shared_ptr<WorkerState> ws, std::shared_ptr<Core> core, size_t ui, bool tcp,
-                                 Query* q, Clock::time_point deadline) {
-    Upstream& up = *core->upstreams[ui];
-    const auto start = Clock::now();
-    // A fresh random upstream ID; the client's is restored by the caller.
-    wire::set_id(q->req, uint16_t(ws->rng.next()));
-    Outcome r;
-    if (tcp || up.spec.tls) {
-        r = co_await stream_exchange(ws, core, ui, q->req, q->req_len, q->resp, q->resp_cap, deadline);
-    } else {
-        const size_t bufsize = std::max<size_t>(q->info.udp_size(q->tcp()), 512);
-        r = co_await udp_exchange(ws, core, ui, q->req, q->req_len, q->resp, q->resp_cap, bufsize, deadline);
-    }
-    if (r.ok) {
-        // Something miekg cannot unpack is an error, not a reply. The view
-        // made here is the one cache and log use later (no second walk).
-        if (!q->parse_reply(r.len).ok()) {
-            r.ok = false;
-            r.err = "dns: overflow unpacking uint16";
-        } else {
-            up.metrics->observe(ws->index, wire::rcode(q->resp), Clock::now() - start);
-        }
-    }
-    co_return r;
-}
-
 bool next_is_forward(const Query& q) {
     const Plugin* next = next_plugin(q);
     return next && next->name() == kName;
 }
 
-awaitable<void> run_query(std::shared_ptr<Core> core, std::shared_ptr<WorkerState> ws,
-                          std::unique_ptr<OwnedQuery> owned, std::string key) {
-    Query& q = *owned;
-    Step step = Step::done;
-    bool mismatch = false;
-    const uint16_t client_id = q.info.id;
-    timespec tap_start{};
-    if (!core->taps.empty()) clock_gettime(CLOCK_REALTIME, &tap_start);
-    try {
-        const auto deadline = Clock::now() + kDeadline;
-        const size_t n = core->upstreams.size();
-        uint8_t order[kMaxUpstreams];
-        upstream_order(core->opts.policy, n, &Rng::call, &ws->rng, core->robin, order);
-        size_t i = 0, fails = 0;
-        std::string upstream_err;
-        bool done = false;
-        Host& rt = q.worker->host();
-        while (Clock::now() < deadline && !ws->stopped) {
-            if (i >= n) {
-                i = 0;
-                fails = 0;
-            }
-            size_t ui = order[i++];
-            if (core->down(*core->upstreams[ui])) {
-                ++fails;
-                if (fails < n) continue;
-                metrics::healthcheck_broken().inc(ws->index);
-                if (core->opts.failfast_all_unhealthy) break;
-                ui = size_t(ws->rng.next() % n);  // health checking may be broken: any upstream
-            }
-            // CoreDNS sets this before each proxy it tries (the last one stays).
-            metadata::set(q, "forward/upstream", core->upstreams[ui]->spec.to);
-            bool tcp = upstream_tcp_for(*core, q);
-            Outcome r;
-            for (int retries = 0;; ++retries) {
-                r = co_await exchange_once(ws, core, ui, tcp, &q, deadline);
-                if (r.cached_closed && retries < 16) continue;  // peer closed a pooled connection
-                if (r.ok && (wire::flags(q.resp) & wire::kTC) && !tcp && core->opts.prefer_udp) {
-                    tcp = true;  // truncated over UDP with prefer_udp: again over TCP
-                    continue;
-                }
-                break;
-            }
-            wire::set_id(q.req, client_id);
-            for (ForwarderTap* t : core->taps)
-                t->tap_forwarder(q, reinterpret_cast<const sockaddr*>(&core->upstreams[ui]->spec.addr), tcp, tap_start,
-                                 r.ok ? q.resp : nullptr, r.ok ? r.len : 0);
-            if (!r.ok) {
-                upstream_err = r.err;
-                if (core->opts.max_fails != 0) start_probe(core, ui, rt);
-                if (fails < n) continue;
-                break;
-            }
-            done = true;
-            // CoreDNS checks request.Match (name and type); dnscore's forward
-            // has also required the same class from the start, and keeps it.
-            if (!q.pending_reply(r.len).answers(q.info, /*check_class=*/true)) {
-                q.reply_changed();  // the FORMERR below replaces what was parsed
-                const size_t len =
-                    wire::build_header_reply(q.req, q.info, wire::kFormErr, true, false, q.resp, q.resp_cap);
-                q.set_written(len, kName);
-                mismatch = true;
-                break;
-            }
-            const int rc = wire::rcode(q.resp);
-            bool hand_off = false;
-            for (int nr : core->opts.next_rcodes)
-                if (nr == rc && next_is_forward(q)) hand_off = true;
-            if (hand_off) {
-                step = Step::next;
-                break;
-            }
-            wire::set_id(q.resp, client_id);
-            q.set_written(r.len, kName);
-            break;
-        }
-        wire::set_id(q.req, client_id);
-        if (!done) q.fail(wire::kServFail, upstream_err.empty() ? "no healthy proxies" : upstream_err, kName);
-    } catch (const std::exception& e) {
-        wire::set_id(q.req, client_id);
-        q.fail(wire::kServFail, std::string("plugin/forward: ") + e.what(), kName);
-    }
-
-    // Single-flight: hand the outcome to every follower, then finish all.
-    std::vector<std::unique_ptr<OwnedQuery>> followers;
-    if (auto it = ws->flights.find(key); it != ws->flights.end()) {
-        followers = std::move(it->second->followers);
-        delete it->second;
-        ws->flights.erase(it);
-    }
-    for (auto& f : followers) share_outcome(q, step, mismatch, *f);
-    for (auto& f : followers) resume(std::move(f), step);
-    resume(std::move(owned), step);
+// Gives back what the record counted against the in-flight bounds.
+void uncount(Exchange& ex) {
+    if (ex.client_bucket >= 0) ex.core->client_pending[size_t(ex.client_bucket)].fetch_sub(1, std::memory_order_relaxed);
+    if (ex.holds_pending) ex.core->pending.fetch_sub(1, std::memory_order_relaxed);
+    ex.client_bucket = -1;
+    ex.holds_pending = false;
 }
 
-void log_query_error(std::exception_ptr e) {
+// The leader is done: every follower gets its outcome, then all go on
+// through the chain (followers first, in arrival order, as before).
+void finish(WorkerState& ws, Exchange& ex, Step step, bool mismatch) {
+    ws.flights.erase(ex);
+    uncount(ex);
+    std::unique_ptr<OwnedQuery> q = std::move(ex.q);
+    Exchange* f = ex.followers;
+    ws.exchanges.release(&ex);
+    while (f) {
+        Exchange* after = f->follower_next;
+        uncount(*f);
+        std::unique_ptr<OwnedQuery> fq = std::move(f->q);
+        ws.exchanges.release(f);
+        share_outcome(*q, step, mismatch, *fq);
+        resume(std::move(fq), step);
+        f = after;
+    }
+    resume(std::move(q), step);
+}
+
+void fail_exchange(WorkerState& ws, Exchange& ex, std::string err) {
+    Query& q = *ex.q;
+    wire::set_id(q.req, ex.client_id);
+    q.fail(wire::kServFail, std::move(err), kName);
+    finish(ws, ex, Step::done, false);
+}
+
+void start_try(Core& core, WorkerState& ws, Exchange& ex);
+
+// CoreDNS's loop over upstreams: the next one in policy order (skipping the
+// down ones) gets a try, until the deadline.
+void advance(Core& core, WorkerState& ws, Exchange& ex) {
+    Query& q = *ex.q;
+    const size_t n = ex.n;
+    while (Clock::now() < ex.deadline && !ws.stopped) {
+        if (ex.next >= n) {
+            ex.next = 0;
+            ex.fails = 0;
+        }
+        size_t ui = ex.order[ex.next++];
+        if (core.down(*core.upstreams[ui])) {
+            ++ex.fails;
+            if (ex.fails < n) continue;
+            metrics::healthcheck_broken().inc(ws.index);
+            if (core.opts.failfast_all_unhealthy) break;
+            ui = size_t(ws.rng.next() % n);  // health checking may be broken: any upstream
+        }
+        // CoreDNS sets this before each proxy it tries (the last one stays).
+        metadata::set(q, "forward/upstream", core.upstreams[ui]->spec.to);
+        ex.ui = uint8_t(ui);
+        ex.tcp = upstream_tcp_for(core, q);
+        ex.retries = 0;
+        start_try(core, ws, ex);
+        return;
+    }
+    fail_exchange(ws, ex, ex.upstream_err.empty() ? "no healthy proxies" : std::move(ex.upstream_err));
+}
+
+// A TCP or TLS try: pipelined connections stay coroutine-based.
+awaitable<void> stream_try(std::shared_ptr<Core> core, std::shared_ptr<WorkerState> ws, Exchange* ex) {
+    OwnedQuery& q = *ex->q;
+    Outcome r;
+    std::string fatal;
+    try {
+        r = co_await stream_exchange(ws, core, ex->ui, q.req, q.req_len, q.resp, q.resp_cap, ex->deadline);
+    } catch (const std::exception& e) {
+        fatal = std::string("plugin/forward: ") + e.what();
+    }
+    if (!fatal.empty()) {
+        fail_exchange(*ws, *ex, std::move(fatal));
+        co_return;
+    }
+    try_done(*core, *ws, *ex, std::move(r));
+}
+
+void log_task_error(std::exception_ptr e) {
     if (!e) return;
     try {
         std::rethrow_exception(e);
     } catch (const std::exception& x) {
         log::emit(log::Level::error, kName, std::string("query task failed: ") + x.what());
     }
+}
+
+void start_try(Core& core, WorkerState& ws, Exchange& ex) {
+    OwnedQuery& q = *ex.q;
+    ex.try_start = Clock::now();
+    // A fresh random upstream ID; the client's is restored when the try ends.
+    wire::set_id(q.req, uint16_t(ws.rng.next()));
+    if (ex.tcp || core.upstreams[ex.ui]->spec.tls) {
+        asio::co_spawn(ws.io, stream_try(core.self.lock(), core.workers.find(ws.index)->state, &ex),
+                       log_task_error);
+        return;
+    }
+    ex.bufsize = uint16_t(std::max<size_t>(q.info.udp_size(q.tcp()), 512));
+    std::string err;
+    if (udp_start(core, ws, ex, err)) return;
+    // Nothing was sent: the failure comes back through the loop, so a tight
+    // retry (refused, unreachable) does not grow the stack.
+    asio::post(ws.io, [core = core.self.lock(), wsp = &ws, exp = &ex, err = std::move(err)]() mutable {
+        Outcome r;
+        r.err = std::move(err);
+        try_done(*core, *wsp, *exp, std::move(r));
+    });
+}
+
+void try_done_or_throw(Core& core, WorkerState& ws, Exchange& ex, Outcome& r) {
+    Query& q = *ex.q;
+    Upstream& up = *core.upstreams[ex.ui];
+    if (r.ok) {
+        // Something miekg cannot unpack is an error, not a reply. The view
+        // made here is the one cache and log use later (no second walk).
+        if (!q.parse_reply(r.len).ok()) {
+            r.ok = false;
+            r.err = "dns: overflow unpacking uint16";
+        } else {
+            up.metrics->observe(ws.index, wire::rcode(q.resp), Clock::now() - ex.try_start);
+        }
+    }
+    if (r.cached_closed && ex.retries < 16) {  // the peer closed a pooled connection: again at once
+        ++ex.retries;
+        start_try(core, ws, ex);
+        return;
+    }
+    if (r.ok && (wire::flags(q.resp) & wire::kTC) && !ex.tcp && core.opts.prefer_udp) {
+        ex.tcp = true;  // truncated over UDP with prefer_udp: again over TCP
+        ++ex.retries;
+        start_try(core, ws, ex);
+        return;
+    }
+    wire::set_id(q.req, ex.client_id);
+    for (ForwarderTap* t : core.taps)
+        t->tap_forwarder(q, reinterpret_cast<const sockaddr*>(&up.spec.addr), ex.tcp, ex.tap_start,
+                         r.ok ? q.resp : nullptr, r.ok ? r.len : 0);
+    if (!r.ok) {
+        ex.upstream_err = std::move(r.err);
+        if (core.opts.max_fails != 0) start_probe(core.self.lock(), ex.ui, q.worker->host());
+        if (ex.fails < ex.n) {
+            advance(core, ws, ex);
+            return;
+        }
+        fail_exchange(ws, ex, std::move(ex.upstream_err));
+        return;
+    }
+    // CoreDNS checks request.Match (name and type); dnscore's forward has
+    // also required the same class from the start, and keeps it.
+    if (!q.pending_reply(r.len).answers(q.info, /*check_class=*/true)) {
+        q.reply_changed();  // the FORMERR below replaces what was parsed
+        const size_t len = wire::build_header_reply(q.req, q.info, wire::kFormErr, true, false, q.resp, q.resp_cap);
+        q.set_written(len, kName);
+        finish(ws, ex, Step::done, true);
+        return;
+    }
+    const int rc = wire::rcode(q.resp);
+    for (int nr : core.opts.next_rcodes) {
+        if (nr == rc && next_is_forward(q)) {
+            finish(ws, ex, Step::next, false);
+            return;
+        }
+    }
+    wire::set_id(q.resp, ex.client_id);
+    q.set_written(r.len, kName);
+    finish(ws, ex, Step::done, false);
 }
 
 std::unique_ptr<asio::ssl::context> make_tls_context(const Options& o) {
@@ -369,9 +422,23 @@ std::unique_ptr<asio::ssl::context> make_tls_context(const Options& o) {
 
 }  // namespace
 
+void try_done(Core& core, WorkerState& ws, Exchange& ex, Outcome r) {
+    try {
+        try_done_or_throw(core, ws, ex, r);
+    } catch (const std::exception& e) {
+        fail_exchange(ws, ex, std::string("plugin/forward: ") + e.what());
+    }
+}
+
 // ---------------------------------------------------------------- Forward
 Forward::Forward(Options opts, bool /*validate_only*/) : core_(std::make_shared<Core>()) {
+    core_->self = core_;
     core_->opts = std::move(opts);
+    if (core_->opts.max_pending_per_client > 0) {
+        core_->client_pending.reset(new std::atomic<uint32_t>[Core::kClientBuckets]);
+        for (size_t i = 0; i < Core::kClientBuckets; ++i) core_->client_pending[i].store(0);
+        core_->client_seed = Rng().next();
+    }
     bool any_tls = false;
     for (const auto& spec : core_->opts.upstreams) {
         auto u = std::make_unique<Upstream>();
@@ -447,20 +514,81 @@ void Forward::response(Query& q) {
     }
 }
 
+namespace {
+// A query refused by a bound on in-flight work: SERVFAIL at once.
+void shed(std::unique_ptr<OwnedQuery> q, metrics::ShedReason why, std::string_view err) {
+    metrics::families().shed.inc(q->worker->index(), {int(why)});
+    q->fail(wire::kServFail, std::string(err), kName);
+    resume(std::move(q), Step::done);
+}
+
+size_t client_bucket_of(const Core& core, const Endpoint& client) {
+    const uint8_t* ip = client.ip_bytes();
+    const size_t len = client.is_v4() ? 4 : 16;
+    uint64_t h = core.client_seed;
+    for (size_t i = 0; i < len; ++i) h = (h ^ ip[i]) * 0x100000001b3ull;
+    h ^= h >> 29;
+    return size_t(h) & (Core::kClientBuckets - 1);
+}
+}  // namespace
+
 void Forward::query_async(std::unique_ptr<OwnedQuery> q) {
+    Core& core = *core_;
     const int wi = q->worker->index();
-    std::shared_ptr<WorkerState> ws =
-        core_->workers.get(wi, q->worker->io(), wi, core_->upstreams.size()).state;
-    std::string key = flight_key(*q, upstream_tcp_for(*core_, *q));
-    auto [it, inserted] = ws->flights.try_emplace(key, nullptr);
-    if (!inserted) {
+    WorkerState& ws = *core.workers.get(wi, q->worker->io(), wi, core.upstreams.size()).state;
+    int client_bucket = -1;
+    if (core.opts.max_pending_per_client > 0) {
+        const size_t b = client_bucket_of(core, q->client);
+        if (core.client_pending[b].fetch_add(1, std::memory_order_relaxed) >= core.opts.max_pending_per_client) {
+            core.client_pending[b].fetch_sub(1, std::memory_order_relaxed);
+            shed(std::move(q), metrics::kShedPerClient, core.opts.max_pending_per_client_error);
+            return;
+        }
+        client_bucket = int(b);
+    }
+    const bool upstream_tcp = upstream_tcp_for(core, *q);
+    const uint64_t hash = flight_hash(*q);
+    Exchange* leader = ws.flights.find(hash, [&](const Exchange& l) { return same_flight(l, *q, upstream_tcp); });
+    Exchange* ex = ws.exchanges.acquire(&core);
+    if (!ex) {
+        if (client_bucket >= 0) core.client_pending[size_t(client_bucket)].fetch_sub(1, std::memory_order_relaxed);
+        shed(std::move(q), metrics::kShedWorkerLimit, "plugin/forward: too many exchanges in flight");
+        return;
+    }
+    ex->q = std::move(q);
+    ex->client_bucket = client_bucket;
+    if (leader) {
         // An identical query is already upstream on this worker: wait for it.
-        it->second->followers.push_back(std::move(q));
+        (leader->followers_tail ? leader->followers_tail->follower_next : leader->followers) = ex;
+        leader->followers_tail = ex;
         metrics::families().singleflight_shared.inc(wi);
         return;
     }
-    it->second = new Flight();
-    asio::co_spawn(ws->io, run_query(core_, ws, std::move(q), std::move(key)), log_query_error);
+    if (core.opts.max_pending > 0) {
+        if (core.pending.fetch_add(1, std::memory_order_relaxed) >= core.opts.max_pending) {
+            core.pending.fetch_sub(1, std::memory_order_relaxed);
+            uncount(*ex);
+            std::unique_ptr<OwnedQuery> back = std::move(ex->q);
+            ws.exchanges.release(ex);
+            shed(std::move(back), metrics::kShedMaxPending, core.opts.max_pending_error);
+            return;
+        }
+        ex->holds_pending = true;
+    }
+    Query& oq = *ex->q;
+    ex->flight_hash = hash;
+    ex->upstream_tcp = upstream_tcp;
+    ex->client_id = oq.info.id;
+    if (!core.taps.empty()) clock_gettime(CLOCK_REALTIME, &ex->tap_start);
+    ex->deadline = Clock::now() + kDeadline;
+    ex->n = uint8_t(core.upstreams.size());
+    upstream_order(core.opts.policy, ex->n, &Rng::call, &ws.rng, core.robin, ex->order);
+    ws.flights.insert(*ex);
+    try {
+        advance(core, ws, *ex);
+    } catch (const std::exception& e) {
+        fail_exchange(ws, *ex, std::string("plugin/forward: ") + e.what());
+    }
 }
 
 }  // namespace dnscore::plugins::forward

@@ -65,6 +65,12 @@ struct Options {
     std::string hc_domain = ".";
     int64_t max_concurrent = 0;
     std::string max_concurrent_error;  // "concurrent queries exceeded maximum N" (N as written)
+    // dnscore extensions (0 = no limit): upstream exchanges in flight for
+    // this forward, and queries waiting in it per client address.
+    int64_t max_pending = 0;
+    std::string max_pending_error;
+    int64_t max_pending_per_client = 0;
+    std::string max_pending_per_client_error;
     std::vector<int> next_rcodes;
     bool failfast_all_unhealthy = false;
 };

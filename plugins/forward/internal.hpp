@@ -17,7 +17,11 @@
 #include <unordered_map>
 #include <vector>
 
+#include "plugins/forward/flight_table.hpp"
 #include "plugins/forward/forward.hpp"
+#include "plugins/forward/slab.hpp"
+#include "plugins/forward/timer_wheel.hpp"
+#include "core/query.hpp"
 #include "core/tap.hpp"
 #include "core/worker_local.hpp"
 
@@ -95,28 +99,89 @@ struct StreamConn : std::enable_shared_from_this<StreamConn> {
     std::string proto;           // "tcp" (Go's net error prefix)
 };
 
-struct UdpSocket {
-    std::unique_ptr<asio::ip::udp::socket> sock;
-    Clock::time_point used;
+struct Exchange;
+
+// UDP to an upstream: per worker, kLiveUdpSockets connected sockets on
+// kernel-chosen ports, one picked at random per try; each carries at most
+// kUdpMaxUses exchanges in its life (several at once, told apart by their
+// random IDs), then is retired: it takes no new exchange and is closed when
+// the last one waiting on it ends; the next try opens a fresh socket on a new
+// ephemeral port. A socket idle for `expire` is replaced the same way.
+constexpr size_t kLiveUdpSockets = 4;
+constexpr size_t kUdpMaxUses = 64;
+
+struct UdpSock {
+    explicit UdpSock(asio::io_context& io) : sock(io) {}
+    asio::ip::udp::socket sock;
+    uint32_t gen = 0;      // bumped at each open: handlers of an earlier socket see a mismatch
+    bool reading = false;  // a read wait is armed
+    bool retired = false;  // takes no new exchange; closed once none waits
     uint32_t uses = 0;
+    Clock::time_point used;
+    PendingIds<Exchange, kUdpMaxUses> pending;  // by upstream ID
 };
 
 struct UpstreamPool {
-    std::vector<UdpSocket> udp_idle;                 // most recently used at the back
+    std::array<UdpSock*, kLiveUdpSockets> live{};    // null: opened by the next try that picks it
     std::vector<std::shared_ptr<StreamConn>> conns;  // pipelined TCP/TLS connections
 };
 
-struct Flight {
-    std::vector<std::unique_ptr<OwnedQuery>> followers;
+// One forwarded miss (or a follower waiting on an identical one), from the
+// worker's slab. A leader runs CoreDNS's loop over upstreams as callbacks:
+// advance() picks the next upstream and starts a try, try_done() takes its
+// outcome. The node is the try's deadline in the worker's wheel.
+struct Exchange : WheelNode {
+    explicit Exchange(Core* core) : core(core) {}
+    Core* core;
+    std::unique_ptr<OwnedQuery> q;
+    int client_bucket = -1;     // counted in Core::client_pending (max_pending_per_client)
+    bool holds_pending = false;  // counted in Core::pending (max_pending)
+    // single-flight: the leader is in WorkerState::flights; its followers
+    // hang off it through follower_next.
+    uint64_t flight_hash = 0;
+    Exchange* flight_next = nullptr;
+    Exchange* followers = nullptr;  // in arrival order
+    Exchange* followers_tail = nullptr;
+    Exchange* follower_next = nullptr;
+    bool upstream_tcp = false;  // part of the single-flight key
+    // the query loop
+    Clock::time_point deadline;
+    Clock::time_point try_start;
+    timespec tap_start{};
+    uint16_t client_id = 0;
+    uint8_t order[kMaxUpstreams] = {};
+    uint8_t n = 0, next = 0, fails = 0;
+    uint8_t ui = 0;
+    bool tcp = false;
+    uint8_t retries = 0;
+    std::string upstream_err;  // the last try's error (SSO-sized or on the error path only)
+    // the UDP try in flight
+    UdpSock* sock = nullptr;
+    uint16_t upstream_id = 0;
+    uint16_t bufsize = 512;
 };
 
 struct WorkerState {
-    WorkerState(asio::io_context& io, int index, size_t upstreams) : io(io), index(index), pools(upstreams) {}
+    // Exchanges in flight per worker are bounded: past this, a miss fails at once.
+    static constexpr size_t kMaxExchanges = 65536;
+    static constexpr auto kWheelTick = std::chrono::milliseconds(8);
+
+    WorkerState(asio::io_context& io, int index, size_t upstreams)
+        : io(io), index(index), pools(upstreams), wheel(kWheelTick, Clock::now()), wheel_timer(io),
+          exchanges(kMaxExchanges), rbuf(new uint8_t[wire::kMaxMessage]) {}
     asio::io_context& io;
     int index;
     Rng rng;
     std::vector<UpstreamPool> pools;
-    std::unordered_map<std::string, Flight*> flights;
+    std::vector<std::unique_ptr<UdpSock>> udp_socks;  // every record made (grows to the high-water mark)
+    std::vector<UdpSock*> udp_free;                   // closed records to reuse
+    TimerWheel wheel;
+    asio::steady_timer wheel_timer;
+    bool wheel_armed = false;
+    Clock::time_point wheel_armed_at;
+    Slab<Exchange> exchanges;
+    FlightTable<Exchange> flights;
+    std::unique_ptr<uint8_t[]> rbuf;  // datagrams read from upstream sockets
     bool stopped = false;
     void close_all();
 };
@@ -136,7 +201,15 @@ struct Core {
     std::unique_ptr<asio::ssl::context> tls_ctx;  // for tls:// upstreams
     std::atomic<uint32_t> robin{0};
     std::atomic<int64_t> concurrent{0};
+    // Bounded in-flight work (dnscore extensions): upstream exchanges in
+    // flight, and queries waiting per client address, counted in
+    // kClientBuckets buckets by a seeded hash of the address.
+    static constexpr size_t kClientBuckets = 4096;
+    std::atomic<int64_t> pending{0};
+    std::unique_ptr<std::atomic<uint32_t>[]> client_pending;
+    uint64_t client_seed = 0;
     std::atomic<bool> stopped{false};
+    std::weak_ptr<Core> self;  // for handlers that must not keep the core alive
     WorkerLocal<WorkerSlot> workers;
     std::vector<ForwarderTap*> taps;  // the block's dnstap plugins (CoreDNS tapPlugins)
 
@@ -153,11 +226,19 @@ struct Outcome {
     std::string err;           // Go-style network error text
 };
 
-// Per-try exchanges on the worker's io_context. `msg` carries the upstream
-// ID already; the reply goes to out[0..cap).
-asio::awaitable<Outcome> udp_exchange(std::shared_ptr<WorkerState> ws, std::shared_ptr<Core> core,
-                                      size_t ui, const uint8_t* msg, size_t len, uint8_t* out,
-                                      size_t cap, size_t bufsize, Clock::time_point deadline);
+// Starts exchange.q's request (its upstream ID set) as a UDP try to
+// upstream exchange.ui; the outcome comes later through try_done(). False
+// (with err set) if it could not be sent.
+bool udp_start(Core& core, WorkerState& ws, Exchange& ex, std::string& err);
+// Ends the UDP try of `ex` (a timeout or shutdown): it stops waiting for a reply.
+void udp_abandon(WorkerState& ws, Exchange& ex);
+// The read timeout text of the UDP try of `ex` ("read udp L->R: i/o timeout").
+std::string udp_timeout_text(const Core& core, const Exchange& ex);
+// Called by the UDP transport with a try's outcome (forward.cpp).
+void try_done(Core& core, WorkerState& ws, Exchange& ex, Outcome r);
+// Makes the worker's wheel timer fire by `at` (a deadline just scheduled).
+void arm_wheel(Core& core, WorkerState& ws, Clock::time_point at);
+
 asio::awaitable<Outcome> stream_exchange(std::shared_ptr<WorkerState> ws, std::shared_ptr<Core> core,
                                          size_t ui, const uint8_t* msg, size_t len, uint8_t* out,
                                          size_t cap, Clock::time_point deadline);

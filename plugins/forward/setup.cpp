@@ -144,6 +144,18 @@ void parse_block_option(parser::Dispenser& d, Options& f) {
         if (n < 0) throw ConfigError("max_concurrent can't be negative: " + std::to_string(n));
         f.max_concurrent_error = "concurrent queries exceeded maximum " + d.val();
         f.max_concurrent = n;
+    } else if (opt == "max_pending" || opt == "max_pending_per_client") {
+        // dnscore extensions (README): bounded in-flight work.
+        if (!d.next_arg()) throw d.arg_err();
+        const long long n = gostd::atoi(d.val());
+        if (n < 0) throw ConfigError(opt + " can't be negative: " + std::to_string(n));
+        if (opt == "max_pending") {
+            f.max_pending = n;
+            f.max_pending_error = "plugin/forward: pending upstream queries exceeded maximum " + d.val();
+        } else {
+            f.max_pending_per_client = n;
+            f.max_pending_per_client_error = "plugin/forward: pending queries of the client exceeded maximum " + d.val();
+        }
     } else if (opt == "next") {
         auto args = d.remaining_args();
         if (args.empty()) throw d.arg_err();

@@ -58,6 +58,8 @@ TEST_CASE("forward setup: defaults", "[forward][setup]") {
     CHECK(o.hc_recursion_desired);
     CHECK(o.policy == Policy::random);
     CHECK(o.max_concurrent == 0);
+    CHECK(o.max_pending == 0);
+    CHECK(o.max_pending_per_client == 0);
     CHECK_FALSE(o.force_tcp);
     CHECK_FALSE(o.prefer_udp);
     CHECK_FALSE(o.failfast_all_unhealthy);
@@ -176,6 +178,12 @@ TEST_CASE("forward setup: errors", "[forward][setup]") {
         {"forward . 10.0.0.1 {\n max_concurrent -5\n}", "plugin/forward: max_concurrent can't be negative: -5"},
         {"forward . 10.0.0.1 {\n max_concurrent many\n}",
          "plugin/forward: strconv.Atoi: parsing \"many\": invalid syntax"},
+        {"forward . 10.0.0.1 {\n max_pending -1\n}", "plugin/forward: max_pending can't be negative: -1"},
+        {"forward . 10.0.0.1 {\n max_pending_per_client x\n}",
+         "plugin/forward: strconv.Atoi: parsing \"x\": invalid syntax"},
+        {"forward . 10.0.0.1 {\n max_pending_per_client\n}",
+         "plugin/forward: Corefile:3 - Error during parsing: Wrong argument count or unexpected line ending "
+         "after 'max_pending_per_client'"},
         {"forward . 10.0.0.1 {\n next BOGUS\n}", "plugin/forward: BOGUS is not a valid rcode"},
         {"forward . 10.0.0.1 {\n next\n}",
          "plugin/forward: Corefile:3 - Error during parsing: Wrong argument count or unexpected line ending "
@@ -199,6 +207,11 @@ TEST_CASE("forward setup: errors", "[forward][setup]") {
 TEST_CASE("forward setup: accepted edge cases", "[forward][setup]") {
     CHECK(load_error("forward . 10.0.0.1 {\n max_fails 0\n expire 0s\n health_check 0s\n max_concurrent 0\n}").empty());
     CHECK(load_error("forward . 10.0.0.1 {\n next noerror NXDomain\n}").empty());
+    {
+        auto fs = forwards("forward . 10.0.0.1 {\n max_pending 5000\n max_pending_per_client 100\n}");
+        CHECK(fs[0]->options().max_pending == 5000);
+        CHECK(fs[0]->options().max_pending_per_client == 100);
+    }
     CHECK(load_error("forward 10.0.0.0/8 10.0.0.1").empty());
     CHECK(forwards("forward 10.0.0.0/8 10.0.0.1")[0]->options().from == "10.in-addr.arpa.");
     // 15 TOs are allowed.

@@ -31,10 +31,6 @@ constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 
 namespace {
 
-// A UDP socket serves at most this many exchanges before it is replaced by a
-// fresh one on a new ephemeral port (source-port diversity; CoreDNS keeps a
-// socket as long as it is used within `expire`).
-constexpr uint32_t kUdpMaxUses = 64;
 // Pipelining: a new connection is dialled when the least loaded one already
 // carries this many queries (upstreams such as CoreDNS answer one connection's
 // queries in order), up to kMaxStreamConns per upstream and worker.
@@ -318,10 +314,152 @@ void StreamConn::start_write() {
         asio::async_write(*plain, asio::buffer(wbuf), done);
 }
 
+// ---- UDP ----
+namespace {
+
+void udp_close(WorkerState& ws, UdpSock& s) {
+    boost::system::error_code ignored;
+    s.sock.close(ignored);  // a read wait ends with operation_aborted; its gen no longer matches
+    s.retired = false;
+    ws.udp_free.push_back(&s);
+}
+
+// No new exchange goes to `s`; it is closed once none waits on it.
+void udp_retire(WorkerState& ws, UpstreamPool& pool, UdpSock& s) {
+    for (auto& l : pool.live)
+        if (l == &s) l = nullptr;
+    s.retired = true;
+    if (s.pending.empty()) udp_close(ws, s);
+}
+
+void udp_read(std::weak_ptr<Core> wcore, WorkerState* ws, size_t ui, UdpSock* s, uint32_t gen);
+
+void udp_arm_read(Core& core, WorkerState& ws, size_t ui, UdpSock& s) {
+    if (s.reading) return;
+    s.reading = true;
+    s.sock.async_wait(udp::socket::wait_read,
+                      [wcore = core.self, ws = &ws, ui, s = &s, gen = s.gen](boost::system::error_code ec) {
+                          if (ec == asio::error::operation_aborted) {
+                              // Closed, or a newer socket in this record: only the current one's wait matters.
+                              if (auto core = wcore.lock(); core && s->gen == gen) s->reading = false;
+                              return;
+                          }
+                          udp_read(wcore, ws, ui, s, gen);
+                      });
+}
+
+// The exchanges waiting on `s` fail with `err` (an ICMP error reported by
+// the socket): the socket is retired, as a Go conn with an error is dropped.
+void udp_fail_socket(Core& core, WorkerState& ws, size_t ui, UdpSock& s, const std::string& err) {
+    Exchange* failed[kUdpMaxUses];
+    size_t n = 0;
+    while (Exchange* ex = s.pending.take_any()) failed[n++] = ex;
+    udp_retire(ws, ws.pools[ui], s);
+    for (size_t i = 0; i < n; ++i) {
+        ws.wheel.cancel(*failed[i]);
+        failed[i]->sock = nullptr;
+        Outcome r;
+        r.err = err;
+        try_done(core, ws, *failed[i], std::move(r));
+    }
+}
+
+// Replies are matched to the exchange waiting for their ID on this socket;
+// short datagrams and unknown IDs (late replies, forgeries) are dropped.
+void udp_read(std::weak_ptr<Core> wcore, WorkerState* wsp, size_t ui, UdpSock* s, uint32_t gen) {
+    const std::shared_ptr<Core> core = wcore.lock();
+    if (!core || s->gen != gen) return;
+    WorkerState& ws = *wsp;
+    s->reading = false;
+    const int fd = s->sock.native_handle();
+    bool matched_last = false;
+    int k = 0;
+    for (; k < 64 && s->gen == gen && s->sock.is_open(); ++k) {
+        // Epoll here is edge-triggered, so reading normally goes on to
+        // EAGAIN; once the last waiting exchange got its reply the extra
+        // recv is skipped (whatever else arrived is read at the next wake).
+        if (matched_last && s->pending.empty()) break;
+        matched_last = false;
+        const ssize_t got = ::recv(fd, ws.rbuf.get(), wire::kMaxMessage, MSG_DONTWAIT);
+        if (got < 0) {
+            if (errno == EINTR) continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+            const boost::system::error_code ec(errno, boost::system::system_category());
+            udp_fail_socket(*core, ws, ui, *s, "read udp " + conn_text(s->sock) + ": read: " + net_error_text(ec));
+            return;
+        }
+        size_t n = size_t(got);
+        if (n < wire::kHeaderLen) continue;
+        Exchange* ex = s->pending.take(wire::id(ws.rbuf.get()));
+        if (!ex) continue;
+        matched_last = true;
+        ws.wheel.cancel(*ex);
+        ex->sock = nullptr;
+        Outcome r;
+        OwnedQuery& q = *ex->q;
+        n = std::min(n, q.resp_cap);
+        std::memcpy(q.resp, ws.rbuf.get(), n);
+        if (n > ex->bufsize) {
+            // Larger than the buffer Go would read with: miekg fails to unpack
+            // it and CoreDNS answers an empty reply with TC set instead.
+            n = truncate_reply(q.resp, std::min<size_t>(n, ex->bufsize));
+        }
+        if (n == 0) {
+            r.err = "dns: overflow unpacking uint16";
+        } else {
+            r.ok = true;
+            r.len = n;
+        }
+        if (s->retired && s->pending.empty()) udp_close(ws, *s);
+        try_done(*core, ws, *ex, std::move(r));
+    }
+    if (s->gen != gen || !s->sock.is_open()) return;
+    if (k == 64) {
+        // More may be queued and no new edge would come: read on after
+        // whatever else is ready on this worker.
+        s->reading = true;
+        asio::post(ws.io, [wcore, wsp, ui, s, gen] { udp_read(wcore, wsp, ui, s, gen); });
+        return;
+    }
+    udp_arm_read(*core, ws, ui, *s);
+}
+
+UdpSock* udp_open(Core& core, WorkerState& ws, size_t ui, std::string& err) {
+    const Upstream& up = *core.upstreams[ui];
+    UdpSock* s;
+    if (!ws.udp_free.empty()) {
+        s = ws.udp_free.back();
+        ws.udp_free.pop_back();
+    } else {
+        ws.udp_socks.push_back(std::make_unique<UdpSock>(ws.io));
+        ws.udp_free.reserve(ws.udp_socks.capacity());  // closing never allocates
+        s = ws.udp_socks.back().get();
+    }
+    ++s->gen;
+    s->uses = 0;
+    s->retired = false;
+    s->reading = false;
+    boost::system::error_code ec;
+    s->sock.open(up.udp_ep.protocol(), ec);
+    if (!ec) s->sock.connect(up.udp_ep, ec);  // the kernel picks a fresh random ephemeral port
+    if (ec) {
+        err = "dial udp " + up.spec.to + ": " + net_error_text(ec);
+        udp_close(ws, *s);
+        return nullptr;
+    }
+    udp_arm_read(core, ws, ui, *s);
+    return s;
+}
+
+}  // namespace
+
 void WorkerState::close_all() {
     stopped = true;
     for (auto& p : pools) {
-        p.udp_idle.clear();
+        // Exchanges waiting on UDP get their reply or time out; their
+        // sockets close then.
+        for (auto& l : p.live)
+            if (UdpSock* s = l) udp_retire(*this, p, *s);
         for (auto& c : p.conns) {
             c->fail_all("proxy: transport stopped", false);
             c->close();
@@ -330,74 +468,87 @@ void WorkerState::close_all() {
     }
 }
 
-// ---- UDP ----
-awaitable<Outcome> udp_exchange(std::shared_ptr<WorkerState> ws, std::shared_ptr<Core> core, size_t ui,
-                                const uint8_t* msg, size_t len, uint8_t* out, size_t cap, size_t bufsize,
-                                Clock::time_point deadline) {
-    Upstream& up = *core->upstreams[ui];
-    UpstreamPool& pool = ws->pools[ui];
-    Outcome r;
-    UdpSocket us;
-    bool cached = false;
-    // CoreDNS 1.12: the most recently used idle socket first; if that one has
-    // expired, every idle socket is older still and all are closed.
-    if (!pool.udp_idle.empty()) {
-        if (Clock::now() - pool.udp_idle.back().used > core->opts.expire) {
-            pool.udp_idle.clear();
-        } else {
-            us = std::move(pool.udp_idle.back());
-            pool.udp_idle.pop_back();
-            cached = true;
-        }
+bool udp_start(Core& core, WorkerState& ws, Exchange& ex, std::string& err) {
+    const Upstream& up = *core.upstreams[ex.ui];
+    UpstreamPool& pool = ws.pools[ex.ui];
+    const auto now = Clock::now();
+    const size_t k = size_t(ws.rng.next() % kLiveUdpSockets);
+    UdpSock* s = pool.live[k];
+    // CoreDNS 1.12 closes a socket idle past `expire`; here the next try on
+    // it gets a fresh one.
+    if (s && now - s->used > core.opts.expire) {
+        udp_retire(ws, pool, *s);
+        s = nullptr;
     }
-    up.metrics->conn(ws->index, kProtoUdp, cached);
-    if (!cached) {
-        us.sock = std::make_unique<udp::socket>(ws->io);
-        boost::system::error_code ec;
-        us.sock->open(up.udp_ep.protocol(), ec);
-        if (!ec) us.sock->connect(up.udp_ep, ec);  // kernel picks a fresh ephemeral port
-        if (ec) {
-            r.err = "dial udp " + up.spec.to + ": " + net_error_text(ec);
-            co_return r;
-        }
+    up.metrics->conn(ws.index, kProtoUdp, s != nullptr);
+    if (!s) {
+        s = udp_open(core, ws, ex.ui, err);
+        if (!s) return false;
+        pool.live[k] = s;
     }
-    auto [wec, wn] = co_await us.sock->async_send(asio::buffer(msg, len), kTuple);
-    if (wec) {
-        r.err = "write udp " + conn_text(*us.sock) + ": write: " + net_error_text(wec);
-        co_return r;
+    OwnedQuery& q = *ex.q;
+    // IDs waiting on one socket are unique, so a reply names one exchange.
+    uint16_t id = wire::id(q.req);
+    while (s->pending.contains(id)) id = uint16_t(ws.rng.next());
+    wire::set_id(q.req, id);
+    const ssize_t sent = ::send(s->sock.native_handle(), q.req, q.req_len, MSG_DONTWAIT);
+    if (sent < 0) {
+        const boost::system::error_code ec(errno, boost::system::system_category());
+        err = "write udp " + conn_text(s->sock) + ": write: " + net_error_text(ec);
+        // An ICMP error taken by this send is the socket's: the exchanges
+        // waiting on it fail with it as their read would have.
+        const int e = ec.value();
+        if (e == ECONNREFUSED || e == EHOSTUNREACH || e == ENETUNREACH || e == EHOSTDOWN)
+            udp_fail_socket(core, ws, ex.ui, *s, "read udp " + conn_text(s->sock) + ": read: " + net_error_text(ec));
+        return false;
     }
-    asio::steady_timer timer(ws->io);
-    timer.expires_at(std::min(Clock::now() + kReadTimeout, deadline));
-    const uint16_t want = wire::id(msg);
-    for (;;) {
-        auto res = co_await (us.sock->async_receive(asio::buffer(out, cap), kTuple) || timer.async_wait(kTuple));
-        if (res.index() == 1) {
-            r.err = "read udp " + conn_text(*us.sock) + ": i/o timeout";
-            co_return r;
-        }
-        auto [ec, n] = std::get<0>(res);
-        if (ec) {
-            r.err = "read udp " + conn_text(*us.sock) + ": read: " + net_error_text(ec);
-            co_return r;
-        }
-        // Short replies and replies to other IDs are ignored; reading goes on.
-        if (n < wire::kHeaderLen || wire::id(out) != want) continue;
-        if (n > bufsize) {
-            // Larger than the buffer Go would read with: miekg fails to unpack
-            // it and CoreDNS answers an empty reply with TC set instead.
-            n = truncate_reply(out, std::min(n, bufsize));
-            if (n == 0) {
-                r.err = "dns: overflow unpacking uint16";
-                co_return r;
-            }
-        }
-        r.ok = true;
-        r.len = n;
-        break;
-    }
-    us.used = Clock::now();
-    if (++us.uses < kUdpMaxUses && !ws->stopped) pool.udp_idle.push_back(std::move(us));
-    co_return r;
+    s->pending.add(id, &ex);
+    ex.sock = s;
+    ex.upstream_id = id;
+    s->used = now;
+    if (++s->uses >= kUdpMaxUses) udp_retire(ws, pool, *s);
+    ws.wheel.schedule(ex, std::min(now + kReadTimeout, ex.deadline));
+    arm_wheel(core, ws, ws.wheel.due_time(ex));
+    return true;
+}
+
+// One steady_timer per worker, armed while the wheel holds a deadline: at
+// the earliest one scheduled since it was last armed (a cancelled try leaves
+// it early, never late; it then re-arms for what is left).
+void arm_wheel(Core& core, WorkerState& ws, Clock::time_point at) {
+    if (ws.wheel_armed && ws.wheel_armed_at <= at) return;
+    ws.wheel_armed = true;
+    ws.wheel_armed_at = at;
+    ws.wheel_timer.expires_at(at);  // an earlier wait ends with operation_aborted
+    // The timer keeps the core (and so this worker state) alive while any
+    // exchange waits in the wheel.
+    ws.wheel_timer.async_wait([core = core.self.lock(), wsp = &ws](boost::system::error_code ec) {
+        if (ec == asio::error::operation_aborted || !core) return;  // re-armed
+        WorkerState& ws = *wsp;
+        ws.wheel_armed = false;
+        ws.wheel.advance(Clock::now(), [&](WheelNode& n) {
+            Exchange& ex = static_cast<Exchange&>(n);
+            Outcome r;
+            r.err = udp_timeout_text(*core, ex);
+            udp_abandon(ws, ex);
+            try_done(*core, ws, ex, std::move(r));
+        });
+        if (!ws.wheel.empty()) arm_wheel(*core, ws, ws.wheel.next_due());
+    });
+}
+
+void udp_abandon(WorkerState& ws, Exchange& ex) {
+    ws.wheel.cancel(ex);
+    UdpSock* s = ex.sock;
+    if (!s) return;
+    ex.sock = nullptr;
+    s->pending.remove(ex.upstream_id, &ex);
+    if (s->retired && s->pending.empty()) udp_close(ws, *s);
+}
+
+std::string udp_timeout_text(const Core& core, const Exchange& ex) {
+    if (ex.sock && ex.sock->sock.is_open()) return "read udp " + conn_text(ex.sock->sock) + ": i/o timeout";
+    return "read udp " + core.upstreams[ex.ui]->spec.to + ": i/o timeout";
 }
 
 // ---- TCP / TLS, pipelined ----
