@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <iostream>
 
+#include "cmd/cache_state.hpp"
 #include "corefile/directives.hpp"
 #include "corefile/loader.hpp"
 #include "server/cli.hpp"
@@ -14,5 +15,6 @@ int main(int argc, char** argv) {
     dnscore::FlagSet flags("dnscore");
     dnscore::register_core_flags(flags, opts, cf);
     if (!flags.parse(argc, argv)) return flags.help_requested() ? 0 : 2;
+    opts.state = dnscore::cache_state_hooks();
     return dnscore::run_core(flags, opts, cf);
 }

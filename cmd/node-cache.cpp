@@ -2,6 +2,7 @@
 // DNSCache). node-cache's flags plus CoreDNS's, one flag set as in Go.
 #include <iostream>
 
+#include "cmd/cache_state.hpp"
 #include "corefile/loader.hpp"
 #include "nodecache/app.hpp"
 #include "nodecache/options.hpp"
@@ -18,6 +19,7 @@ int main(int argc, char** argv) {
     dnscore::register_core_flags(flags, opts, core_flags);
     dnscore::nodecache::register_flags(flags, nc_flags);
     if (!flags.parse(argc, argv)) return flags.help_requested() ? 0 : 2;
+    opts.state = dnscore::cache_state_hooks();
 
     using dnscore::nodecache::log_before_serving;
     log_before_serving("INFO", "Starting node-cache image: dnscore-" DNSCORE_VERSION " (node-cache 1.26.5 compatible)");
@@ -41,6 +43,9 @@ int main(int argc, char** argv) {
     dnscore::nodecache::CacheApp* app_ptr = nullptr;
     opts.on_first_startup = [&app_ptr](dnscore::Host&) { app_ptr->on_serving(); };
     opts.on_final_shutdown = [&app_ptr](dnscore::Host&) { app_ptr->on_closing(); };
+    // A successor took over (-handover-socket): it needs the interface and
+    // the rules, so this process leaves them in place.
+    opts.on_handed_over = [&app_ptr](dnscore::Host&) { app_ptr->keep_networking_for_successor(); };
     dnscore::Runtime rt(opts);
     dnscore::nodecache::CacheApp app(params, rt);
     app_ptr = &app;

@@ -20,6 +20,7 @@
 #include <thread>
 
 #include "parser/parser.hpp"
+#include "core/http.hpp"
 #include "core/log.hpp"
 #include "core/net.hpp"
 #include "core/worker_local.hpp"
@@ -28,7 +29,11 @@ namespace asio = boost::asio;
 
 namespace dnscore {
 
-Runtime::Runtime(RuntimeOptions opts) : opts_(std::move(opts)) {}
+Runtime::Runtime(RuntimeOptions opts) : opts_(std::move(opts)) {
+    // A successor binds the same HTTP ports (health, metrics) while this
+    // process still serves them.
+    if (!opts_.handover_socket.empty()) http::set_reuse_port(true);
+}
 
 Runtime::~Runtime() {
     for (auto& w : workers_) w->join();
@@ -314,8 +319,92 @@ void Runtime::add_shutdown_delay(std::chrono::milliseconds d) {
     shutdown_delay_ = std::max(shutdown_delay_, d);
 }
 
+void Runtime::restore_state() {
+    bool took_over = false;
+    if (!opts_.handover_socket.empty()) {
+        handover_ = std::make_unique<Handover>(control_, opts_.handover_socket, opts_.state, [this] {
+            if (opts_.on_handed_over) run_hooks({opts_.on_handed_over});
+            stop(0);
+        });
+        try {
+            took_over = handover_->start();
+        } catch (const std::exception& e) {
+            log::error("handover: {}", e.what());  // serving goes on without
+        }
+    }
+    if (took_over || opts_.state_file.empty() || !opts_.state.load) return;
+    if (::access(opts_.state_file.c_str(), F_OK) != 0) return;  // none yet: a cold start
+    std::string data;
+    try {
+        data = read_state_file(opts_.state_file);
+    } catch (const std::exception& e) {
+        log::warning("cache snapshot not loaded: {}", e.what());
+        return;
+    }
+    try {
+        log::info("cache snapshot {}: {}", opts_.state_file, opts_.state.load(data));
+    } catch (const std::exception& e) {
+        log::warning("cache snapshot {} not loaded: {}", opts_.state_file, e.what());
+    }
+}
+
+void Runtime::save_state_file() {
+    if (opts_.state_file.empty() || !opts_.state.save) return;
+    try {
+        const std::string data = opts_.state.save();
+        write_state_file(opts_.state_file, data);
+        log::info("cache snapshot written to {} ({} bytes)", opts_.state_file, data.size());
+    } catch (const std::exception& e) {
+        log::error("cache snapshot not written: {}", e.what());
+    }
+}
+
+void Runtime::drain_for_successor(std::shared_ptr<const ServerSet> cfg) {
+    // No new queries from here on; the successor gets them.
+    for (auto& w : workers_) {
+        std::promise<void> done;
+        auto f = done.get_future();
+        asio::post(w->io(), [w = w.get(), &done] {
+            w->stop_reading();
+            done.set_value();
+        });
+        f.wait_for(std::chrono::seconds(2));
+    }
+    // Exchanges in flight (a forwarded query waiting for its upstream) hold
+    // the configuration beside this function, config_ and every worker;
+    // bounded by forward's own 5 s deadline plus a margin.
+    const long idle = 2 + long(workers_.size());
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(6);
+    while (cfg && cfg.use_count() > idle && std::chrono::steady_clock::now() < until)
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    // Datagrams queued before the switch were read meanwhile (a wake-up is
+    // at most a few milliseconds away); give the last ones a moment.
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    while (cfg && cfg.use_count() > idle && std::chrono::steady_clock::now() < until)
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    if (cfg) {
+        run_hooks(cfg->on_shutdown);
+        run_hooks(cfg->on_final_shutdown);  // the plugins' own; not the embedding program's teardown
+    }
+    for (auto& w : workers_) {
+        std::promise<void> done;
+        auto f = done.get_future();
+        asio::post(w->io(), [w = w.get(), &done] {
+            w->close_listeners();
+            done.set_value();
+        });
+        f.wait_for(std::chrono::seconds(2));
+    }
+    control_.stop();
+}
+
 void Runtime::shutdown() {
     auto cfg = config();
+    if (handover_ && handover_->handed_over()) {
+        drain_for_successor(std::move(cfg));
+        return;
+    }
+    save_state_file();
     if (cfg) {
         run_hooks(cfg->on_shutdown);
         run_final_shutdown(*cfg);
@@ -396,11 +485,18 @@ int Runtime::run() {
         run_hooks(set->on_first_startup);
         if (opts_.on_first_startup) run_hooks({opts_.on_first_startup});
         run_hooks(set->on_startup);
+        restore_state();
     });
     control_.run();
     signals.cancel();
+    if (handover_) handover_->close();
     for (auto& w : workers_) w->join();
-    if (!opts_.pidfile.empty()) std::remove(opts_.pidfile.c_str());
+    if (!opts_.pidfile.empty()) {
+        // After a handover the successor may have written its own pid there.
+        std::ifstream in(opts_.pidfile);
+        long pid = 0;
+        if (!(in >> pid) || pid == long(::getpid())) std::remove(opts_.pidfile.c_str());
+    }
     return exit_code_;
 }
 

@@ -84,6 +84,22 @@ public:
         boost::system::error_code ec;
         sock_.close(ec);
     }
+    // Handover: no new datagrams for this socket (the successor's sockets in
+    // the SO_REUSEPORT group get them), while those already queued are still
+    // read and every reply can still be sent. A connected UDP socket only
+    // matches its peer: aim it at its own address (nobody sends from there;
+    // a wildcard socket at loopback).
+    void stop_receiving() {
+        sockaddr_storage peer = bound_.addr;
+        if (peer.ss_family == AF_INET6) {
+            auto* a = reinterpret_cast<sockaddr_in6*>(&peer);
+            if (IN6_IS_ADDR_UNSPECIFIED(&a->sin6_addr)) a->sin6_addr = in6addr_loopback;
+        } else {
+            auto* a = reinterpret_cast<sockaddr_in*>(&peer);
+            if (a->sin_addr.s_addr == htonl(INADDR_ANY)) a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        }
+        ::connect(sock_.native_handle(), reinterpret_cast<sockaddr*>(&peer), bound_.len);
+    }
 
     void send_reply(const uint8_t* msg, size_t len, const Query& q) override {
         iovec iov{const_cast<uint8_t*>(msg), len};
@@ -823,6 +839,15 @@ void Worker::close_listeners() {
     for (auto& u : impl_->udp) u->close();
     for (auto& t : impl_->tcp) t->close();
     impl_->udp.clear();
+    impl_->tcp.clear();
+}
+
+void Worker::stop_reading() {
+    for (auto& u : impl_->udp) u->stop_receiving();
+    // Listening TCP sockets close: new connections go to the successor's (a
+    // connection still in this accept queue is reset unless the kernel
+    // migrates it: net.ipv4.tcp_migrate_req=1). Accepted ones finish.
+    for (auto& t : impl_->tcp) t->close();
     impl_->tcp.clear();
 }
 

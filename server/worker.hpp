@@ -53,6 +53,9 @@ public:
     void discard_listener(const std::string& label);
     // Worker thread: close every listener (shutdown).
     void close_listeners();
+    // Worker thread, handover: take no new queries (UDP sockets stay open to
+    // answer those already received; TCP acceptors close).
+    void stop_reading();
 
     const std::shared_ptr<const ServerSet>& config() const { return config_; }
 
