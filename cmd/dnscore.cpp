@@ -8,6 +8,7 @@
 #include "server/cli.hpp"
 #include "server/flags.hpp"
 #include "server/runtime.hpp"
+#include "server/supervisor.hpp"
 
 int main(int argc, char** argv) {
     dnscore::RuntimeOptions opts;
@@ -15,6 +16,7 @@ int main(int argc, char** argv) {
     dnscore::FlagSet flags("dnscore");
     dnscore::register_core_flags(flags, opts, cf);
     if (!flags.parse(argc, argv)) return flags.help_requested() ? 0 : 2;
+    if (cf.supervise && !dnscore::supervisor::is_child()) return dnscore::supervisor::run(argc, argv);
     opts.state = dnscore::cache_state_hooks();
     return dnscore::run_core(flags, opts, cf);
 }

@@ -9,6 +9,7 @@
 #include "server/cli.hpp"
 #include "server/flags.hpp"
 #include "server/runtime.hpp"
+#include "server/supervisor.hpp"
 
 int main(int argc, char** argv) {
     dnscore::RuntimeOptions opts;
@@ -19,6 +20,7 @@ int main(int argc, char** argv) {
     dnscore::register_core_flags(flags, opts, core_flags);
     dnscore::nodecache::register_flags(flags, nc_flags);
     if (!flags.parse(argc, argv)) return flags.help_requested() ? 0 : 2;
+    if (core_flags.supervise && !dnscore::supervisor::is_child()) return dnscore::supervisor::run(argc, argv);
     opts.state = dnscore::cache_state_hooks();
 
     using dnscore::nodecache::log_before_serving;

@@ -24,6 +24,7 @@
 #include "core/log.hpp"
 #include "core/net.hpp"
 #include "core/worker_local.hpp"
+#include "server/supervisor.hpp"
 
 namespace asio = boost::asio;
 
@@ -265,6 +266,7 @@ bool Runtime::do_reload(corefile::CorefileSource src, std::string* error, bool f
             throw;
         }
         log::info("Reloading complete");
+        publish_listeners();  // the supervisor holds exactly what is served
         return true;
     } catch (const std::exception& e) {
         const std::string returned = std::string("starting with listener file descriptors: ") + e.what();
@@ -362,40 +364,62 @@ void Runtime::save_state_file() {
 void Runtime::drain_for_successor(std::shared_ptr<const ServerSet> cfg) {
     // No new queries from here on; the successor gets them.
     for (auto& w : workers_) {
-        std::promise<void> done;
-        auto f = done.get_future();
-        asio::post(w->io(), [w = w.get(), &done] {
+        auto done = std::make_shared<std::promise<void>>();
+        auto f = done->get_future();
+        asio::post(w->io(), [w = w.get(), done] {
             w->stop_reading();
-            done.set_value();
+            done->set_value();
         });
         f.wait_for(std::chrono::seconds(2));
     }
-    // Exchanges in flight (a forwarded query waiting for its upstream) hold
-    // the configuration beside this function, config_ and every worker;
-    // bounded by forward's own 5 s deadline plus a margin.
+    // Done when every datagram queued before the switch was read and every
+    // exchange in flight (a forwarded query waiting for its upstream, which
+    // holds the configuration beside this function, config_ and every
+    // worker) has answered. Bounded by forward's own 5 s deadline plus a
+    // margin.
     const long idle = 2 + long(workers_.size());
+    auto queued = [this] {
+        for (auto& w : workers_) {
+            auto p = std::make_shared<std::promise<bool>>();  // outlives a timed-out wait
+            auto f = p->get_future();
+            asio::post(w->io(), [w = w.get(), p] { p->set_value(w->has_queued_datagrams()); });
+            if (f.wait_for(std::chrono::seconds(1)) != std::future_status::ready || f.get()) return true;
+        }
+        return false;
+    };
     const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(6);
-    while (cfg && cfg.use_count() > idle && std::chrono::steady_clock::now() < until)
+    while (std::chrono::steady_clock::now() < until) {
+        if ((!cfg || cfg.use_count() <= idle) && !queued()) break;
         std::this_thread::sleep_for(std::chrono::milliseconds(2));
-    // Datagrams queued before the switch were read meanwhile (a wake-up is
-    // at most a few milliseconds away); give the last ones a moment.
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    while (cfg && cfg.use_count() > idle && std::chrono::steady_clock::now() < until)
-        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
     if (cfg) {
         run_hooks(cfg->on_shutdown);
         run_hooks(cfg->on_final_shutdown);  // the plugins' own; not the embedding program's teardown
     }
     for (auto& w : workers_) {
-        std::promise<void> done;
-        auto f = done.get_future();
-        asio::post(w->io(), [w = w.get(), &done] {
+        auto done = std::make_shared<std::promise<void>>();
+        auto f = done->get_future();
+        asio::post(w->io(), [w = w.get(), done] {
             w->close_listeners();
-            done.set_value();
+            done->set_value();
         });
         f.wait_for(std::chrono::seconds(2));
     }
     control_.stop();
+}
+
+void Runtime::publish_listeners() {
+    if (!supervisor::is_child()) return;
+    std::vector<supervisor::ListenerFd> all;
+    for (auto& w : workers_) {
+        auto p = std::make_shared<std::promise<std::vector<supervisor::ListenerFd>>>();
+        auto f = p->get_future();
+        asio::post(w->io(), [w = w.get(), p] { p->set_value(w->listener_fds()); });
+        if (f.wait_for(std::chrono::seconds(2)) != std::future_status::ready) return;  // never a partial set
+        auto v = f.get();
+        all.insert(all.end(), v.begin(), v.end());
+    }
+    supervisor::publish(all);
 }
 
 void Runtime::shutdown() {
@@ -485,6 +509,7 @@ int Runtime::run() {
         run_hooks(set->on_first_startup);
         if (opts_.on_first_startup) run_hooks({opts_.on_first_startup});
         run_hooks(set->on_startup);
+        publish_listeners();
         restore_state();
     });
     control_.run();

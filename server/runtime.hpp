@@ -112,6 +112,8 @@ private:
     void save_state_file();
     // Control thread: a successor serves; stop reading, drain, exit.
     void drain_for_successor(std::shared_ptr<const ServerSet> cfg);
+    // Supervised (-supervise): hands the supervisor the listening sockets.
+    void publish_listeners();
 
     RuntimeOptions opts_;
     Loop control_{1};

@@ -1,6 +1,7 @@
 #include "server/worker.hpp"
 
 #include <netinet/in.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include <boost/asio/as_tuple.hpp>
@@ -26,6 +27,7 @@
 #include "server/buffer_pool.hpp"
 #include "server/metrics.hpp"
 #include "server/runtime.hpp"
+#include "server/supervisor.hpp"
 
 namespace asio = boost::asio;
 using asio::ip::tcp;
@@ -78,6 +80,12 @@ public:
 
     void set_spec(const Listener* spec) { spec_ = spec; }
     const std::string& label() const { return label_; }
+    int fd() { return sock_.is_open() ? sock_.native_handle() : -1; }
+    // Whether a datagram waits in the socket's receive queue.
+    bool has_queued() {
+        int bytes = 0;
+        return sock_.is_open() && ::ioctl(sock_.native_handle(), FIONREAD, &bytes) == 0 && bytes > 0;
+    }
 
     void start() { arm(); }
     void close() {
@@ -304,6 +312,7 @@ public:
         acc_.close(ec);
         backoff_.cancel();
     }
+    int fd() { return acc_.is_open() ? acc_.native_handle() : -1; }
 
 private:
     void accept() {
@@ -713,8 +722,21 @@ std::string Worker::open_listener(const Listener& l, const std::string& bound_po
         addr = v6;
     }
 
+    auto family_of = [](int fd) {
+        sockaddr_storage ss{};
+        socklen_t len = sizeof ss;
+        ::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len);
+        return ss.ss_family;
+    };
     auto open_udp = [&](const asio::ip::address& a) {
         udp::socket s(impl_->io);
+        // Crash-only serving: the socket the previous process read, held by
+        // the supervisor meanwhile (server/supervisor.hpp).
+        if (const int fd = supervisor::take_inherited(l.label, 'u', index()); fd >= 0) {
+            s.assign(family_of(fd) == AF_INET6 ? udp::v6() : udp::v4(), fd);
+            s.non_blocking(true);
+            return s;
+        }
         s.open(a.is_v6() ? udp::v6() : udp::v4());
         set_reuseport(s.native_handle());
         int one = 1;
@@ -732,6 +754,10 @@ std::string Worker::open_listener(const Listener& l, const std::string& bound_po
     };
     auto open_tcp = [&](const asio::ip::address& a) {
         tcp::acceptor acc(impl_->io);
+        if (const int fd = supervisor::take_inherited(l.label, 't', index()); fd >= 0) {
+            acc.assign(family_of(fd) == AF_INET6 ? tcp::v6() : tcp::v4(), fd);
+            return acc;
+        }
         acc.open(a.is_v6() ? tcp::v6() : tcp::v4());
         acc.set_option(tcp::acceptor::reuse_address(true));
         set_reuseport(acc.native_handle());
@@ -840,6 +866,21 @@ void Worker::close_listeners() {
     for (auto& t : impl_->tcp) t->close();
     impl_->udp.clear();
     impl_->tcp.clear();
+}
+
+std::vector<supervisor::ListenerFd> Worker::listener_fds() {
+    std::vector<supervisor::ListenerFd> out;
+    for (auto& u : impl_->udp)
+        if (u->fd() >= 0) out.push_back({u->label(), 'u', index(), u->fd()});
+    for (auto& t : impl_->tcp)
+        if (t->fd() >= 0) out.push_back({t->label(), 't', index(), t->fd()});
+    return out;
+}
+
+bool Worker::has_queued_datagrams() {
+    for (auto& u : impl_->udp)
+        if (u->has_queued()) return true;
+    return false;
 }
 
 void Worker::stop_reading() {

@@ -307,6 +307,26 @@ check "handover: the last process, without successor, exits 0 on SIGTERM (got $s
 check "handover: ... and tears down as without the flag" [ "$(rules_count)" = 0 ]
 check "handover: ... interface removed" bash -c "! ip netns exec $NS ip link show nodelocaldns >/dev/null 2>&1"
 
+echo "# scenario 7: -supervise: kill -9 of the serving process; the supervisor restarts it on the same sockets"
+prepare_link
+start_nodecache -supervise
+SUP_PID=$NC_PID
+check "supervise: rules installed by the serving process" wait_for 20 bash -c "[ \$(ip netns exec $NS iptables-save | grep -c 'NodeLocal DNS Cache') = 24 ]"
+for n in 1 2 3; do
+    c=$(pgrep -P "$SUP_PID" | head -n1)
+    kill -KILL "$c"
+    check "supervise: kill -9 #$n: a new serving process" wait_for 10 bash -c "c2=\$(pgrep -P $SUP_PID | head -n1); [ -n \"\$c2\" ] && [ \"\$c2\" != $c ]"
+    check "supervise: kill -9 #$n: the rules never went away (24)" [ "$(rules_count)" = 24 ]
+    if [ $FULL = 1 ]; then
+        check "supervise: kill -9 #$n: answers on 169.254.20.10 at once" bash -c "ip netns exec $NS dig +short +time=1 +tries=1 @169.254.20.10 www.example A | grep -qx 192.0.2.80"
+    fi
+done
+check "supervise: restarts logged" bash -c "[ \$(grep -c 'was killed by signal 9; restarting it' $T/nc.out) = 3 ]"
+stop_nodecache; st=$?
+check "supervise: SIGTERM: exit status 0 (got $st)" [ "$st" = 0 ]
+check "supervise: SIGTERM: rules removed" [ "$(rules_count)" = 0 ]
+check "supervise: SIGTERM: interface removed" bash -c "! ip netns exec $NS ip link show nodelocaldns >/dev/null 2>&1"
+
 if [ $FAILS -gt 0 ]; then
     echo "--- node-cache stdout"; tail -50 "$T/nc.out"; echo "--- node-cache stderr"; tail -30 "$T/nc.err"
     echo "$FAILS check(s) failed"; exit 1
