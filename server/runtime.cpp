@@ -512,6 +512,10 @@ int Runtime::run() {
         publish_listeners();
         restore_state();
     });
+    // Only config_ and the workers hold the configuration from here on (the
+    // handover drain counts the references of exchanges in flight).
+    snap.reset();
+    set.reset();
     control_.run();
     signals.cancel();
     if (handover_) handover_->close();
