@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <iostream>
 
+#include "cmd/cache_state.hpp"
 #include "corefile/directives.hpp"
 #include "corefile/loader.hpp"
 #include "server/cli.hpp"
@@ -9,6 +10,7 @@
 #include "server/flags.hpp"
 #include "server/grpc.hpp"
 #include "server/runtime.hpp"
+#include "server/supervisor.hpp"
 
 int main(int argc, char** argv) {
     dnscore::enable_grpc();  // grpc:// and quic:// listeners (node-cache leaves gRPC,
@@ -18,5 +20,7 @@ int main(int argc, char** argv) {
     dnscore::FlagSet flags("dnscore");
     dnscore::register_core_flags(flags, opts, cf);
     if (!flags.parse(argc, argv)) return flags.help_requested() ? 0 : 2;
+    if (cf.supervise && !dnscore::supervisor::is_child()) return dnscore::supervisor::run(argc, argv);
+    opts.state = dnscore::cache_state_hooks();
     return dnscore::run_core(flags, opts, cf);
 }

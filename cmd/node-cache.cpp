@@ -2,12 +2,14 @@
 // DNSCache). node-cache's flags plus CoreDNS's, one flag set as in Go.
 #include <iostream>
 
+#include "cmd/cache_state.hpp"
 #include "corefile/loader.hpp"
 #include "nodecache/app.hpp"
 #include "nodecache/options.hpp"
 #include "server/cli.hpp"
 #include "server/flags.hpp"
 #include "server/runtime.hpp"
+#include "server/supervisor.hpp"
 
 int main(int argc, char** argv) {
     dnscore::RuntimeOptions opts;
@@ -18,6 +20,8 @@ int main(int argc, char** argv) {
     dnscore::register_core_flags(flags, opts, core_flags);
     dnscore::nodecache::register_flags(flags, nc_flags);
     if (!flags.parse(argc, argv)) return flags.help_requested() ? 0 : 2;
+    if (core_flags.supervise && !dnscore::supervisor::is_child()) return dnscore::supervisor::run(argc, argv);
+    opts.state = dnscore::cache_state_hooks();
 
     using dnscore::nodecache::log_before_serving;
     log_before_serving("INFO", "Starting node-cache image: dnscore-" DNSCORE_VERSION " (node-cache 1.26.5 compatible)");
@@ -41,6 +45,9 @@ int main(int argc, char** argv) {
     dnscore::nodecache::CacheApp* app_ptr = nullptr;
     opts.on_first_startup = [&app_ptr](dnscore::Host&) { app_ptr->on_serving(); };
     opts.on_final_shutdown = [&app_ptr](dnscore::Host&) { app_ptr->on_closing(); };
+    // A successor took over (-handover-socket): it needs the interface and
+    // the rules, so this process leaves them in place.
+    opts.on_handed_over = [&app_ptr](dnscore::Host&) { app_ptr->keep_networking_for_successor(); };
     dnscore::Runtime rt(opts);
     dnscore::nodecache::CacheApp app(params, rt);
     app_ptr = &app;

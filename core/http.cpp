@@ -16,6 +16,9 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <sys/socket.h>
+
+#include <atomic>
 #include <ctime>
 #include <map>
 #include <mutex>
@@ -32,6 +35,7 @@ using asio::ip::tcp;
 namespace dnscore::http {
 
 namespace {
+std::atomic<bool> g_reuse_port{false};
 
 constexpr auto kTimeout = std::chrono::seconds(5);
 constexpr std::size_t kGoBufferBeforeChunking = 2048;  // net/http bufferBeforeChunkingSize
@@ -84,6 +88,10 @@ public:
             acc_.open(e.protocol(), ec);
             if (ec) return;
             acc_.set_option(tcp::acceptor::reuse_address(true), ec);
+            if (g_reuse_port.load()) {
+                int one = 1;
+                ::setsockopt(acc_.native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+            }
             if (dual && e.address().is_v6()) acc_.set_option(asio::ip::v6_only(false), ec);
             acc_.bind(e, ec);
             if (!ec) acc_.listen(asio::socket_base::max_listen_connections, ec);
@@ -400,5 +408,7 @@ void async_post(asio::io_context& io, const std::string& host, const std::string
     async_request(io, bhttp::verb::post, host, port, path, std::move(headers), std::move(body), timeout,
                   std::move(done));
 }
+
+void set_reuse_port(bool on) { g_reuse_port = on; }
 
 }  // namespace dnscore::http

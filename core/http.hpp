@@ -50,6 +50,11 @@ Handle serve_async(boost::asio::io_context& io, const std::string& address, cons
 // empty for all interfaces), or "" when no listener is open there.
 std::string bound_address(const std::string& address);
 
+// Listeners opened from now on set SO_REUSEPORT, so an upgrade's successor
+// process can bind the same HTTP ports (server/handover.hpp). Off by default:
+// a port taken by another program stays an error, as in CoreDNS.
+void set_reuse_port(bool on);
+
 // Result of async_get: `error` empty on success (then `status` is set).
 struct GetResult {
     std::string error;  // Go-style: dial tcp 127.0.0.1:8080: connect: connection refused

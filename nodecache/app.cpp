@@ -313,6 +313,10 @@ void CacheApp::teardown() {
             warning("Exiting iptables/interface check goroutine");
         }
         if (params_.skip_teardown) return;
+        if (successor_) {
+            info("Skipping teardown: a successor process serves");
+            return;
+        }
         info("Tearing down");
         if (iptables_) {
             for (const auto& rule : rules_) {
@@ -351,6 +355,8 @@ void CacheApp::teardown() {
 }
 
 void CacheApp::on_closing() { teardown(); }
+
+void CacheApp::keep_networking_for_successor() { successor_ = true; }
 
 void CacheApp::after_run(int exit_code) {
     (void)exit_code;

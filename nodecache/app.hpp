@@ -43,6 +43,9 @@ public:
     // Process hooks (control thread).
     void on_serving();                      // rules in, periodic checks, config sync
     void on_closing();                      // rules and interface out (unless -skipteardown)
+    // A successor process serves now (-handover-socket): the closing
+    // teardown leaves the rules and the interface in place.
+    void keep_networking_for_successor();
     // After Runtime::run() returned: the teardown when no hook ran it
     // (Corefile error at start).
     void after_run(int exit_code);
@@ -104,6 +107,7 @@ private:
     std::condition_variable cv_;
     bool stop_network_ = false;
     std::once_flag teardown_once_;
+    std::atomic<bool> successor_{false};
 };
 
 }  // namespace dnscore::nodecache

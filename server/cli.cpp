@@ -16,6 +16,14 @@ void register_core_flags(FlagSet& flags, RuntimeOptions& opts, CoreFlags& cf) {
     flags.add_bool("plugins", &cf.plugins, "List installed plugins");
     flags.add_bool("quiet", &opts.quiet, "Quiet mode (no initialization output)");
     flags.add_bool("version", &cf.version, "Show version");
+    flags.add_string("cache-snapshot", &opts.state_file,
+                     "Write the cache to this file at a graceful stop and load it at start (warm start)");
+    flags.add_string("handover-socket", &opts.handover_socket,
+                     "Unix socket for upgrade handover: a new process started with the same path takes over "
+                     "the cache and the service from the running one");
+    flags.add_bool("supervise", &cf.supervise,
+                   "Run the server as a child of a small supervisor that holds its listening sockets and "
+                   "restarts it at once when it is killed (crash-only serving)");
     flags.add_bool("validate", &cf.validate,
                    "Check the Corefile (parse and set up every plugin, open no socket) and exit");
 }

@@ -10,6 +10,7 @@ struct CoreFlags {
     bool version = false;
     bool plugins = false;
     bool validate = false;
+    bool supervise = false;  // crash-only serving (server/supervisor.hpp)
 };
 
 void register_core_flags(FlagSet& flags, RuntimeOptions& opts, CoreFlags& cf);

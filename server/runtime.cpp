@@ -20,15 +20,21 @@
 #include <thread>
 
 #include "parser/parser.hpp"
+#include "core/http.hpp"
 #include "core/log.hpp"
 #include "core/net.hpp"
 #include "core/worker_local.hpp"
+#include "server/supervisor.hpp"
 
 namespace asio = boost::asio;
 
 namespace dnscore {
 
-Runtime::Runtime(RuntimeOptions opts) : opts_(std::move(opts)) {}
+Runtime::Runtime(RuntimeOptions opts) : opts_(std::move(opts)) {
+    // A successor binds the same HTTP ports (health, metrics) while this
+    // process still serves them.
+    if (!opts_.handover_socket.empty()) http::set_reuse_port(true);
+}
 
 Runtime::~Runtime() {
     for (auto& w : workers_) w->join();
@@ -260,6 +266,7 @@ bool Runtime::do_reload(corefile::CorefileSource src, std::string* error, bool f
             throw;
         }
         log::info("Reloading complete");
+        publish_listeners();  // the supervisor holds exactly what is served
         return true;
     } catch (const std::exception& e) {
         const std::string returned = std::string("starting with listener file descriptors: ") + e.what();
@@ -314,8 +321,114 @@ void Runtime::add_shutdown_delay(std::chrono::milliseconds d) {
     shutdown_delay_ = std::max(shutdown_delay_, d);
 }
 
+void Runtime::restore_state() {
+    bool took_over = false;
+    if (!opts_.handover_socket.empty()) {
+        handover_ = std::make_unique<Handover>(control_, opts_.handover_socket, opts_.state, [this] {
+            if (opts_.on_handed_over) run_hooks({opts_.on_handed_over});
+            stop(0);
+        });
+        try {
+            took_over = handover_->start();
+        } catch (const std::exception& e) {
+            log::error("handover: {}", e.what());  // serving goes on without
+        }
+    }
+    if (took_over || opts_.state_file.empty() || !opts_.state.load) return;
+    if (::access(opts_.state_file.c_str(), F_OK) != 0) return;  // none yet: a cold start
+    std::string data;
+    try {
+        data = read_state_file(opts_.state_file);
+    } catch (const std::exception& e) {
+        log::warning("cache snapshot not loaded: {}", e.what());
+        return;
+    }
+    try {
+        log::info("cache snapshot {}: {}", opts_.state_file, opts_.state.load(data));
+    } catch (const std::exception& e) {
+        log::warning("cache snapshot {} not loaded: {}", opts_.state_file, e.what());
+    }
+}
+
+void Runtime::save_state_file() {
+    if (opts_.state_file.empty() || !opts_.state.save) return;
+    try {
+        const std::string data = opts_.state.save();
+        write_state_file(opts_.state_file, data);
+        log::info("cache snapshot written to {} ({} bytes)", opts_.state_file, data.size());
+    } catch (const std::exception& e) {
+        log::error("cache snapshot not written: {}", e.what());
+    }
+}
+
+void Runtime::drain_for_successor(std::shared_ptr<const ServerSet> cfg) {
+    // No new queries from here on; the successor gets them.
+    for (auto& w : workers_) {
+        auto done = std::make_shared<std::promise<void>>();
+        auto f = done->get_future();
+        asio::post(w->io(), [w = w.get(), done] {
+            w->stop_reading();
+            done->set_value();
+        });
+        f.wait_for(std::chrono::seconds(2));
+    }
+    // Done when every datagram queued before the switch was read and every
+    // exchange in flight (a forwarded query waiting for its upstream, which
+    // holds the configuration beside this function, config_ and every
+    // worker) has answered. Bounded by forward's own 5 s deadline plus a
+    // margin.
+    const long idle = 2 + long(workers_.size());
+    auto queued = [this] {
+        for (auto& w : workers_) {
+            auto p = std::make_shared<std::promise<bool>>();  // outlives a timed-out wait
+            auto f = p->get_future();
+            asio::post(w->io(), [w = w.get(), p] { p->set_value(w->has_queued_datagrams()); });
+            if (f.wait_for(std::chrono::seconds(1)) != std::future_status::ready || f.get()) return true;
+        }
+        return false;
+    };
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(6);
+    while (std::chrono::steady_clock::now() < until) {
+        if ((!cfg || cfg.use_count() <= idle) && !queued()) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    if (cfg) {
+        run_hooks(cfg->on_shutdown);
+        run_hooks(cfg->on_final_shutdown);  // the plugins' own; not the embedding program's teardown
+    }
+    for (auto& w : workers_) {
+        auto done = std::make_shared<std::promise<void>>();
+        auto f = done->get_future();
+        asio::post(w->io(), [w = w.get(), done] {
+            w->close_listeners();
+            done->set_value();
+        });
+        f.wait_for(std::chrono::seconds(2));
+    }
+    control_.stop();
+}
+
+void Runtime::publish_listeners() {
+    if (!supervisor::is_child()) return;
+    std::vector<supervisor::ListenerFd> all;
+    for (auto& w : workers_) {
+        auto p = std::make_shared<std::promise<std::vector<supervisor::ListenerFd>>>();
+        auto f = p->get_future();
+        asio::post(w->io(), [w = w.get(), p] { p->set_value(w->listener_fds()); });
+        if (f.wait_for(std::chrono::seconds(2)) != std::future_status::ready) return;  // never a partial set
+        auto v = f.get();
+        all.insert(all.end(), v.begin(), v.end());
+    }
+    supervisor::publish(all);
+}
+
 void Runtime::shutdown() {
     auto cfg = config();
+    if (handover_ && handover_->handed_over()) {
+        drain_for_successor(std::move(cfg));
+        return;
+    }
+    save_state_file();
     if (cfg) {
         run_hooks(cfg->on_shutdown);
         run_final_shutdown(*cfg);
@@ -396,11 +509,23 @@ int Runtime::run() {
         run_hooks(set->on_first_startup);
         if (opts_.on_first_startup) run_hooks({opts_.on_first_startup});
         run_hooks(set->on_startup);
+        publish_listeners();
+        restore_state();
     });
+    // Only config_ and the workers hold the configuration from here on (the
+    // handover drain counts the references of exchanges in flight).
+    snap.reset();
+    set.reset();
     control_.run();
     signals.cancel();
+    if (handover_) handover_->close();
     for (auto& w : workers_) w->join();
-    if (!opts_.pidfile.empty()) std::remove(opts_.pidfile.c_str());
+    if (!opts_.pidfile.empty()) {
+        // After a handover the successor may have written its own pid there.
+        std::ifstream in(opts_.pidfile);
+        long pid = 0;
+        if (!(in >> pid) || pid == long(::getpid())) std::remove(opts_.pidfile.c_str());
+    }
     return exit_code_;
 }
 

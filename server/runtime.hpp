@@ -13,6 +13,7 @@
 
 #include "corefile/loader.hpp"
 #include "core/config.hpp"
+#include "server/handover.hpp"
 #include "server/worker.hpp"
 
 namespace dnscore {
@@ -34,6 +35,16 @@ struct RuntimeOptions {
     // listeners close). Not run when no configuration ever loaded.
     Hook on_first_startup;
     Hook on_final_shutdown;
+    // Beyond CoreDNS (server/handover.hpp, docs/operations.md): the state a
+    // process carries over (the cache snapshot), the file it is kept in
+    // across a restart (-cache-snapshot), the unix socket of the upgrade
+    // handover (-handover-socket), and what the embedding program does when
+    // a successor took over (instead of on_final_shutdown: node-cache keeps
+    // its interface and rules).
+    StateHooks state;
+    std::string state_file;
+    std::string handover_socket;
+    Hook on_handed_over;
 };
 
 class Runtime final : public Host {
@@ -95,6 +106,14 @@ private:
     bool do_reload(corefile::CorefileSource src, std::string* error, bool from_signal);
     void reload_on_signal();
     void shutdown();
+    // Control thread, once serving: handover from a predecessor, else the
+    // state file; then listen for a successor.
+    void restore_state();
+    void save_state_file();
+    // Control thread: a successor serves; stop reading, drain, exit.
+    void drain_for_successor(std::shared_ptr<const ServerSet> cfg);
+    // Supervised (-supervise): hands the supervisor the listening sockets.
+    void publish_listeners();
 
     RuntimeOptions opts_;
     Loop control_{1};
@@ -107,6 +126,7 @@ private:
     std::atomic<bool> stopping_{false};
     std::chrono::milliseconds shutdown_delay_{0};
     ReloadObserver reload_observer_;
+    std::unique_ptr<Handover> handover_;
 };
 
 }  // namespace dnscore

@@ -1,6 +1,7 @@
 #include "server/worker.hpp"
 
 #include <netinet/in.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include <boost/asio/as_tuple.hpp>
@@ -29,6 +30,7 @@
 #include "server/grpc.hpp"
 #include "server/metrics.hpp"
 #include "server/runtime.hpp"
+#include "server/supervisor.hpp"
 
 namespace asio = boost::asio;
 using asio::ip::tcp;
@@ -84,11 +86,33 @@ public:
 
     void set_spec(const Listener* spec) { spec_ = spec; }
     const std::string& label() const { return label_; }
+    int fd() { return sock_.is_open() ? sock_.native_handle() : -1; }
+    // Whether a datagram waits in the socket's receive queue.
+    bool has_queued() {
+        int bytes = 0;
+        return sock_.is_open() && ::ioctl(sock_.native_handle(), FIONREAD, &bytes) == 0 && bytes > 0;
+    }
 
     void start() { arm(); }
     void close() {
         boost::system::error_code ec;
         sock_.close(ec);
+    }
+    // Handover: no new datagrams for this socket (the successor's sockets in
+    // the SO_REUSEPORT group get them), while those already queued are still
+    // read and every reply can still be sent. A connected UDP socket only
+    // matches its peer: aim it at its own address (nobody sends from there;
+    // a wildcard socket at loopback).
+    void stop_receiving() {
+        sockaddr_storage peer = bound_.addr;
+        if (peer.ss_family == AF_INET6) {
+            auto* a = reinterpret_cast<sockaddr_in6*>(&peer);
+            if (IN6_IS_ADDR_UNSPECIFIED(&a->sin6_addr)) a->sin6_addr = in6addr_loopback;
+        } else {
+            auto* a = reinterpret_cast<sockaddr_in*>(&peer);
+            if (a->sin_addr.s_addr == htonl(INADDR_ANY)) a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        }
+        ::connect(sock_.native_handle(), reinterpret_cast<sockaddr*>(&peer), bound_.len);
     }
 
     void send_reply(const uint8_t* msg, size_t len, const Query& q) override {
@@ -371,6 +395,7 @@ public:
         acc_.close(ec);
         backoff_.cancel();
     }
+    int fd() { return acc_.is_open() ? acc_.native_handle() : -1; }
 
 private:
     void accept() {
@@ -788,8 +813,21 @@ std::string Worker::open_listener(const Listener& l, const std::string& bound_po
         addr = v6;
     }
 
+    auto family_of = [](int fd) {
+        sockaddr_storage ss{};
+        socklen_t len = sizeof ss;
+        ::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len);
+        return ss.ss_family;
+    };
     auto open_udp = [&](const asio::ip::address& a) {
         udp::socket s(impl_->io);
+        // Crash-only serving: the socket the previous process read, held by
+        // the supervisor meanwhile (server/supervisor.hpp).
+        if (const int fd = supervisor::take_inherited(l.label, 'u', index()); fd >= 0) {
+            s.assign(family_of(fd) == AF_INET6 ? udp::v6() : udp::v4(), fd);
+            s.non_blocking(true);
+            return s;
+        }
         s.open(a.is_v6() ? udp::v6() : udp::v4());
         set_reuseport(s.native_handle());
         int one = 1;
@@ -807,6 +845,10 @@ std::string Worker::open_listener(const Listener& l, const std::string& bound_po
     };
     auto open_tcp = [&](const asio::ip::address& a) {
         tcp::acceptor acc(impl_->io);
+        if (const int fd = supervisor::take_inherited(l.label, 't', index()); fd >= 0) {
+            acc.assign(family_of(fd) == AF_INET6 ? tcp::v6() : tcp::v4(), fd);
+            return acc;
+        }
         acc.open(a.is_v6() ? tcp::v6() : tcp::v4());
         acc.set_option(tcp::acceptor::reuse_address(true));
         set_reuseport(acc.native_handle());
@@ -965,6 +1007,30 @@ void Worker::close_listeners() {
     impl_->tcp.clear();
     impl_->grpc.clear();
     impl_->quic.clear();
+}
+
+std::vector<supervisor::ListenerFd> Worker::listener_fds() {
+    std::vector<supervisor::ListenerFd> out;
+    for (auto& u : impl_->udp)
+        if (u->fd() >= 0) out.push_back({u->label(), 'u', index(), u->fd()});
+    for (auto& t : impl_->tcp)
+        if (t->fd() >= 0) out.push_back({t->label(), 't', index(), t->fd()});
+    return out;
+}
+
+bool Worker::has_queued_datagrams() {
+    for (auto& u : impl_->udp)
+        if (u->has_queued()) return true;
+    return false;
+}
+
+void Worker::stop_reading() {
+    for (auto& u : impl_->udp) u->stop_receiving();
+    // Listening TCP sockets close: new connections go to the successor's (a
+    // connection still in this accept queue is reset unless the kernel
+    // migrates it: net.ipv4.tcp_migrate_req=1). Accepted ones finish.
+    for (auto& t : impl_->tcp) t->close();
+    impl_->tcp.clear();
 }
 
 void send_direct(Query& q, size_t len) { q.sink->send_reply(q.resp, len, q); }

@@ -7,11 +7,13 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "core/config.hpp"
 #include "core/host.hpp"
 #include "core/query.hpp"
 #include "server/loop.hpp"
+#include "server/supervisor.hpp"
 
 namespace boost::asio {
 class io_context;
@@ -53,6 +55,15 @@ public:
     void discard_listener(const std::string& label);
     // Worker thread: close every listener (shutdown).
     void close_listeners();
+    // Worker thread, handover: take no new queries (UDP sockets stay open to
+    // answer those already received; TCP acceptors close).
+    void stop_reading();
+    // Worker thread: whether a UDP socket still has a datagram to read (the
+    // handover drain waits until none is left).
+    bool has_queued_datagrams();
+    // Worker thread: this worker's listening sockets (the supervisor holds
+    // duplicates of them, server/supervisor.hpp).
+    std::vector<supervisor::ListenerFd> listener_fds();
 
     const std::shared_ptr<const ServerSet>& config() const { return config_; }
 

@@ -1,5 +1,7 @@
 #include "plugins/cache/cache.hpp"
 
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
 #include <cstring>
 #include <map>
 #include <mutex>
@@ -22,6 +24,9 @@ enum : uint64_t {
     kInheritHits = 4,  // refresh: carry the old entry's hit count (upper 32 bits)
 };
 
+
+// RFC 8767 section 4: stale answers carry a TTL of 30 s.
+constexpr uint32_t kRfc8767StaleTtl = 30;
 
 int64_t clamp_ttl(int64_t ttl, int64_t min, int64_t max) {
     // CoreDNS computeTTL: min first, then max (max wins when min > max).
@@ -76,6 +81,9 @@ std::string Config::canonical() const {
     add("pexcept", join(pexcept, ","));
     add("nexcept", join(nexcept, ","));
     add("keepttl", keepttl ? "1" : "0");
+    if (rfc_max_stale_ns > 0)
+        add("rfc8767", std::to_string(rfc_max_stale_ns) + "/" + std::to_string(rfc_client_timeout_ns) + "/" +
+                           std::to_string(rfc_recheck_ns));
     return s;
 }
 
@@ -92,6 +100,23 @@ std::shared_ptr<Stores> shared_stores(const std::string& id, long long pcap, lon
     return s;
 }
 
+void for_each_stores(const std::function<void(const std::string& id, Stores&)>& fn) {
+    // Holders taken under the lock, visited outside it: fn may be slow.
+    std::vector<std::pair<std::string, std::shared_ptr<Stores>>> live;
+    {
+        std::lock_guard<std::mutex> lock(g_registry_mu);
+        for (auto& [id, weak] : registry())
+            if (auto s = weak.lock()) live.emplace_back(id, std::move(s));
+    }
+    for (auto& [id, s] : live) fn(id, *s);
+}
+
+std::shared_ptr<Stores> find_stores(const std::string& id) {
+    std::lock_guard<std::mutex> lock(g_registry_mu);
+    auto it = registry().find(id);
+    return it == registry().end() ? nullptr : it->second.lock();
+}
+
 // ---- the plugin ----
 
 Cache::Cache(Config cfg, std::shared_ptr<Stores> stores, const Clock& clock)
@@ -100,6 +125,7 @@ Cache::Cache(Config cfg, std::shared_ptr<Stores> stores, const Clock& clock)
     for (const auto& z : cfg_.pexcept) pexcept_wire_.add_wire(zone_wire(z));
     for (const auto& z : cfg_.nexcept) nexcept_wire_.add_wire(zone_wire(z));
     zones_label_ = join(cfg_.zones, ",");
+    stale_window_s_ = std::max(cfg_.stale_up_to_ns, cfg_.rfc_max_stale_ns) / kSecond;
     metrics_ = std::make_unique<metrics::Families>(zones_label_, [this](const metrics::GaugeFunc::Emit& emit) {
         const auto& servers = metrics_->server;
         for (size_t i = 0; i < servers.size(); ++i) {
@@ -167,14 +193,25 @@ void Cache::write_hit(Query& q, const Entry& e, uint32_t ttl, bool stale) {
 
 Cache::Lookup Cache::lookup(Query& q, const Key& k, Counters& c, bool write, uint32_t* prefetch_hits) {
     const int64_t now = clock_.now_ns();
-    const int64_t stale_s = cfg_.stale_up_to_ns / kSecond;
+    const int64_t stale_s = stale_window_s_;
     const size_t qlen = size_t(q.info.question_end) - wire::kHeaderLen;
     Lookup result = Lookup::miss;
     auto use = [&](Entry& e) {
         const int64_t ttl = e.remaining(now);
-        if (!(ttl > 0 || (cfg_.stale_up_to_ns > 0 && -ttl < stale_s))) return false;
+        if (!(ttl > 0 || (stale_s > 0 && -ttl < stale_s))) return false;
         if (e.msg_len > q.resp_cap || size_t(e.name_len) + 4 != qlen) return false;
         const bool stale = ttl < 0;
+        if (stale && cfg_.rfc_max_stale_ns > 0) {
+            // RFC 8767: ask the upstream first, unless it failed for this
+            // entry within the failure-recheck time.
+            if (e.stale_recheck_ns <= now) {
+                result = Lookup::stale_refresh;
+                return true;
+            }
+            if (write) write_hit(q, e, kRfc8767StaleTtl, true);
+            result = Lookup::stale;
+            return true;
+        }
         if (!stale && cfg_.prefetch > 0) {
             // CoreDNS freq.Update: the window restarts when it is older than DURATION.
             if (e.freq_last_ns < now - cfg_.prefetch_window_ns) {
@@ -224,7 +261,15 @@ Step Cache::query(Query& q) {
         case Lookup::miss:
             state = kMiss;
             return Step::next;
+        case Lookup::stale_refresh:
+            state = kMiss;  // until the race says otherwise (query_async)
+            return Step::async;
         case Lookup::stale:
+            if (cfg_.rfc_max_stale_ns > 0) {  // within the failure-recheck time
+                metrics_->served_stale.inc(c.worker, {c.server});
+                metrics_->stale_outcomes.inc(c.worker, {c.server, metrics::kStaleRecheck});
+                return Step::done;
+            }
             if (verify) {
                 q.clear_reply();
                 state = kVerify;
@@ -268,6 +313,35 @@ void Cache::store_reply(Query& q, const wire::ReplyView& reply, ReplyType t, int
     }
 }
 
+int64_t Cache::classify_and_store(Query& q, Counters& c) {
+    if (!q.written || q.resp_len < wire::kHeaderLen) return -1;
+
+    // One walk of the reply (usually made by forward already) answers
+    // everything below.
+    wire::ReplyView& reply = q.reply();
+    const ReplyType t = reply.typify(clock_.wall_s());
+    const bool has_key = !(wire::flags(q.resp) & wire::kTC) && t != ReplyType::other_error &&
+                         t != ReplyType::meta && t != ReplyType::update;
+    const int64_t msg_ttl = reply.minimal_ttl(t);
+    int64_t duration_ns;
+    if (t == ReplyType::name_error || t == ReplyType::no_data)
+        duration_ns = clamp_ttl(msg_ttl, cfg_.minnttl_s, cfg_.nttl_s) * kSecond;
+    else if (t == ReplyType::server_error)
+        duration_ns = cfg_.failttl_ns;
+    else
+        duration_ns = clamp_ttl(msg_ttl, cfg_.minpttl_s, cfg_.pttl_s) * kSecond;
+
+    // Upstream EDNS never reaches the client through the cache; the
+    // finisher attaches the client's own OPT.
+    q.resp_len = reply.strip_opt(q.resp);
+    if (has_key && duration_ns > 0) {
+        // CoreDNS 1.12 request.Match: name and type, not the class.
+        if (reply.answers(q.info, false)) store_reply(q, reply, t, duration_ns, c);
+        else metrics_->drops.inc(c.worker, {c.server});
+    }
+    return duration_ns;
+}
+
 void Cache::response(Query& q) {
     const uint64_t data = q.data();
     const uint64_t state = data & kStateMask;
@@ -303,31 +377,8 @@ void Cache::response(Query& q) {
             return;
         }
     }
-    if (!q.written || q.resp_len < wire::kHeaderLen) return;
-
-    // One walk of the reply (usually made by forward already) answers
-    // everything below.
-    wire::ReplyView& reply = q.reply();
-    const ReplyType t = reply.typify(clock_.wall_s());
-    const bool has_key = !(wire::flags(q.resp) & wire::kTC) && t != ReplyType::other_error &&
-                         t != ReplyType::meta && t != ReplyType::update;
-    const int64_t msg_ttl = reply.minimal_ttl(t);
-    int64_t duration_ns;
-    if (t == ReplyType::name_error || t == ReplyType::no_data)
-        duration_ns = clamp_ttl(msg_ttl, cfg_.minnttl_s, cfg_.nttl_s) * kSecond;
-    else if (t == ReplyType::server_error)
-        duration_ns = cfg_.failttl_ns;
-    else
-        duration_ns = clamp_ttl(msg_ttl, cfg_.minpttl_s, cfg_.pttl_s) * kSecond;
-
-    // Upstream EDNS never reaches the client through the cache; the
-    // finisher attaches the client's own OPT.
-    q.resp_len = reply.strip_opt(q.resp);
-    if (has_key && duration_ns > 0) {
-        // CoreDNS 1.12 request.Match: name and type, not the class.
-        if (reply.answers(q.info, false)) store_reply(q, reply, t, duration_ns, c);
-        else metrics_->drops.inc(c.worker, {c.server});
-    }
+    const int64_t duration_ns = classify_and_store(q, c);
+    if (duration_ns < 0) return;
     if (state == kRefresh) {
         if ((data & kInheritHits) && (data >> 32)) {
             // CoreDNS doPrefetch: the new item keeps the old hit count.
@@ -343,8 +394,114 @@ void Cache::response(Query& q) {
         return;
     }
     // Every record leaves with the computed TTL, on the miss path too.
-    reply.set_all_ttls(q.resp, uint32_t(duration_ns / kSecond));
+    q.reply().set_all_ttls(q.resp, uint32_t(duration_ns / kSecond));
     if (!q.info.do_bit() && !(q.info.flags & wire::kAD)) wire::set_flag(q.resp, wire::kAD, false);
+}
+
+// ---- RFC 8767 stale mode ----
+
+// One query for an expired entry: the upstream's answer races the
+// client-response timer. Lives on the query's worker thread.
+struct Cache::StaleRace {
+    std::unique_ptr<OwnedQuery> client;  // null once answered
+    std::unique_ptr<boost::asio::steady_timer> timer;
+    std::shared_ptr<const void> keepalive;  // this plugin's configuration, while the timer may fire
+};
+
+void Cache::query_async(std::unique_ptr<OwnedQuery> q) {
+    auto race = std::make_shared<StaleRace>();
+    Query& ref = *q;
+    race->keepalive = q->keepalive;
+    race->client = std::move(q);
+    if (ref.worker) {
+        race->timer = std::make_unique<boost::asio::steady_timer>(
+            ref.worker->io(), std::chrono::nanoseconds(cfg_.rfc_client_timeout_ns));
+        race->timer->async_wait([this, race](const boost::system::error_code& ec) {
+            if (ec || !race->client) return;
+            // The client waited long enough: the stale entry now; the
+            // upstream's answer, when it comes, only refreshes the store.
+            std::unique_ptr<OwnedQuery> client = std::move(race->client);
+            if (!write_stale(*client)) {
+                race->client = std::move(client);  // evicted meanwhile: wait for the upstream
+                return;
+            }
+            Counters& c = counters(*client);
+            metrics_->served_stale.inc(c.worker, {c.server});
+            metrics_->stale_outcomes.inc(c.worker, {c.server, metrics::kStaleClientTimeout});
+            client->data() = kPass;
+            resume(std::move(client), Step::done);
+        });
+    }
+    // The callback may run before run_below returns (a synchronous
+    // failure): nothing below touches `ref` after the call.
+    run_below(ref, [this, race](OwnedQuery& sub) { finish_race(race, &sub); });
+}
+
+void Cache::finish_race(const std::shared_ptr<StaleRace>& race, OwnedQuery* sub) {
+    if (race->timer) race->timer->cancel();
+    const bool usable = sub->written && sub->resp_len >= wire::kHeaderLen &&
+                        (wire::rcode(sub->resp) == wire::kNoError || wire::rcode(sub->resp) == wire::kNXDomain);
+    Counters& c = counters(*sub);
+    if (!race->client) {
+        // Answered stale already: the late answer refreshes the entry, a
+        // late failure starts the failure-recheck time.
+        if (usable) classify_and_store(*sub, c);
+        else mark_failed(*sub);
+        return;
+    }
+    std::unique_ptr<OwnedQuery> client = std::move(race->client);
+    if (usable && sub->resp_len <= client->resp_cap) {
+        // In time: the fresh answer, stored and re-TTLed by response() as a miss.
+        std::memcpy(client->resp, sub->resp, sub->resp_len);
+        client->set_written(sub->resp_len, sub->writer);
+        client->data() = kMiss;
+        metrics_->stale_outcomes.inc(c.worker, {c.server, metrics::kStaleRefreshed});
+        resume(std::move(client), Step::done);
+        return;
+    }
+    mark_failed(*sub);
+    if (write_stale(*client)) {
+        metrics_->served_stale.inc(c.worker, {c.server});
+        metrics_->stale_outcomes.inc(c.worker, {c.server, metrics::kStaleUpstreamFailed});
+        client->data() = kPass;
+        resume(std::move(client), Step::done);
+        return;
+    }
+    // No entry left to answer with: the upstream's outcome, as a miss.
+    if (sub->written && sub->resp_len <= client->resp_cap) {
+        std::memcpy(client->resp, sub->resp, sub->resp_len);
+        client->set_written(sub->resp_len, sub->writer);
+    } else {
+        client->fail(sub->rcode, sub->error, sub->error_plugin);
+    }
+    client->data() = kMiss;
+    resume(std::move(client), Step::done);
+}
+
+bool Cache::write_stale(Query& q) {
+    const Key k = key_of(q);
+    const int64_t now = clock_.now_ns();
+    const size_t qlen = size_t(q.info.question_end) - wire::kHeaderLen;
+    auto serve = [&](Entry& e) {
+        const int64_t ttl = e.remaining(now);
+        if (!(ttl > 0 || -ttl < stale_window_s_)) return false;
+        if (e.msg_len > q.resp_cap || size_t(e.name_len) + 4 != qlen) return false;
+        // Refreshed meanwhile (another query's answer): fresh.
+        if (ttl > 0) write_hit(q, e, uint32_t(ttl), false);
+        else write_hit(q, e, kRfc8767StaleTtl, true);
+        return true;
+    };
+    return stores_->denial.visit(k, serve) || stores_->success.visit(k, serve);
+}
+
+void Cache::mark_failed(Query& q) {
+    const Key k = key_of(q);
+    const int64_t until = clock_.now_ns() + cfg_.rfc_recheck_ns;
+    auto mark = [&](Entry& e) {
+        e.stale_recheck_ns = until;
+        return true;
+    };
+    if (!stores_->denial.visit(k, mark)) stores_->success.visit(k, mark);
 }
 
 // ---- metrics ----
@@ -362,10 +519,15 @@ Cache::Totals Cache::totals() const {
         t.served_stale += m.served_stale.value({i});
         t.evictions_success += m.evictions.value({i, metrics::kSuccess});
         t.evictions_denial += m.evictions.value({i, metrics::kDenial});
+        for (int o = 0; o < 4; ++o) t.stale_outcomes[size_t(o)] += m.stale_outcomes.value({i, o});
     }
     return t;
 }
 
-void Cache::register_metrics() { metrics_handle_ = metrics::export_families(metrics_->all()); }
+void Cache::register_metrics() {
+    auto families = metrics_->all();
+    if (cfg_.rfc_max_stale_ns > 0) families.push_back(&metrics_->stale_outcomes);
+    metrics_handle_ = metrics::export_families(families);
+}
 
 }  // namespace dnscore::plugins::cache

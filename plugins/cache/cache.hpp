@@ -6,6 +6,7 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -37,6 +38,11 @@ struct Config {
     std::vector<std::string> pexcept;  // disable success ZONES
     std::vector<std::string> nexcept;  // disable denial ZONES
     bool keepttl = false;
+    // Beyond CoreDNS: RFC 8767 stale answers (`serve_stale_rfc8767`,
+    // README). 0 = off; exclusive with serve_stale.
+    int64_t rfc_max_stale_ns = 0;                   // how long past expiry an entry may be answered
+    int64_t rfc_client_timeout_ns = 1800'000'000;   // client-response timer
+    int64_t rfc_recheck_ns = 30 * kSecond;          // failure-recheck timer
 
     // Everything that changes what is stored or for how long: two cache
     // instances with the same text can share their stores across a reload.
@@ -59,10 +65,16 @@ struct Stores {
     Stores(long long pcap, long long ncap) : success(pcap), denial(ncap) {}
     Store success;
     Store denial;
+    // How long past its TTL an entry may still be answered (serve_stale or
+    // the stale mode's max-stale): what a snapshot keeps. Set by setup.
+    std::atomic<int64_t> keep_expired_s{0};
 };
 // Process-wide registry: the stores for `id` (created if absent), kept alive
 // only by the plugin instances holding them.
 std::shared_ptr<Stores> shared_stores(const std::string& id, long long pcap, long long ncap);
+// Every live store pair with its id (snapshots), and the one for an id.
+void for_each_stores(const std::function<void(const std::string& id, Stores&)>& fn);
+std::shared_ptr<Stores> find_stores(const std::string& id);
 
 class Cache final : public Plugin {
 public:
@@ -71,6 +83,7 @@ public:
 
     std::string_view name() const override { return "cache"; }
     Step query(Query& q) override;
+    void query_async(std::unique_ptr<OwnedQuery> q) override;
     void response(Query& q) override;
 
     const Config& config() const { return cfg_; }
@@ -84,6 +97,8 @@ public:
     struct Totals {
         uint64_t requests = 0, hits_success = 0, hits_denial = 0, misses = 0, prefetch = 0, drops = 0,
                  served_stale = 0, evictions_success = 0, evictions_denial = 0;
+        // RFC 8767 mode, per outcome (metrics::StaleOutcome order).
+        std::array<uint64_t, 4> stale_outcomes{};
     };
     // Sums over workers and server labels (tests, scrapes).
     Totals totals() const;
@@ -103,12 +118,24 @@ private:
     // Writes the reply for entry `e` into q.resp; ttl is the TTL to show.
     void write_hit(Query& q, const Entry& e, uint32_t ttl, bool stale);
     // Looks the key up in denial then success; fills q.resp on a usable hit.
-    enum class Lookup { miss, fresh, stale };
+    // stale_refresh: RFC 8767 mode, an expired entry to race against the upstream (nothing written).
+    enum class Lookup { miss, fresh, stale, stale_refresh };
     Lookup lookup(Query& q, const Key& k, Counters& c, bool count, uint32_t* prefetch_hits);
     void start_refresh(Query& q, uint32_t inherit_hits);
     void store_reply(Query& q, const wire::ReplyView& reply, ReplyType t, int64_t duration_ns, Counters& c);
     // The question's key, hashed once per exchange (Query::cache_hash).
     Key key_of(Query& q) const;
+    // Classifies q's reply and stores it; strips its OPT. Returns the
+    // duration the reply's records get, or -1 when there is no reply.
+    int64_t classify_and_store(Query& q, Counters& c);
+    // RFC 8767 mode: writes the entry for q's key (stale: TTL 30, EDE 3);
+    // false when no servable entry is left.
+    bool write_stale(Query& q);
+    // RFC 8767 mode: the upstream failed for q's key; answer stale without
+    // asking again for the failure-recheck time.
+    void mark_failed(Query& q);
+    struct StaleRace;
+    void finish_race(const std::shared_ptr<StaleRace>& race, OwnedQuery* sub);
 
     Config cfg_;
     ZoneSet zones_wire_, pexcept_wire_, nexcept_wire_;
@@ -116,6 +143,7 @@ private:
     std::shared_ptr<Stores> stores_;
     const Clock& clock_;
     uint64_t seed_;
+    int64_t stale_window_s_ = 0;  // serve_stale or the RFC 8767 max-stale, seconds
     std::unique_ptr<metrics::Families> metrics_;
     WorkerLocal<SiteCounters> counters_;
     uint64_t metrics_handle_ = 0;

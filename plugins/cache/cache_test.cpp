@@ -571,3 +571,96 @@ TEST_CASE("stores are shared by identical configurations and released when unuse
     CHECK(d.use_count() == 1);
     (void)old;
 }
+
+// ---- RFC 8767 stale mode (beyond CoreDNS; the client-response timer needs a
+// worker loop and is covered by tests/e2e/stale_rfc8767.sh) ----
+
+namespace {
+bool has_ede(const Bytes& m, uint16_t code) {
+    bool found = false;
+    wire::for_each_rr(m.data(), m.size(), [&](const wire::RR& rr) {
+        if (rr.type == wire::kTypeOPT && rr.rdlen >= 6) {
+            const uint8_t* o = m.data() + rr.rdata();
+            found = wire::rd16(o) == 15 && wire::rd16(o + 4) == code;
+        }
+        return true;
+    });
+    return found;
+}
+}  // namespace
+
+TEST_CASE("serve_stale_rfc8767: an expired entry asks the upstream first and takes its fresh answer",
+          "[cache][rfc8767]") {
+    Config c;
+    c.rfc_max_stale_ns = 3600 * kSecond;
+    Harness h(c);
+    h.upstream->reply = [](const Bytes& req) { return testing::make_reply(req, 0, {"example.org. 10 IN A 192.0.2.1"}); };
+    h.ask("example.org.", "A");
+    h.clock.advance(5);
+    CHECK(first_ttl(h.ask("example.org.", "A")) == 5);  // fresh hit, no upstream
+    CHECK(h.upstream->calls == 1);
+    h.clock.advance(20);
+    h.upstream->reply = [](const Bytes& req) { return testing::make_reply(req, 0, {"example.org. 10 IN A 192.0.2.2"}); };
+    const Bytes fresh = h.ask("example.org.", "A", {.edns = true, .udp_size = 1232});
+    CHECK(h.upstream->calls == 2);
+    CHECK(first_ttl(fresh) == 10);
+    CHECK_FALSE(has_ede(fresh, 3));
+    CHECK(h.cache->totals().stale_outcomes[plugins::cache::metrics::kStaleRefreshed] == 1);
+    CHECK(h.cache->totals().served_stale == 0);
+    // Stored: the next one is a hit.
+    CHECK(first_ttl(h.ask("example.org.", "A")) == 10);
+    CHECK(h.upstream->calls == 2);
+}
+
+TEST_CASE("serve_stale_rfc8767: upstream failure answers stale with TTL 30 and EDE 3, then waits the recheck time",
+          "[cache][rfc8767]") {
+    Config c;
+    c.rfc_max_stale_ns = 600 * kSecond;
+    c.rfc_recheck_ns = 30 * kSecond;
+    Harness h(c);
+    h.upstream->reply = [](const Bytes& req) { return testing::make_reply(req, 0, {"example.org. 10 IN A 192.0.2.1"}); };
+    h.ask("example.org.", "A");
+    h.upstream->down = true;
+    h.clock.advance(20);
+    const Bytes stale = h.ask("example.org.", "A", {.edns = true, .udp_size = 1232});
+    REQUIRE(stale.size() > 12);
+    CHECK(wire::rcode(stale.data()) == 0);
+    CHECK(first_ttl(stale) == 30);
+    CHECK(has_ede(stale, 3));
+    CHECK(h.last_error.empty());
+    CHECK(h.upstream->calls == 2);
+    CHECK(h.cache->totals().stale_outcomes[plugins::cache::metrics::kStaleUpstreamFailed] == 1);
+    // Within the failure-recheck time: stale at once, the upstream is not asked.
+    h.clock.advance(10);
+    CHECK(first_ttl(h.ask("example.org.", "A")) == 30);
+    CHECK(h.upstream->calls == 2);
+    CHECK(h.cache->totals().stale_outcomes[plugins::cache::metrics::kStaleRecheck] == 1);
+    // The failure SERVFAIL was not stored over the entry.
+    CHECK(h.cache->stores().denial.size() == 0);
+    // After it the upstream is asked again; back up: fresh data.
+    h.clock.advance(25);
+    h.upstream->down = false;
+    h.upstream->reply = [](const Bytes& req) { return testing::make_reply(req, 0, {"example.org. 10 IN A 192.0.2.2"}); };
+    const Bytes back = h.ask("example.org.", "A");
+    CHECK(h.upstream->calls == 3);
+    CHECK(first_ttl(back) == 10);
+    CHECK(h.cache->totals().served_stale == 2);
+}
+
+TEST_CASE("serve_stale_rfc8767: a SERVFAIL reply is a failure; past max stale the entry is gone", "[cache][rfc8767]") {
+    Config c;
+    c.rfc_max_stale_ns = 60 * kSecond;
+    Harness h(c);
+    h.upstream->reply = [](const Bytes& req) { return testing::make_reply(req, 0, {"example.org. 10 IN A 192.0.2.1"}); };
+    h.ask("example.org.", "A");
+    h.clock.advance(20);
+    h.upstream->reply = [](const Bytes& req) { return testing::make_reply(req, 2, {}); };
+    const Bytes stale = h.ask("example.org.", "A");
+    CHECK(wire::rcode(stale.data()) == 0);
+    CHECK(first_ttl(stale) == 30);
+    CHECK(h.cache->stores().denial.size() == 0);
+    // 10 s TTL + 60 s max stale: at 80 s past storing nothing is served.
+    h.clock.advance(60);
+    h.upstream->down = true;
+    CHECK(wire::rcode(h.ask("example.org.", "A").data()) == 2);
+}

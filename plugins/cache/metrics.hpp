@@ -16,6 +16,14 @@ using namespace dnscore::metrics;
 // dropped and counted in dnscore_metrics_overflow_total.
 constexpr size_t kMaxServers = 256;
 enum Type { kDenial = 0, kSuccess = 1 };  // index in `type`
+// RFC 8767 mode (beyond CoreDNS), index in `outcome`: how an expired entry's
+// query ended.
+enum StaleOutcome {
+    kStaleClientTimeout = 0,  // the upstream did not answer within the client-response timer: stale
+    kStaleUpstreamFailed = 1, // the upstream failed (SERVFAIL, REFUSED, no upstream): stale
+    kStaleRecheck = 2,        // within the failure-recheck time: stale without asking
+    kStaleRefreshed = 3,      // the upstream answered in time: fresh
+};
 
 struct Families {
     // `entries` emits (server, type) -> store size at scrape time.
@@ -41,6 +49,11 @@ struct Families {
     CounterVec served_stale{"coredns_cache_served_stale_total",
                             "The number of requests served from stale cache entries.", base, {&server}};
     CounterVec evictions{"coredns_cache_evictions_total", "The count of cache evictions.", base, {&server, &type}};
+    // Exported only by caches with the RFC 8767 mode on (not in all()).
+    LabelSet outcome{{"outcome"}, 4, {"client_timeout", "upstream_failed", "recheck", "refreshed"}};
+    CounterVec stale_outcomes{"dnscore_cache_rfc8767_total",
+                              "Queries for expired entries in the RFC 8767 stale mode, by outcome.", base,
+                              {&server, &outcome}};
 };
 
 inline Families::Families(const std::string& zones, GaugeFunc::Fn entries)

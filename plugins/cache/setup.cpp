@@ -1,6 +1,7 @@
 // `cache` directive parsing, as CoreDNS 1.12 plugin/cache/setup.go.
 #include "plugins/cache/setup.hpp"
 
+#include <algorithm>
 #include <stdexcept>
 
 #include "corefile/setup.hpp"
@@ -113,6 +114,22 @@ cache::Config parse_cache(corefile::SetupContext& c) {
                         throw std::invalid_argument("invalid value for serve_stale refresh mode: " + mode);
                     cfg.verify_stale = mode == "verify";
                 }
+            } else if (v == "serve_stale_rfc8767") {
+                // Beyond CoreDNS (README): serve_stale_rfc8767 [MAX_STALE [CLIENT_TIMEOUT [RECHECK]]]
+                const auto a = d.remaining_args();
+                if (a.size() > 3) throw d.arg_err();
+                cfg.rfc_max_stale_ns = 86400 * kSecond;
+                const char* what[] = {"max stale", "client timeout", "failure recheck"};
+                int64_t* into[] = {&cfg.rfc_max_stale_ns, &cfg.rfc_client_timeout_ns, &cfg.rfc_recheck_ns};
+                for (size_t i = 0; i < a.size(); ++i) {
+                    const int64_t dur = gostd::parse_duration(a[i]).count();
+                    if (dur <= 0)
+                        throw std::invalid_argument(std::string("serve_stale_rfc8767 ") + what[i] +
+                                                    " must be positive: " + a[i]);
+                    *into[i] = dur;
+                }
+                if (cfg.rfc_max_stale_ns < kSecond)
+                    throw std::invalid_argument("serve_stale_rfc8767 max stale must be at least 1s");
             } else if (v == "servfail") {
                 const auto a = d.remaining_args();
                 if (a.size() != 1) throw d.arg_err();
@@ -138,6 +155,8 @@ cache::Config parse_cache(corefile::SetupContext& c) {
             }
         }
     }
+    if (cfg.rfc_max_stale_ns > 0 && cfg.stale_up_to_ns > 0)
+        throw std::invalid_argument("serve_stale and serve_stale_rfc8767 cannot be used together");
     return cfg;
 }
 
@@ -153,6 +172,7 @@ void setup_cache(corefile::SetupContext& c) {
     std::string id = cfg.canonical() + "|block=";
     for (const auto& k : c.block.keys) id += k + ",";
     auto stores = cache::shared_stores(id, cfg.pcap, cfg.ncap);
+    stores->keep_expired_s = std::max(cfg.stale_up_to_ns, cfg.rfc_max_stale_ns) / kSecond;
     auto plugin = std::make_shared<cache::Cache>(std::move(cfg), std::move(stores));
     plugin->register_metrics();
     c.add_plugin(std::move(plugin));

@@ -122,3 +122,21 @@ TEST_CASE("cache setup errors carry CoreDNS's texts", "[cache][setup]") {
     CHECK(err("cache {\n bogus\n}") ==
           A + "3 - Error during parsing: Wrong argument count or unexpected line ending after 'bogus'");
 }
+
+TEST_CASE("serve_stale_rfc8767: defaults, arguments and errors (extension)", "[cache][setup][rfc8767]") {
+    const Config d = cfg("cache {\n serve_stale_rfc8767\n}");
+    CHECK(d.rfc_max_stale_ns == 86400 * kSecond);
+    CHECK(d.rfc_client_timeout_ns == 1800 * 1'000'000LL);
+    CHECK(d.rfc_recheck_ns == 30 * kSecond);
+    CHECK(d.stale_up_to_ns == 0);
+    const Config a = cfg("cache {\n serve_stale_rfc8767 2h 500ms 10s\n}");
+    CHECK(a.rfc_max_stale_ns == 7200 * kSecond);
+    CHECK(a.rfc_client_timeout_ns == 500 * 1'000'000LL);
+    CHECK(a.rfc_recheck_ns == 10 * kSecond);
+    CHECK(cfg("cache").rfc_max_stale_ns == 0);
+    CHECK_THAT(err("cache {\n serve_stale_rfc8767 1h 0s\n}"),
+               Catch::Contains("serve_stale_rfc8767 client timeout must be positive: 0s"));
+    CHECK_THAT(err("cache {\n serve_stale_rfc8767 1h 1s 1s 1s\n}"), Catch::Contains("Wrong argument count"));
+    CHECK_THAT(err("cache {\n serve_stale\n serve_stale_rfc8767\n}"),
+               Catch::Contains("serve_stale and serve_stale_rfc8767 cannot be used together"));
+}

@@ -120,6 +120,7 @@ bool make_entry(const wire::ReplyView& reply, const Key& key, int64_t now_ns, ui
     out.ttl_s = ttl_s;
     out.freq_last_ns = INT64_MIN;
     out.freq_hits = 0;
+    out.stale_recheck_ns = 0;
     return true;
 }
 

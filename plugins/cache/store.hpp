@@ -67,6 +67,9 @@ struct Entry {
     // Prefetch frequency (CoreDNS pkg/freq): hits since `freq_last_ns`.
     int64_t freq_last_ns = INT64_MIN;
     uint32_t freq_hits = 0;
+    // RFC 8767 mode: until then (now_ns) the upstream is not asked again
+    // for this expired entry; it is answered stale at once.
+    int64_t stale_recheck_ns = 0;
 
     const uint8_t* msg() const { return blob.get(); }
     const uint8_t* ttl_offsets() const { return blob.get() + msg_len; }
@@ -101,6 +104,11 @@ public:
     template <class Fn>
     bool visit(const Key& k, Fn&& fn);
 
+    // Calls fn(const Entry&) for every entry, one shard locked at a time
+    // (cache snapshots; control thread, not the hot path).
+    template <class Fn>
+    void for_each(Fn&& fn);
+
     size_t size() const { return size_.load(std::memory_order_relaxed); }
     size_t shard_capacity() const { return shard_cap_; }
 
@@ -127,6 +135,14 @@ bool Store::visit(const Key& k, Fn&& fn) {
     Entry& e = s.slots[it->second];
     if (!e.matches(k)) return false;
     return fn(e);
+}
+
+template <class Fn>
+void Store::for_each(Fn&& fn) {
+    for (size_t i = 0; i < kShards; ++i) {
+        std::lock_guard<std::mutex> lock(shards_[i].mu);
+        for (const Entry& e : shards_[i].slots) fn(e);
+    }
 }
 
 }  // namespace dnscore::plugins::cache

@@ -274,6 +274,59 @@ else
     echo "SKIP (scenario 5): nft not installed or unusable in a namespace on this kernel"
 fi
 
+echo "# scenario 6: -handover-socket: a second node-cache takes over; the rules and the interface stay"
+rm -f "$T/kube-dns/stubDomains" "$T/handover.sock"
+prepare_link
+start_nodecache -handover-socket "$T/handover.sock"
+OLD_PID=$NC_PID
+check "handover: first process installs its rules" wait_for 20 bash -c "[ \$(ip netns exec $NS iptables-save | grep -c 'NodeLocal DNS Cache') = 24 ]"
+check "handover: first process listens on the handover socket" wait_for 10 test -S "$T/handover.sock"
+[ $FULL = 1 ] && query @169.254.20.10 www.example A >/dev/null
+cp "$T/nc.out" "$T/nc-old.out"
+ip netns exec "$NS" env KUBE_DNS_UPSTREAM_SERVICE_HOST=10.244.0.5 "$NODECACHE" \
+    -localip 169.254.20.10,10.96.0.10 -conf "$T/Corefile" -upstreamsvc kube-dns-upstream \
+    -pidfile "$T/node-cache.pid" -basecorefile "$T/coredns/Corefile.base" -kubednscm "$T/kube-dns" \
+    -metrics-listen-address 127.0.0.1:9353 -handover-socket "$T/handover.sock" >"$T/nc-new.out" 2>"$T/nc-new.err" &
+NEW_PID=$!
+check "handover: the old process exits by itself" wait_for 20 bash -c "! kill -0 $OLD_PID 2>/dev/null"
+wait "$OLD_PID"; st=$?
+check "handover: old process exit status 0 (got $st)" [ "$st" = 0 ]
+NC_PID=$NEW_PID
+check "handover: the old process skipped its teardown" grep -q 'Skipping teardown: a successor process serves' "$T/nc.out"
+check "handover: the new process took over" grep -q 'handover: took over from the predecessor' "$T/nc-new.out"
+check "handover: the 24 rules are still there (none removed, none doubled)" [ "$(rules_count)" = 24 ]
+check "handover: the interface and its addresses are still there" bash -c "ip netns exec $NS ip -4 addr show dev nodelocaldns | grep -q '169.254.20.10/32'"
+check "handover: pidfile holds the new process's pid" bash -c "[ \"\$(cat $T/node-cache.pid)\" = $NEW_PID ]"
+if [ $FULL = 1 ]; then
+    check "handover: the new process answers on both IPs" bash -c "ip netns exec $NS dig +short +time=2 +tries=1 @169.254.20.10 www.example A | grep -qx 192.0.2.80 && ip netns exec $NS dig +short +time=2 +tries=1 @10.96.0.10 kubernetes.default.svc.cluster.local A | grep -qx 10.96.0.1"
+fi
+kill -TERM "$NC_PID"
+wait_for 20 bash -c "! kill -0 $NC_PID 2>/dev/null"
+wait "$NC_PID"; st=$?; NC_PID=
+check "handover: the last process, without successor, exits 0 on SIGTERM (got $st)" [ "$st" = 0 ]
+check "handover: ... and tears down as without the flag" [ "$(rules_count)" = 0 ]
+check "handover: ... interface removed" bash -c "! ip netns exec $NS ip link show nodelocaldns >/dev/null 2>&1"
+
+echo "# scenario 7: -supervise: kill -9 of the serving process; the supervisor restarts it on the same sockets"
+prepare_link
+start_nodecache -supervise
+SUP_PID=$NC_PID
+check "supervise: rules installed by the serving process" wait_for 20 bash -c "[ \$(ip netns exec $NS iptables-save | grep -c 'NodeLocal DNS Cache') = 24 ]"
+for n in 1 2 3; do
+    c=$(pgrep -P "$SUP_PID" | head -n1)
+    kill -KILL "$c"
+    check "supervise: kill -9 #$n: a new serving process" wait_for 10 bash -c "c2=\$(pgrep -P $SUP_PID | head -n1); [ -n \"\$c2\" ] && [ \"\$c2\" != $c ]"
+    check "supervise: kill -9 #$n: the rules never went away (24)" [ "$(rules_count)" = 24 ]
+    if [ $FULL = 1 ]; then
+        check "supervise: kill -9 #$n: answers on 169.254.20.10 at once" bash -c "ip netns exec $NS dig +short +time=1 +tries=1 @169.254.20.10 www.example A | grep -qx 192.0.2.80"
+    fi
+done
+check "supervise: restarts logged" bash -c "[ \$(grep -c 'was killed by signal 9; restarting it' $T/nc.out) = 3 ]"
+stop_nodecache; st=$?
+check "supervise: SIGTERM: exit status 0 (got $st)" [ "$st" = 0 ]
+check "supervise: SIGTERM: rules removed" [ "$(rules_count)" = 0 ]
+check "supervise: SIGTERM: interface removed" bash -c "! ip netns exec $NS ip link show nodelocaldns >/dev/null 2>&1"
+
 if [ $FAILS -gt 0 ]; then
     echo "--- node-cache stdout"; tail -50 "$T/nc.out"; echo "--- node-cache stderr"; tail -30 "$T/nc.err"
     echo "$FAILS check(s) failed"; exit 1

@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# The issue-16 kill -9 figure, long version (not in CI): 20 SIGKILLs of the
+# serving process under load. Loopback only.
+#   DNSCORE=build/dnscore tests/e2e/crash_long.sh
+export KILLS=${KILLS:-20} QPS=${QPS:-2000}
+exec bash "$(dirname "$0")/crash.sh"

@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# End-to-end for the cache's RFC 8767 stale mode (serve_stale_rfc8767, an
+# extension; plugins/cache/README.md): names seen before are answered stale
+# (TTL 30, EDE 3) while the upstream does not answer (stopped with SIGSTOP:
+# its socket stays, queries go unanswered, so the client-response timer
+# decides); after forward gave up, within the failure-recheck time stale
+# answers come at once; when the upstream is back (with changed data) fresh
+# data is served within TTL + recheck. Loopback only. STALE_NAMES sets how many names.
+source "$(dirname "$0")/lib.sh"
+NAMES=${STALE_NAMES:-20}
+PIDS=()
+trap 'for p in "${PIDS[@]}"; do kill -CONT "$p" 2>/dev/null; kill -KILL "$p" 2>/dev/null; done; cleanup' EXIT
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# The upstream: hosts entries n1..nNAMES.example. with TTL 2, re-read every
+# second (its data changes during the outage).
+write_hosts() { for i in $(seq 1 "$NAMES"); do echo "$1 n$i.example."; done > "$WORK/hosts.tmp"; mv "$WORK/hosts.tmp" "$WORK/hosts"; }
+write_hosts 192.0.2.1
+start_server "example.:0 {
+    hosts $WORK/hosts {
+        ttl 2
+        reload 1s
+    }
+}"
+UPORT=$PORT
+UPID=$SERVER_PID
+SERVER_PID=""
+PIDS+=("$UPID")
+
+MPORT=$(free_port)
+start_server ".:0 {
+    cache {
+        success 1000 300 1
+        denial 1000 300 1
+        serve_stale_rfc8767 1h 1800ms 3s
+    }
+    forward . 127.0.0.1:$UPORT
+    prometheus 127.0.0.1:$MPORT
+}"
+CPORT=$PORT
+PIDS+=("$SERVER_PID")
+q() { dig @127.0.0.1 -p "$CPORT" +time=5 +tries=1 "$@"; }
+
+for i in $(seq 1 "$NAMES"); do q +short "n$i.example." A > /dev/null; done
+check "names cached" bash -c "dig @127.0.0.1 -p $CPORT +short n1.example. A | grep -q 192.0.2.1"
+
+# ---- the upstream stops answering (process stopped: a black hole)
+kill -STOP "$UPID"
+sleep 3  # every entry expired (TTL 2)
+start=$(date +%s%N)
+DIGS=()
+for i in $(seq 1 "$NAMES"); do q +edns "n$i.example." A > "$WORK/stale.$i" & DIGS+=($!); done
+for p in "${DIGS[@]}"; do wait "$p"; done
+elapsed_ms=$(( ($(date +%s%N) - start) / 1000000 ))
+answered=$(grep -l "192.0.2.1" "$WORK"/stale.* | wc -l)
+check "all $NAMES names answered stale with the upstream silent ($answered)" [ "$answered" -eq "$NAMES" ]
+check "stale answers carry EDE 3 (Stale Answer)" grep -q "EDE: 3 (Stale Answer)" "$WORK/stale.1"
+check "stale answers carry TTL 30" bash -c "grep -A1 'ANSWER SECTION' '$WORK/stale.1' | grep -qP '\\t30\\tIN\\tA'"
+echo "# $NAMES concurrent queries for expired names answered in ${elapsed_ms} ms (client-response timer 1800 ms)"
+check "answered by the client-response timer, before the client's 5 s timeout" [ "$elapsed_ms" -lt 4500 ]
+
+# Past the client's wait, forward gives up (failure): from then on, within
+# the failure-recheck time, stale answers come at once.
+sleep 5
+start=$(date +%s%N)
+answered=0
+for i in $(seq 1 "$NAMES"); do
+    q +short "n$i.example." A | grep -q 192.0.2.1 && answered=$((answered + 1))
+done
+elapsed_ms=$(( ($(date +%s%N) - start) / 1000000 ))
+check "all $NAMES names still answered stale ($answered)" [ "$answered" -eq "$NAMES" ]
+echo "# $NAMES sequential stale queries within the failure-recheck time took ${elapsed_ms} ms"
+check "a name never seen gets no answer (nothing stale to give)" \
+    bash -c "! dig @127.0.0.1 -p $CPORT +time=3 +tries=1 +short new.example. A | grep -q 192.0.2"
+
+metrics=$(curl -s "http://127.0.0.1:$MPORT/metrics")
+echo "$metrics" | grep '^dnscore_cache_rfc8767_total' | sed 's/^/# /'
+check "client_timeout outcomes counted" bash -c "echo '$metrics' | grep '^dnscore_cache_rfc8767_total{outcome=\"client_timeout\"' | grep -q ' [1-9]'"
+check "served_stale counted" bash -c "echo '$metrics' | grep '^coredns_cache_served_stale_total{' | grep -q ' [1-9]'"
+
+# ---- the upstream comes back with changed data: fresh within TTL + recheck
+write_hosts 192.0.2.2
+kill -CONT "$UPID"
+sleep 5  # hosts re-read (1 s) + failure-recheck time (3 s) + margin
+fresh=0
+for i in $(seq 1 "$NAMES"); do
+    q +short "n$i.example." A | grep -q 192.0.2.2 && fresh=$((fresh + 1))
+done
+check "after recovery all $NAMES names give the new data ($fresh)" [ "$fresh" -eq "$NAMES" ]
+finish
