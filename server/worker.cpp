@@ -144,6 +144,18 @@ private:
     static constexpr size_t kUdpIoBatch = 16;           // datagrams per recvmmsg / sendmmsg
     static constexpr size_t kReplyArena = 64 * 1024;    // replies queued for one sendmmsg
 
+    struct InBatch {
+        mmsghdr mh[kUdpIoBatch];
+        iovec iov[kUdpIoBatch];
+        sockaddr_storage from[kUdpIoBatch];
+        alignas(cmsghdr) char control[kUdpIoBatch][256];
+        void reset(size_t i) {
+            mh[i].msg_hdr.msg_namelen = sizeof from[i];
+            mh[i].msg_hdr.msg_controllen = sizeof control[i];
+            mh[i].msg_hdr.msg_flags = 0;
+        }
+    };
+
     struct OutReply {
         iovec iov;
         sockaddr_storage addr;
@@ -208,33 +220,34 @@ private:
         const int fd = sock_.native_handle();
         if (!in_bufs_) {
             // First wake-up: the batch's request buffers (any UDP datagram
-            // fits; pages never written stay unallocated) and reply arena.
+            // fits; pages never written stay unallocated), reply arena and
+            // the recvmmsg headers, set once.
             in_bufs_.reset(new uint8_t[kUdpIoBatch * wire::kMaxMessage]);
             out_arena_.reset(new uint8_t[kReplyArena]);
+            in_ = std::make_unique<InBatch>();
+            for (size_t i = 0; i < kUdpIoBatch; ++i) {
+                in_->iov[i] = {in_bufs_.get() + i * wire::kMaxMessage, wire::kMaxMessage};
+                msghdr& mh = in_->mh[i].msg_hdr;
+                mh = msghdr{};
+                mh.msg_name = &in_->from[i];
+                mh.msg_iov = &in_->iov[i];
+                mh.msg_iovlen = 1;
+                mh.msg_control = in_->control[i];
+                in_->reset(i);
+            }
         }
-        mmsghdr in[kUdpIoBatch];
-        iovec iov[kUdpIoBatch];
-        sockaddr_storage from[kUdpIoBatch];
-        alignas(cmsghdr) char control[kUdpIoBatch][256];
+        InBatch& in = *in_;
         batching_ = true;
         for (int done = 0; done < kUdpBatch;) {
-            for (size_t i = 0; i < kUdpIoBatch; ++i) {
-                iov[i] = {in_bufs_.get() + i * wire::kMaxMessage, wire::kMaxMessage};
-                msghdr& mh = in[i].msg_hdr;
-                mh = msghdr{};
-                mh.msg_name = &from[i];
-                mh.msg_namelen = sizeof from[i];
-                mh.msg_iov = &iov[i];
-                mh.msg_iovlen = 1;
-                mh.msg_control = control[i];
-                mh.msg_controllen = sizeof control[i];
-            }
-            const int got = ::recvmmsg(fd, in, unsigned(kUdpIoBatch), MSG_DONTWAIT, nullptr);
+            const int got = ::recvmmsg(fd, in.mh, unsigned(kUdpIoBatch), MSG_DONTWAIT, nullptr);
             if (got < 0) {
                 if (errno == EINTR) continue;
                 break;  // EAGAIN (drained) or an error: wait for readiness again
             }
-            for (int i = 0; i < got; ++i) handle_datagram(in[i].msg_hdr, in[i].msg_len, iov[i], from[i]);
+            for (int i = 0; i < got; ++i) {
+                handle_datagram(in.mh[i].msg_hdr, in.mh[i].msg_len, in.iov[i], in.from[i]);
+                in.reset(size_t(i));  // the kernel wrote the lengths of the ones it filled
+            }
             done += got;
             // Fewer than asked: the queue was empty (a later datagram wakes
             // the socket again), so no EAGAIN call is needed.
@@ -292,6 +305,7 @@ private:
     // recvmmsg / sendmmsg batching (drain)
     std::unique_ptr<uint8_t[]> in_bufs_;    // kUdpIoBatch request buffers
     std::unique_ptr<uint8_t[]> out_arena_;  // replies queued while draining
+    std::unique_ptr<InBatch> in_;           // recvmmsg headers
     OutReply out_[kUdpIoBatch];
     mmsghdr out_mh_[kUdpIoBatch];  // out_[i]'s header, contiguous for sendmmsg
     size_t out_count_ = 0;

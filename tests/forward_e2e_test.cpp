@@ -15,6 +15,8 @@
 #include <cstdlib>
 #include <fstream>
 #include <future>
+#include <map>
+#include <mutex>
 #include <thread>
 
 #include "core/wire/wire.hpp"
@@ -325,6 +327,82 @@ TEST_CASE("forward e2e: max_pending and max_pending_per_client shed the excess a
         CHECK(rcode_of(udp_query(srv.port(), "later.example.", "A", 3000)) == 0);
         CHECK(shed_count(srv, "max_pending") == 1);
     }
+}
+
+TEST_CASE("forward e2e: UDP source ports rotate; replies out of order are matched by ID", "[forward][e2e]") {
+    // An upstream in this test that records each query's source port and
+    // answers in reverse order of arrival, ten at a time.
+    const int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
+    REQUIRE(fd >= 0);
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0);
+    socklen_t sl = sizeof sa;
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &sl);
+    timeval tv{0, 200 * 1000};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    std::atomic<bool> stop{false};
+    std::mutex mu;
+    std::map<uint16_t, int> per_port;
+    std::thread upstream([&] {
+        std::vector<std::pair<Bytes, sockaddr_in>> held;
+        while (!stop) {
+            uint8_t buf[4096];
+            sockaddr_in from{};
+            socklen_t fl = sizeof from;
+            const ssize_t n = ::recvfrom(fd, buf, sizeof buf, 0, reinterpret_cast<sockaddr*>(&from), &fl);
+            if (n > 0) {
+                std::lock_guard lk(mu);
+                ++per_port[ntohs(from.sin_port)];
+                held.emplace_back(Bytes(buf, buf + n), from);
+            }
+            if (held.size() >= 10 || (n <= 0 && !held.empty())) {
+                for (auto it = held.rbegin(); it != held.rend(); ++it) {
+                    const Bytes r = testing::make_reply(it->first, 0, {"x.example. 60 IN A 192.0.2.7"});
+                    ::sendto(fd, r.data(), r.size(), 0, reinterpret_cast<const sockaddr*>(&it->second),
+                             sizeof it->second);
+                }
+                held.clear();
+            }
+        }
+    });
+    testing::ServerProcess srv(corefile("forward . 127.0.0.1:" + std::to_string(ntohs(sa.sin_port))));
+    REQUIRE(srv.started());
+    // 50 concurrent clients, 12 queries each, every name distinct: replies
+    // come back reversed in groups, each must reach its own client.
+    std::vector<std::future<int>> clients;
+    for (int c = 0; c < 50; ++c) {
+        clients.push_back(std::async(std::launch::async, [&srv, c] {
+            int ok = 0;
+            for (int k = 0; k < 12; ++k) {
+                const std::string name = "q" + std::to_string(c) + "-" + std::to_string(k) + ".example.";
+                testing::QueryOptions o;
+                o.id = uint16_t(c * 100 + k);
+                const Bytes r = udp_query(srv.port(), name, "A", 5000, o);
+                if (rcode_of(r) == 0 && wire::id(r.data()) == c * 100 + k &&
+                    testing::to_text(r).find(name) != std::string::npos)
+                    ++ok;
+            }
+            return ok;
+        }));
+    }
+    int answered = 0;
+    for (auto& c : clients) answered += c.get();
+    stop = true;
+    upstream.join();
+    ::close(fd);
+    CHECK(answered == 600);
+    std::lock_guard lk(mu);
+    int total = 0, most = 0;
+    for (const auto& [port, n] : per_port) {
+        total += n;
+        most = std::max(most, n);
+    }
+    INFO("source ports: " << per_port.size() << ", most queries on one: " << most);
+    CHECK(total >= 600);
+    CHECK(most <= 64);                      // a socket carries at most 64 exchanges
+    CHECK(per_port.size() >= size_t(total / 64));  // so the port changes at least every 64
 }
 
 TEST_CASE("forward e2e: -validate opens no socket and starts nothing", "[forward][e2e]") {
