@@ -76,6 +76,12 @@ wait_exit() {
     return 124
 }
 cq() { dig @127.0.0.1 -p "$P" +time=2 +tries=1 "$@"; }
+# log_has FILE TEXT: the line appears within 5 s (state is restored after the banner).
+log_has() {
+    local i
+    for i in $(seq 1 100); do grep -q "$2" "$1" && return 0; sleep 0.05; done
+    return 1
+}
 
 # ---- 1. warm start
 start_cache a || exit 1
@@ -90,7 +96,7 @@ check "handover socket removed at exit" [ ! -e "$SOCK" ]
 kill -TERM "$UPID"; wait "$UPID" 2>/dev/null
 sleep 2  # the restored entries must show their age
 start_cache b || exit 1
-check "snapshot loaded at start" grep -q "restored 50 cache entries" "$WORK/b.out"
+check "snapshot loaded at start" log_has "$WORK/b.out" "restored 50 cache entries"
 answered=0
 aged=0
 for i in $(seq 0 49); do
@@ -110,8 +116,7 @@ kill -TERM "$CPID"; wait_exit "$CPID"
 # A corrupt snapshot: refused with a reason, the server starts cold.
 head -c 100 "$SNAP" > "$SNAP.cut" && mv "$SNAP.cut" "$SNAP"
 start_cache c || exit 1
-sleep 0.2
-check "truncated snapshot refused with a reason" grep -q "cache snapshot $SNAP not loaded" "$WORK/c.out"
+check "truncated snapshot refused with a reason" log_has "$WORK/c.out" "cache snapshot $SNAP not loaded"
 dig @127.0.0.1 -p "$P" +time=8 +tries=1 c1.example. A > "$WORK/cold.txt"
 check "server runs cold after a bad snapshot: $(grep -o 'status: [A-Z]*' "$WORK/cold.txt")" \
     bash -c "grep -q 'status:' '$WORK/cold.txt' && ! grep -q 'status: NOERROR' '$WORK/cold.txt'"
@@ -158,7 +163,7 @@ for n in $(seq 1 "$HANDOVERS"); do
     wait_exit "$prev"
     rc=$?
     check "handover $n: predecessor exited by itself with 0 ($rc)" [ "$rc" -eq 0 ]
-    check "handover $n: successor took over" grep -q "handover: took over from the predecessor" "$WORK/h$n.out"
+    check "handover $n: successor took over" log_has "$WORK/h$n.out" "handover: took over from the predecessor"
     check "handover $n: predecessor logged the drain" grep -q "successor ready; draining" "$WORK/h$((n - 1)).out"
     sleep "$WINDOW"
     misses=$(( $(upstream_hits) - before ))

@@ -8,6 +8,7 @@
 # data is served within TTL + recheck. Loopback only. STALE_NAMES sets how many names.
 source "$(dirname "$0")/lib.sh"
 NAMES=${STALE_NAMES:-20}
+OUTAGE=${OUTAGE:-0}  # extra seconds of outage, with every name asked every 5 s (stale_long.sh: 60)
 PIDS=()
 trap 'for p in "${PIDS[@]}"; do kill -CONT "$p" 2>/dev/null; kill -KILL "$p" 2>/dev/null; done; cleanup' EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
@@ -70,6 +71,23 @@ done
 elapsed_ms=$(( ($(date +%s%N) - start) / 1000000 ))
 check "all $NAMES names still answered stale ($answered)" [ "$answered" -eq "$NAMES" ]
 echo "# $NAMES sequential stale queries within the failure-recheck time took ${elapsed_ms} ms"
+if [ "$OUTAGE" -gt 0 ]; then
+    asked=0; answered=0
+    end=$(( $(date +%s) + OUTAGE ))
+    while [ "$(date +%s)" -lt "$end" ]; do
+        # In parallel: past the failure-recheck time each name's first query
+        # waits for the client-response timer again.
+        DIGS=()
+        for i in $(seq 1 "$NAMES"); do q +short "n$i.example." A > "$WORK/round.$i" & DIGS+=($!); done
+        for p in "${DIGS[@]}"; do wait "$p"; done
+        asked=$((asked + NAMES))
+        answered=$((answered + $(grep -l 192.0.2.1 "$WORK"/round.* | wc -l)))
+        rm -f "$WORK"/round.*
+        sleep 5
+    done
+    echo "# ${OUTAGE}s more of outage: $answered of $asked queries for names seen before answered (stale)"
+    check "every query for a name seen before answered during the outage ($answered/$asked)" [ "$answered" -eq "$asked" ]
+fi
 check "a name never seen gets no answer (nothing stale to give)" \
     bash -c "! dig @127.0.0.1 -p $CPORT +time=3 +tries=1 +short new.example. A | grep -q 192.0.2"
 
