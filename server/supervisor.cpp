@@ -142,7 +142,13 @@ pid_t spawn(char** argv, const Held& held, int* sock_out) {
 
 }  // namespace
 
-bool is_child() { return std::getenv(kSupervisorFdEnv) != nullptr; }
+bool is_child() {
+    // First called right after the flags: from here on the passed sockets
+    // are close-on-exec (node-cache runs iptables before it serves).
+    std::lock_guard lk(g_mu);
+    parse_inherited();
+    return std::getenv(kSupervisorFdEnv) != nullptr;
+}
 
 int take_inherited(const std::string& label, char proto, int worker) {
     std::lock_guard lk(g_mu);

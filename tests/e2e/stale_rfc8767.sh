@@ -8,6 +8,8 @@
 # data is served within TTL + recheck. Loopback only. STALE_NAMES sets how many names.
 source "$(dirname "$0")/lib.sh"
 NAMES=${STALE_NAMES:-20}
+RECHECK=${RECHECK:-3}  # failure-recheck time, seconds
+OUTAGE=${OUTAGE:-0}  # extra seconds of outage, with every name asked every 5 s (stale_long.sh: 60)
 PIDS=()
 trap 'for p in "${PIDS[@]}"; do kill -CONT "$p" 2>/dev/null; kill -KILL "$p" 2>/dev/null; done; cleanup' EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
@@ -32,7 +34,7 @@ start_server ".:0 {
     cache {
         success 1000 300 1
         denial 1000 300 1
-        serve_stale_rfc8767 1h 1800ms 3s
+        serve_stale_rfc8767 1h 1800ms ${RECHECK}s
     }
     forward . 127.0.0.1:$UPORT
     prometheus 127.0.0.1:$MPORT
@@ -47,29 +49,44 @@ check "names cached" bash -c "dig @127.0.0.1 -p $CPORT +short n1.example. A | gr
 # ---- the upstream stops answering (process stopped: a black hole)
 kill -STOP "$UPID"
 sleep 3  # every entry expired (TTL 2)
-start=$(date +%s%N)
 DIGS=()
 for i in $(seq 1 "$NAMES"); do q +edns "n$i.example." A > "$WORK/stale.$i" & DIGS+=($!); done
 for p in "${DIGS[@]}"; do wait "$p"; done
-elapsed_ms=$(( ($(date +%s%N) - start) / 1000000 ))
 answered=$(grep -l "192.0.2.1" "$WORK"/stale.* | wc -l)
 check "all $NAMES names answered stale with the upstream silent ($answered)" [ "$answered" -eq "$NAMES" ]
 check "stale answers carry EDE 3 (Stale Answer)" grep -q "EDE: 3 (Stale Answer)" "$WORK/stale.1"
 check "stale answers carry TTL 30" bash -c "grep -A1 'ANSWER SECTION' '$WORK/stale.1' | grep -qP '\\t30\\tIN\\tA'"
-echo "# $NAMES concurrent queries for expired names answered in ${elapsed_ms} ms (client-response timer 1800 ms)"
-check "answered by the client-response timer, before the client's 5 s timeout" [ "$elapsed_ms" -lt 4500 ]
+slowest=$(sed -n 's/^;; Query time: \([0-9]*\) msec/\1/p' "$WORK"/stale.* | sort -n | tail -n1)
+echo "# $NAMES concurrent queries for expired names: slowest answered in ${slowest} ms (client-response timer 1800 ms)"
+check "answered by the client-response timer, before the client's 5 s timeout (${slowest} ms)" [ "${slowest:-99999}" -lt 4500 ]
 
 # Past the client's wait, forward gives up (failure): from then on, within
 # the failure-recheck time, stale answers come at once.
 sleep 5
-start=$(date +%s%N)
-answered=0
-for i in $(seq 1 "$NAMES"); do
-    q +short "n$i.example." A | grep -q 192.0.2.1 && answered=$((answered + 1))
-done
-elapsed_ms=$(( ($(date +%s%N) - start) / 1000000 ))
+DIGS=()
+for i in $(seq 1 "$NAMES"); do q "n$i.example." A > "$WORK/recheck.$i" & DIGS+=($!); done
+for p in "${DIGS[@]}"; do wait "$p"; done
+answered=$(grep -l "192.0.2.1" "$WORK"/recheck.* | wc -l)
 check "all $NAMES names still answered stale ($answered)" [ "$answered" -eq "$NAMES" ]
-echo "# $NAMES sequential stale queries within the failure-recheck time took ${elapsed_ms} ms"
+fastest=$(sed -n 's/^;; Query time: \([0-9]*\) msec/\1/p' "$WORK"/recheck.* | sort -n | head -n1)
+echo "# within the failure-recheck time: fastest stale answer ${fastest} ms (no upstream wait)"
+if [ "$OUTAGE" -gt 0 ]; then
+    asked=0; answered=0
+    end=$(( $(date +%s) + OUTAGE ))
+    while [ "$(date +%s)" -lt "$end" ]; do
+        # In parallel: past the failure-recheck time each name's first query
+        # waits for the client-response timer again.
+        DIGS=()
+        for i in $(seq 1 "$NAMES"); do q +short "n$i.example." A > "$WORK/round.$i" & DIGS+=($!); done
+        for p in "${DIGS[@]}"; do wait "$p"; done
+        asked=$((asked + NAMES))
+        answered=$((answered + $(grep -l 192.0.2.1 "$WORK"/round.* | wc -l)))
+        rm -f "$WORK"/round.*
+        sleep 5
+    done
+    echo "# ${OUTAGE}s more of outage: $answered of $asked queries for names seen before answered (stale)"
+    check "every query for a name seen before answered during the outage ($answered/$asked)" [ "$answered" -eq "$asked" ]
+fi
 check "a name never seen gets no answer (nothing stale to give)" \
     bash -c "! dig @127.0.0.1 -p $CPORT +time=3 +tries=1 +short new.example. A | grep -q 192.0.2"
 
@@ -81,7 +98,7 @@ check "served_stale counted" bash -c "echo '$metrics' | grep '^coredns_cache_ser
 # ---- the upstream comes back with changed data: fresh within TTL + recheck
 write_hosts 192.0.2.2
 kill -CONT "$UPID"
-sleep 5  # hosts re-read (1 s) + failure-recheck time (3 s) + margin
+sleep $((RECHECK + 2))  # hosts re-read (1 s) + failure-recheck time + margin
 fresh=0
 for i in $(seq 1 "$NAMES"); do
     q +short "n$i.example." A | grep -q 192.0.2.2 && fresh=$((fresh + 1))
