@@ -24,6 +24,9 @@ void register_core_flags(FlagSet& flags, RuntimeOptions& opts, CoreFlags& cf) {
     flags.add_bool("supervise", &cf.supervise,
                    "Run the server as a child of a small supervisor that holds its listening sockets and "
                    "restarts it at once when it is killed (crash-only serving)");
+    flags.add_string("memlimit", &opts.memlimit,
+                     "Byte budget of the process (e.g. 64MiB; default GOMEMLIMIT, else 75% of the cgroup memory "
+                     "limit); caches evict to stay within half of it");
     flags.add_bool("validate", &cf.validate,
                    "Check the Corefile (parse and set up every plugin, open no socket) and exit");
 }

@@ -21,6 +21,7 @@
 
 #include "parser/parser.hpp"
 #include "core/http.hpp"
+#include "core/memory_budget.hpp"
 #include "core/log.hpp"
 #include "core/net.hpp"
 #include "core/worker_local.hpp"
@@ -453,6 +454,7 @@ int Runtime::run() {
     raise_open_file_limit();
     std::shared_ptr<ServerSet> set;
     try {
+        MemoryBudget::process().configure(opts_.memlimit);
         source_ = corefile::read_corefile(opts_.conf_flag, opts_.dns_port);
         corefile::LoadOptions lo;
         lo.dns_port = opts_.dns_port;

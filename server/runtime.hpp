@@ -28,6 +28,9 @@ struct RuntimeOptions {
     // workers); past it a new connection is closed at once and counted in
     // dnscore_tcp_connections_dropped_total{reason="limit"}.
     size_t tcp_max_connections = 10000;
+    // -memlimit: the process's byte budget (core/memory_budget.hpp); "" =
+    // GOMEMLIMIT, else 75 % of the cgroup's memory limit, else none.
+    std::string memlimit;
     // An embedding program's own lifecycle (node-cache's interface and
     // iptables rules): after the first configuration's listeners opened
     // (after its plugins' first-startup hooks), and at a graceful stop or a

@@ -37,5 +37,21 @@ if [ "${1:-}" != "--fast" ]; then
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
         run_suite "$root/build-sanitize" -Db_sanitize=address,undefined -Db_lundef=false --buildtype=debug
 fi
+# Fuzz: every libFuzzer target of tests/fuzz for a bounded time (clang, ASan
+# + UBSan, its own build dir with only the fuzzers and their library).
+# Inputs that crash are kept in tests/fuzz/regressions/TARGET/ (commit them
+# with the fix; the normal build's fuzz-* tests replay them).
+if [ "${1:-}" != "--fast" ]; then
+    if command -v clang++ >/dev/null; then
+        if FUZZ_BUILD_DIR="$root/build-fuzz" "$root/tests/fuzz/run.sh" all "${FUZZ_SECONDS:-15}"; then
+            passed=$((passed + 1))
+        else
+            failed=$((failed + 1))
+        fi
+    else
+        echo "fuzz: SKIP (clang++ not installed; .ci/packages lists it)"
+        skipped=$((skipped + 1))
+    fi
+fi
 echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]

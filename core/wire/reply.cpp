@@ -143,6 +143,21 @@ int64_t ReplyView::minimal_ttl(ReplyType t) const {
     return any_ttl_ && min_ttl_ < kMaximumDefault ? int64_t(min_ttl_) : kMaximumDefault;
 }
 
+size_t ReplyView::records_end() const {
+    if (!ok_) return 0;
+    if (rr_total_ == 0) return question_end_;
+    if (indexed()) {
+        const Pos& p = rr_[rr_total_ - 1];
+        return size_t(p.type_off) + 10 + p.rdlen;
+    }
+    size_t end = question_end_;
+    for_each_rr(msg_, len_, [&](const RR& rr) {
+        end = rr.end;
+        return true;
+    });
+    return end;
+}
+
 size_t ReplyView::strip_opt(uint8_t* msg) {
     if (!ok_ || opt_count_ == 0) return len_;
     if (!indexed()) {

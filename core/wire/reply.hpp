@@ -58,6 +58,9 @@ public:
     uint16_t qtype() const { return qtype_; }
     uint16_t qclass() const { return qclass_; }
     size_t question_end() const { return question_end_; }
+    // Offset just after the last record (bytes after it belong to no record;
+    // miekg unpacks without them and CoreDNS never sends them). 0 when !ok().
+    size_t records_end() const;
     // The reply answers `q`: one question, QR set, same name ignoring case,
     // same type (CoreDNS request.Match) and, with `check_class`, same class.
     bool answers(const QueryInfo& q, bool check_class) const;

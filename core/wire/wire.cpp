@@ -454,14 +454,27 @@ size_t finish_reply(uint8_t* reply, size_t len, size_t cap, const uint8_t* req,
                     const QueryInfo& q, bool tcp, const ReplyView* view) {
     if (len < kHeaderLen) return len;
     Edns re;
+    size_t records_end = 0;
     if (view && view->of(reply, len)) {
         if (!view->ok()) return len;
         re.present = view->has_opt();
         re.rr_off = uint16_t(view->opt_off());
         re.rr_len = uint16_t(view->opt_len());
+        records_end = view->records_end();
     } else if (!find_opt(reply, len, re)) {
         return len;  // unparsable: leave it to the client
+    } else {
+        records_end = skip_question(reply, len);
+        const bool walked = for_each_rr(reply, len, [&](const RR& rr) {
+            records_end = rr.end;
+            return true;
+        });
+        if (!walked) records_end = len;  // truncation below drops what cannot be walked
     }
+    // Bytes after the last record belong to no record: CoreDNS packs only
+    // the records, so they are never sent (and an OPT appended after them
+    // would be unreadable). Found by tests/fuzz (finisher, cache).
+    if (records_end != 0) len = records_end;
     if (q.edns.present) {
         if (re.present) {
             // Patch the reply's OPT: owner ".", client's UDP size, version and

@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "core/wire/reply.hpp"
 #include "tests/support/catch.hpp"
 #include "tests/support/packets.hpp"
 
@@ -387,6 +388,28 @@ TEST_CASE("finish_reply mirrors EDNS and truncates", "[wire]") {
         r.resize(n);
         auto t = testing::to_text(r);
         CHECK(t.find("EDNS: version 0; flags: do ; udp: 1232") != std::string::npos);
+    }
+    SECTION("bytes after the last record are dropped before the client's OPT goes on") {
+        // Found by tests/fuzz (finisher, cache): the OPT was appended after
+        // the junk, so the reply sent could not be read.
+        Bytes r = make_reply(q, 0, {"big.example. 60 IN TXT \"x\""});
+        const size_t records = r.size();
+        r.insert(r.end(), {0, 0, 0, 1, 0x2c});
+        const size_t with_junk = r.size();
+        r.resize(65535);
+        size_t n = finish_reply(r.data(), with_junk, r.size(), q.data(), qi, false);
+        CHECK(n == records + 11);
+        r.resize(n);
+        CHECK(testing::to_text(r).find("EDNS: version 0; flags: do ; udp: 1232") != std::string::npos);
+        // The same through a view of the reply.
+        Bytes r2 = make_reply(q, 0, {"big.example. 60 IN TXT \"x\""});
+        r2.insert(r2.end(), {0, 0, 0, 1, 0x2c});
+        r2.resize(65535);
+        const ReplyView v(r2.data(), with_junk);
+        REQUIRE(v.ok());
+        CHECK(v.records_end() == records);
+        CHECK(finish_reply(r2.data(), with_junk, r2.size(), q.data(), qi, false, &v) == records + 11);
+        CHECK(ReplyView(r2.data(), records + 11).ok());
     }
     SECTION("no EDNS: limit 512 and TC with whole records kept") {
         Bytes q2 = make_query("big.example.", "TXT");

@@ -132,6 +132,12 @@ Cache::Cache(Config cfg, std::shared_ptr<Stores> stores, const Clock& clock)
             emit({*servers.values(i), "denial"}, double(stores_->denial.size()));
             emit({*servers.values(i), "success"}, double(stores_->success.size()));
         }
+    }, [this](const metrics::GaugeFunc::Emit& emit) {
+        const auto& servers = metrics_->server;
+        for (size_t i = 0; i < servers.size(); ++i) {
+            emit({*servers.values(i), "denial"}, double(stores_->denial.bytes()));
+            emit({*servers.values(i), "success"}, double(stores_->success.bytes()));
+        }
     });
 }
 
@@ -310,6 +316,7 @@ void Cache::store_reply(Query& q, const wire::ReplyView& reply, ReplyType t, int
             metrics_->evictions.inc(c.worker, {c.server, success ? metrics::kSuccess : metrics::kDenial});
             break;
         case Store::Insert::busy: break;
+        case Store::Insert::no_room: break;  // memory budget used up (store.hpp)
     }
 }
 

@@ -26,17 +26,22 @@ enum StaleOutcome {
 };
 
 struct Families {
-    // `entries` emits (server, type) -> store size at scrape time.
-    Families(const std::string& zones, GaugeFunc::Fn entries);
+    // `entries` emits (server, type) -> store size at scrape time, `bytes`
+    // what the store charges to the memory budget.
+    Families(const std::string& zones, GaugeFunc::Fn entries, GaugeFunc::Fn bytes = {});
     std::vector<const Metric*> all() const;
 
     Labels base;  // view="", zones=ZONES
     GaugeFunc::Fn entries_fn;
+    GaugeFunc::Fn bytes_fn;
     LabelSet server{{"server"}, kMaxServers};
     LabelSet type{{"type"}, 2, {"denial", "success"}};
 
     GaugeFunc entries{"coredns_cache_entries", "The number of elements in the cache.", base, {"server", "type"},
                       entries_fn};
+    // dnscore's own: bytes held against the process memory budget.
+    GaugeFunc bytes{"dnscore_cache_bytes", "Bytes the cache holds against the memory budget.", base,
+                    {"server", "type"}, bytes_fn};
     CounterVec requests{"coredns_cache_requests_total", "The count of cache requests.", base, {&server}};
     CounterVec hits{"coredns_cache_hits_total", "The count of cache hits.", base, {&server, &type}};
     CounterVec misses{"coredns_cache_misses_total",
@@ -56,10 +61,11 @@ struct Families {
                               {&server, &outcome}};
 };
 
-inline Families::Families(const std::string& zones, GaugeFunc::Fn entries)
-    : base{{"view", ""}, {"zones", zones}}, entries_fn(std::move(entries)) {}
+inline Families::Families(const std::string& zones, GaugeFunc::Fn entries, GaugeFunc::Fn bytes)
+    : base{{"view", ""}, {"zones", zones}}, entries_fn(std::move(entries)), bytes_fn(std::move(bytes)) {}
 
 inline std::vector<const Metric*> Families::all() const {
+    if (bytes_fn) return {&entries, &bytes, &requests, &hits, &misses, &prefetch, &drops, &served_stale, &evictions};
     return {&entries, &requests, &hits, &misses, &prefetch, &drops, &served_stale, &evictions};
 }
 

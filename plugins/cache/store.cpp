@@ -1,5 +1,6 @@
 #include "plugins/cache/store.hpp"
 
+#include <algorithm>
 #include <cstring>
 #include <random>
 
@@ -85,8 +86,8 @@ bool make_entry(const uint8_t* msg, size_t len, const Key& key, int64_t now_ns, 
 
 bool make_entry(const wire::ReplyView& reply, const Key& key, int64_t now_ns, uint32_t ttl_s, Entry& out) {
     const uint8_t* msg = reply.data();
-    const size_t len = reply.size();
     if (!reply.ok()) return false;
+    const size_t len = reply.records_end();  // bytes after the last record are never sent
     uint16_t offsets[4096];
     size_t n = 0;
     bool fits = true;
@@ -124,7 +125,8 @@ bool make_entry(const wire::ReplyView& reply, const Key& key, int64_t now_ns, ui
     return true;
 }
 
-Store::Store(long long capacity) : shards_(new Shard[kShards]) {
+Store::Store(long long capacity, MemoryBudget& budget) : shards_(new Shard[kShards]), budget_(budget) {
+    budget_.add(this);
     // CoreDNS pkg/cache.New: size / 256 per shard, at least 4.
     long long per = capacity / (long long)kShards;
     shard_cap_ = per < 4 ? 4 : size_t(per);
@@ -132,26 +134,123 @@ Store::Store(long long capacity) : shards_(new Shard[kShards]) {
     for (size_t i = 0; i < kShards; ++i) shards_[i].rng = (uint64_t(rd()) << 32 | rd()) | 1;
 }
 
+Store::~Store() {
+    budget_.remove(this);
+    budget_.release(bytes_.load());
+}
+
+void Store::account(int64_t delta) {
+    if (delta > 0) {
+        budget_.charge(uint64_t(delta));
+        bytes_.fetch_add(size_t(delta), std::memory_order_relaxed);
+    } else if (delta < 0) {
+        budget_.release(uint64_t(-delta));
+        bytes_.fetch_sub(size_t(-delta), std::memory_order_relaxed);
+    }
+}
+
+uint32_t Store::pick_victim(Shard& s, int64_t now_ns) {
+    // Sample a few slots: an expired one goes first, else the one used least
+    // recently (tick distance, so the wrap of the 32-bit clock is harmless).
+    // A shard with no more slots than samples is scanned whole.
+    constexpr uint32_t kSamples = 5;
+    const uint32_t n = uint32_t(s.slots.size());
+    uint32_t best = 0;
+    uint32_t best_age = 0;
+    for (uint32_t i = 0; i < kSamples && i < n; ++i) {
+        uint32_t slot = i;
+        if (n > kSamples) {
+            s.rng ^= s.rng << 13;
+            s.rng ^= s.rng >> 7;
+            s.rng ^= s.rng << 17;
+            slot = uint32_t(s.rng % n);
+        }
+        const Entry& e = s.slots[slot];
+        if (e.remaining(now_ns) <= 0) return slot;
+        const uint32_t age = s.tick - e.last_use;
+        if (i == 0 || age > best_age) {
+            best = slot;
+            best_age = age;
+        }
+    }
+    return best;
+}
+
+size_t Store::reclaim(size_t want, int64_t now_ns) {
+    // One victim per shard visited, shards in turn: spreads the evictions
+    // as the random choice of keys spreads the entries.
+    size_t freed = 0;
+    for (size_t visited = 0; visited < kShards && freed < want; ++visited) {
+        Shard& s = shards_[reclaim_cursor_.fetch_add(1, std::memory_order_relaxed) & (kShards - 1)];
+        std::unique_lock<std::mutex> lock(s.mu, std::try_to_lock);
+        if (!lock.owns_lock() || s.slots.empty()) continue;
+        const uint32_t victim = pick_victim(s, now_ns);
+        freed += s.slots[victim].bytes();
+        remove_slot(s, victim);
+    }
+    return freed;
+}
+
+void Store::remove_slot(Shard& s, uint32_t slot) {
+    account(-int64_t(s.slots[slot].bytes()));
+    s.index.erase(s.slots[slot].hash);
+    const uint32_t last = uint32_t(s.slots.size() - 1);
+    if (slot != last) {
+        s.slots[slot] = std::move(s.slots[last]);
+        s.index[s.slots[slot].hash] = slot;
+    }
+    s.slots.pop_back();
+    size_.fetch_sub(1, std::memory_order_relaxed);
+}
+
 Store::Insert Store::insert(Entry&& e) {
     Shard& s = shard_for(e.hash);
     std::unique_lock<std::mutex> lock(s.mu, std::try_to_lock);
     if (!lock.owns_lock()) return Insert::busy;
+    e.last_use = ++s.tick;
+    const int64_t cost = int64_t(e.bytes());
     auto it = s.index.find(e.hash);
+    const int64_t replaced = it != s.index.end() ? int64_t(s.slots[it->second].bytes()) : 0;
+    bool evicted = false;
+    if (!budget_.fits(uint64_t(std::max<int64_t>(cost - replaced, 0)))) {
+        // Over the caches' share: make room in this shard first (the entry
+        // being replaced, if any, is not a candidate: it goes anyway).
+        if (it != s.index.end()) {
+            remove_slot(s, it->second);
+            it = s.index.end();
+        }
+        while (!s.slots.empty() && !budget_.fits(uint64_t(cost))) {
+            remove_slot(s, pick_victim(s, e.stored_ns));
+            evicted = true;
+        }
+        if (!budget_.fits(uint64_t(cost))) {
+            // This shard is empty: other shards and stores give room (with
+            // no shard lock held, so they can be visited in any order).
+            lock.unlock();
+            evicted |= budget_.make_room(uint64_t(cost), e.stored_ns);
+            if (!lock.try_lock()) return Insert::busy;
+            if (!budget_.fits(uint64_t(cost))) return Insert::no_room;
+            it = s.index.find(e.hash);
+        }
+    }
     if (it != s.index.end()) {
+        account(cost - int64_t(s.slots[it->second].bytes()));
         s.slots[it->second] = std::move(e);
-        return Insert::stored;
+        return evicted ? Insert::evicted : Insert::stored;
     }
     if (s.slots.size() < shard_cap_) {
+        account(cost);
         s.index.emplace(e.hash, uint32_t(s.slots.size()));
         s.slots.push_back(std::move(e));
         size_.fetch_add(1, std::memory_order_relaxed);
-        return Insert::stored;
+        return evicted ? Insert::evicted : Insert::stored;
     }
     // Full: evict one arbitrary entry of this shard (xorshift pick).
     s.rng ^= s.rng << 13;
     s.rng ^= s.rng >> 7;
     s.rng ^= s.rng << 17;
     const uint32_t victim = uint32_t(s.rng % s.slots.size());
+    account(cost - int64_t(s.slots[victim].bytes()));
     s.index.erase(s.slots[victim].hash);
     s.index.emplace(e.hash, victim);
     s.slots[victim] = std::move(e);

@@ -5,6 +5,11 @@
 // max(CAPACITY/256, 4) entries, one random entry of the shard evicted when a
 // new key arrives in a full shard). Lookups lock one shard for the length of
 // a copy; inserts only try the lock and are skipped (and counted) when busy.
+// Every entry's bytes are charged to the process's MemoryBudget
+// (core/memory_budget.hpp); an insert that would go over the caches' share
+// first evicts from its shard: expired entries first, else the least
+// recently used of a few sampled (Redis-style approximate LRU); when its
+// shard has nothing left, the budget takes room from the other stores.
 #include <boost/unordered/unordered_flat_map.hpp>
 
 #include <atomic>
@@ -14,6 +19,7 @@
 #include <mutex>
 #include <vector>
 
+#include "core/memory_budget.hpp"
 #include "core/wire/reply.hpp"
 #include "core/wire/wire.hpp"
 
@@ -70,6 +76,14 @@ struct Entry {
     // RFC 8767 mode: until then (now_ns) the upstream is not asked again
     // for this expired entry; it is answered stale at once.
     int64_t stale_recheck_ns = 0;
+    uint32_t last_use = 0;  // the shard's use tick at the last hit or insert
+
+    // What this entry costs the memory budget: the slot, the blob with the
+    // allocator's header, and its share of the index.
+    size_t bytes() const {
+        return blob ? sizeof(Entry) + 16 + msg_len + 2 * size_t(ttl_count) + name_len + kIndexBytes : 0;
+    }
+    static constexpr size_t kIndexBytes = 24;
 
     const uint8_t* msg() const { return blob.get(); }
     const uint8_t* ttl_offsets() const { return blob.get() + msg_len; }
@@ -86,16 +100,21 @@ bool make_entry(const uint8_t* msg, size_t len, const Key& key, int64_t now_ns, 
 // The same from a view of the reply (no second walk).
 bool make_entry(const wire::ReplyView& reply, const Key& key, int64_t now_ns, uint32_t ttl_s, Entry& out);
 
-class Store {
+class Store final : public MemoryBudget::Reclaimer {
 public:
     static constexpr size_t kShards = 256;
 
-    explicit Store(long long capacity);
+    // Charges `budget` (the process's unless a test gives its own).
+    explicit Store(long long capacity, MemoryBudget& budget = MemoryBudget::process());
+    ~Store();
     Store(const Store&) = delete;
     Store& operator=(const Store&) = delete;
 
-    enum class Insert { stored, evicted, busy };
-    // Stores `e` under its key (replacing an entry with the same hash).
+    // no_room: the memory budget is used up and this shard had nothing
+    // left to evict (the entry is not stored).
+    enum class Insert { stored, evicted, busy, no_room };
+    // Stores `e` under its key (replacing an entry with the same hash),
+    // evicting first when the entry would not fit in the memory budget.
     Insert insert(Entry&& e);
 
     // Calls fn(Entry&) under the shard lock when an entry for `k` exists and
@@ -110,6 +129,11 @@ public:
     void for_each(Fn&& fn);
 
     size_t size() const { return size_.load(std::memory_order_relaxed); }
+    // Bytes this store charges to the budget (a metric per cache and type).
+    size_t bytes() const { return bytes_.load(std::memory_order_relaxed); }
+    // MemoryBudget::Reclaimer: evicts (expired first, else least recently
+    // used) from shards in turn, skipping busy ones, until `want` bytes went.
+    size_t reclaim(size_t want, int64_t now_ns) override;
     size_t shard_capacity() const { return shard_cap_; }
 
 private:
@@ -118,12 +142,19 @@ private:
         boost::unordered_flat_map<uint64_t, uint32_t> index;  // hash -> slot
         std::vector<Entry> slots;
         uint64_t rng = 0;
+        uint32_t tick = 0;  // use clock for the approximate LRU
     };
+    uint32_t pick_victim(Shard& s, int64_t now_ns);
+    void remove_slot(Shard& s, uint32_t slot);
+    void account(int64_t delta);
     Shard& shard_for(uint64_t hash) { return shards_[hash & (kShards - 1)]; }
 
     std::unique_ptr<Shard[]> shards_;
     size_t shard_cap_;
     std::atomic<size_t> size_{0};
+    MemoryBudget& budget_;
+    std::atomic<size_t> bytes_{0};
+    std::atomic<size_t> reclaim_cursor_{0};
 };
 
 template <class Fn>
@@ -134,6 +165,7 @@ bool Store::visit(const Key& k, Fn&& fn) {
     if (it == s.index.end()) return false;
     Entry& e = s.slots[it->second];
     if (!e.matches(k)) return false;
+    e.last_use = ++s.tick;
     return fn(e);
 }
 

@@ -1,6 +1,7 @@
 #include "plugins/cache/store.hpp"
 
 #include <atomic>
+#include <cstdio>
 #include <cstring>
 #include <thread>
 #include <vector>
@@ -152,4 +153,130 @@ TEST_CASE("threads hammering one store", "[cache][store]") {
     CHECK(bad == 0);
     CHECK(hits > 0);
     CHECK(s.size() <= 2048);
+}
+
+TEST_CASE("an entry keeps the records only, not bytes after the last one", "[cache][store]") {
+    // Found by tests/fuzz (cache): a SERVFAIL with one stray byte after its
+    // question was stored whole and its hits could not be read once the
+    // client's OPT was appended after the stray byte.
+    const auto q = testing::make_query("example.org.", "A");
+    auto r = testing::make_reply(q, 2, {});
+    const size_t records = r.size();
+    r.push_back(1);
+    NamedKey k("example.org.", 1);
+    Entry e = entry_for(k.key, r);
+    CHECK(e.msg_len == records);
+}
+
+// ---- the memory budget (core/memory_budget.hpp) ----
+
+namespace {
+// Names of one length, so every entry costs the same.
+std::string fixed_name(const char* prefix, int i) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%s%07d.example.org.", prefix, i);
+    return buf;
+}
+Entry entry_at(const Key& k, const testing::Bytes& msg, int64_t stored_ns, uint32_t ttl) {
+    Entry e;
+    REQUIRE(make_entry(msg.data(), msg.size(), k, stored_ns, ttl, e));
+    return e;
+}
+}  // namespace
+
+TEST_CASE("every entry's bytes are charged to the budget and released with it", "[cache][store][budget]") {
+    MemoryBudget budget;  // no limit: counts only
+    const auto q = testing::make_query("example.org.", "A");
+    const auto r = testing::make_reply(q, 0, {"example.org. 300 IN A 192.0.2.1"});
+    {
+        Store s(1000, budget);
+        NamedKey k("example.org.", 1);
+        Entry e = entry_for(k.key, r);
+        const size_t cost = e.bytes();
+        CHECK(cost > r.size());
+        CHECK(s.insert(std::move(e)) == Store::Insert::stored);
+        CHECK(s.bytes() == cost);
+        CHECK(budget.used() == cost);
+        // Replacing the entry charges the difference only.
+        CHECK(s.insert(entry_for(k.key, r)) == Store::Insert::stored);
+        CHECK(budget.used() == cost);
+    }
+    CHECK(budget.used() == 0);  // the store's destruction released everything
+}
+
+TEST_CASE("over the budget an insert evicts expired entries first, then the least recently used",
+          "[cache][store][budget]") {
+    MemoryBudget budget;
+    // One shard is enough to see the order: every key lands in its shard,
+    // so use a store whose keys all share one (filtered below).
+    Store s(100000, budget);
+    const auto q = testing::make_query("example.org.", "A");
+    const auto r = testing::make_reply(q, 0, {"example.org. 300 IN A 192.0.2.1"});
+    // Find 4 names in shard 0.
+    std::vector<NamedKey> keys;
+    for (int i = 0; keys.size() < 4; ++i) {
+        NamedKey k(fixed_name("n", i), 1);
+        if ((k.key.hash & (Store::kShards - 1)) == 0) keys.push_back(k);
+    }
+    const size_t cost = entry_for(keys[0].key, r).bytes();
+    budget.set_limit(2 * (3 * cost));  // the caches' share: exactly 3 entries
+    const int64_t t0 = 1000 * kSecond;
+    CHECK(s.insert(entry_at(keys[0].key, r, t0, 5)) == Store::Insert::stored);    // expires at t0+5 s
+    CHECK(s.insert(entry_at(keys[1].key, r, t0, 300)) == Store::Insert::stored);
+    CHECK(s.insert(entry_at(keys[2].key, r, t0, 300)) == Store::Insert::stored);
+    CHECK(budget.used() == 3 * cost);
+    // keys[1] is used, keys[2] is not: after the expired keys[0], keys[2] goes.
+    auto hit = [&](const NamedKey& k) { return s.visit(k.key, [](Entry&) { return true; }); };
+    CHECK(hit(keys[1]));
+    CHECK(s.insert(entry_at(keys[3].key, r, t0 + 10 * kSecond, 300)) == Store::Insert::evicted);
+    CHECK_FALSE(hit(keys[0]));
+    CHECK(hit(keys[1]));
+    CHECK(hit(keys[2]));
+    CHECK(hit(keys[3]));
+    CHECK(budget.used() == 3 * cost);
+    CHECK(s.size() == 3);
+    // No expired entry left: the least recently used of the shard goes
+    // (keys[2] and keys[3] were used after keys[1]; use keys[1] again last).
+    CHECK(hit(keys[2]));
+    CHECK(hit(keys[3]));
+    CHECK(hit(keys[1]));
+    NamedKey extra = [&] {
+        for (int i = 100;; ++i) {
+            NamedKey k(fixed_name("m", i), 1);
+            if ((k.key.hash & (Store::kShards - 1)) == 0) return k;
+        }
+    }();
+    CHECK(s.insert(entry_at(extra.key, r, t0 + 10 * kSecond, 300)) == Store::Insert::evicted);
+    CHECK(budget.used() <= 3 * cost);
+    CHECK(hit(extra));
+    CHECK(hit(keys[1]));  // the most recently used stays
+}
+
+TEST_CASE("an entry that cannot fit even in an emptied shard is not stored", "[cache][store][budget]") {
+    MemoryBudget budget;
+    Store s(1000, budget);
+    const auto q = testing::make_query("example.org.", "A");
+    const auto r = testing::make_reply(q, 0, {"example.org. 300 IN A 192.0.2.1"});
+    NamedKey k("example.org.", 1);
+    budget.set_limit(2 * (entry_for(k.key, r).bytes() - 1));
+    CHECK(s.insert(entry_for(k.key, r)) == Store::Insert::no_room);
+    CHECK(s.size() == 0);
+    CHECK(budget.used() == 0);
+}
+
+TEST_CASE("two stores share one budget: a full one makes the other evict", "[cache][store][budget]") {
+    MemoryBudget budget;
+    Store a(100000, budget), b(100000, budget);
+    const auto q = testing::make_query("example.org.", "A");
+    const auto r = testing::make_reply(q, 0, {"example.org. 300 IN A 192.0.2.1"});
+    const size_t cost = entry_for(NamedKey("x.", 1).key, r).bytes();
+    budget.set_limit(2 * 200 * cost);
+    int i = 0;
+    for (; a.bytes() < 200 * cost && i < 100000; ++i) a.insert(entry_for(NamedKey("a" + std::to_string(i) + ".", 1).key, r));
+    CHECK(budget.used() <= 200 * cost);
+    for (int j = 0; j < 2000; ++j) b.insert(entry_for(NamedKey("b" + std::to_string(j) + ".", 1).key, r));
+    CHECK(budget.used() <= 200 * cost);
+    CHECK(a.bytes() + b.bytes() == budget.used());
+    CHECK(b.size() > 0);
+    CHECK(a.size() + b.size() <= 200);
 }

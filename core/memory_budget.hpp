@@ -1,0 +1,92 @@
+#pragma once
+// One byte budget for the whole process (issue 15, item 1). Every cache
+// store (every block, success and denial) charges the bytes of the entries
+// it holds against it and evicts to stay under the caches' share; the
+// budget and the bytes charged are metrics.
+//
+// The process budget comes from, in order: the -memlimit flag, GOMEMLIMIT
+// (Go's syntax, so node-cache pods that set it for Go keep their limit), 75 %
+// of the container's cgroup memory limit; else there is none and the caches
+// are bounded by their entry capacities only. The caches may use half of
+// the process budget: the rest is the process itself (code, thread stacks,
+// sockets, query buffers, in-flight exchanges) and allocator slack.
+// Charging is one relaxed atomic add on insert/evict; lookups never touch it.
+#include <atomic>
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace dnscore {
+
+class MemoryBudget {
+public:
+    // The process's budget (never destroyed: stores may release at exit).
+    static MemoryBudget& process();
+
+    // Sets the process budget in bytes (0 = none). The caches' share is half.
+    void set_limit(uint64_t bytes);
+    uint64_t limit() const { return limit_.load(std::memory_order_relaxed); }
+    // Bytes the caches may hold together (0 = no byte limit).
+    uint64_t cache_limit() const { return cache_limit_.load(std::memory_order_relaxed); }
+    // Where the limit came from ("flag", "GOMEMLIMIT", "cgroup", "none").
+    const std::string& source() const { return source_; }
+
+    void charge(uint64_t bytes) { used_.fetch_add(bytes, std::memory_order_relaxed); }
+    void release(uint64_t bytes) { used_.fetch_sub(bytes, std::memory_order_relaxed); }
+    uint64_t used() const { return used_.load(std::memory_order_relaxed); }
+    // Whether `more` bytes fit in the caches' share now.
+    bool fits(uint64_t more) const {
+        const uint64_t cap = cache_limit();
+        return cap == 0 || used() + more <= cap;
+    }
+
+    // What gives bytes back when an insert finds no room where it is (the
+    // cache stores). Registered for its lifetime.
+    class Reclaimer {
+    public:
+        virtual ~Reclaimer() = default;
+        // Frees about `want` bytes if it can (never blocking on a lock);
+        // returns the bytes freed. `now_ns` tells what has expired.
+        virtual size_t reclaim(size_t want, int64_t now_ns) = 0;
+    };
+    void add(Reclaimer* r);
+    void remove(Reclaimer* r);
+    // Asks the reclaimers in turn until `more` bytes fit; returns whether any
+    // were freed. When another thread is already at it, returns at once
+    // (inserts never wait on each other).
+    bool make_room(uint64_t more, int64_t now_ns);
+
+    // Chooses the limit as described above and exports the metrics (once).
+    // `flag` is the -memlimit value ("" = not given). Throws
+    // std::invalid_argument on a malformed flag.
+    void configure(const std::string& flag, const std::string& cgroup_root = "/sys/fs/cgroup",
+                   const std::string& proc_cgroup = "/proc/self/cgroup");
+
+    // For tests: a budget of one's own.
+    MemoryBudget() = default;
+
+private:
+    std::atomic<uint64_t> limit_{0};
+    std::atomic<uint64_t> cache_limit_{0};
+    std::atomic<uint64_t> used_{0};
+    std::string source_ = "none";
+    bool exported_ = false;
+    std::mutex reclaimers_mu_;
+    std::vector<Reclaimer*> reclaimers_;
+    size_t next_reclaimer_ = 0;
+};
+
+// Go's GOMEMLIMIT syntax (runtime/debug parseByteCount): a non-negative
+// integer with an optional unit B, KiB, MiB, GiB or TiB; "off" = no limit
+// (returns 0). nullopt when malformed.
+std::optional<uint64_t> parse_byte_count(std::string_view s);
+
+// The memory limit of the cgroup this process is in: cgroup v2 memory.max,
+// else v1 memory.limit_in_bytes; nullopt when unlimited or unknown.
+std::optional<uint64_t> cgroup_memory_limit(const std::string& cgroup_root = "/sys/fs/cgroup",
+                                            const std::string& proc_cgroup = "/proc/self/cgroup");
+
+}  // namespace dnscore
