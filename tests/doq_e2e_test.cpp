@@ -378,3 +378,24 @@ TEST_CASE("doq e2e: a reload that changes the certificate applies to new connect
     // The connection made before the reload keeps working.
     CHECK(before.exchange(query("a.doq.test.")).size() > 12);
 }
+
+TEST_CASE("doq e2e: datagrams that are not QUIC, or not a client Initial, are ignored", "[doq][e2e]") {
+    testing::ServerProcess srv(doq_corefile(server_tls()));
+    REQUIRE(srv.started());
+    const int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
+    REQUIRE(fd >= 0);
+    const sockaddr_in to = testing::loopback(srv.port());
+    uint8_t junk[1500];
+    for (int i = 0; i < 200; ++i) {
+        const size_t n = size_t(1 + (i * 37) % sizeof junk);
+        gnutls_rnd(GNUTLS_RND_NONCE, junk, n);
+        if (i % 3 == 0) junk[0] = 0xc0;  // a long header of some version
+        if (i % 3 == 1) junk[0] = 0x40;  // a short header for an unknown connection
+        ::sendto(fd, junk, n, 0, reinterpret_cast<const sockaddr*>(&to), sizeof to);
+    }
+    ::close(fd);
+    DoqClient c(srv.port());
+    REQUIRE(c.handshake());
+    CHECK(c.exchange(query("a.doq.test.")).size() > 12);
+    CHECK(srv.alive());
+}
