@@ -205,7 +205,7 @@ public:
     DohConnection(Worker& w, std::shared_ptr<SpecSource> listener, std::shared_ptr<asio::ssl::context> tls,
                   tcp::socket sock)
         : w_(w), listener_(std::move(listener)), tls_ctx_(std::move(tls)), timer_(sock.get_executor()),
-          wake_(sock.get_executor()) {
+          wake_(sock.get_executor()), linger_(sock.get_executor()) {
         if (tls_ctx_) ssl_.emplace(std::move(sock), *tls_ctx_);
         else plain_.emplace(std::move(sock));
         tcp::socket& s = lowest();
@@ -273,6 +273,7 @@ private:
         lowest().close(ec);
         timer_.cancel();
         wake_.cancel();
+        linger_.cancel();
         streams_.clear();
         body_bytes_ = 0;
         if (!writing_) {
@@ -282,6 +283,19 @@ private:
     }
 
     size_t queued() const { return out_.size() + sending_.size(); }
+
+    // net/http's closeWriteAndWait: after a response that ends the
+    // connection, half-close and wait a moment before closing, so request
+    // bytes still unread do not turn the close into a reset that destroys
+    // the response before the client reads it.
+    void close_write_and_wait() {
+        if (closed_ || lingering_) return;
+        lingering_ = true;
+        boost::system::error_code ec;
+        lowest().shutdown(tcp::socket::shutdown_send, ec);
+        linger_.expires_after(std::chrono::milliseconds(500));  // Go's rstAvoidanceDelay
+        linger_.async_wait([this, s = shared_from_this()](const boost::system::error_code&) { close(); });
+    }
 
     asio::awaitable<void> watchdog() {
         auto keep = shared_from_this();
@@ -377,8 +391,8 @@ private:
                 return;
             }
             wake_.cancel();
-            if (reading_done_ && inflight_ <= 0) close();
-            if (close_after_write_) close();
+            if (close_after_write_) close_write_and_wait();
+            else if (reading_done_ && inflight_ <= 0) close();
         };
         if (ssl_) asio::async_write(*ssl_, asio::buffer(sending_), std::move(done));
         else asio::async_write(*plain_, asio::buffer(sending_), std::move(done));
@@ -513,7 +527,7 @@ private:
         for (;;) {
             // Request line and headers.
             size_t head_end;
-            while ((head_end = in.find("\r\n\r\n")) == std::string::npos) {
+            while ((head_end = in.find("\r\n\r\n")) == std::string::npos || head_end > kMaxHeaderBytes) {
                 if (in.size() > kMaxHeaderBytes) {
                     h1_close_ = true;
                     h1_waiting_ = true;
@@ -738,6 +752,7 @@ private:
     std::optional<tcp::socket> plain_;
     asio::steady_timer timer_;  // watchdog
     asio::steady_timer wake_;   // reader waiting for a response or for the queue to drain
+    asio::steady_timer linger_;  // close_write_and_wait
     std::chrono::steady_clock::time_point deadline_, write_progress_;
     std::chrono::nanoseconds read_timeout_, idle_timeout_, write_timeout_;
     std::string out_, sending_;
@@ -745,6 +760,7 @@ private:
     bool closed_ = false;
     bool reading_done_ = false;
     bool close_after_write_ = false;
+    bool lingering_ = false;
     bool h1_waiting_ = false;  // HTTP/1.1: a request awaits its response
     bool h1_close_ = false;    // HTTP/1.1: close after this response
     long inflight_ = 0;

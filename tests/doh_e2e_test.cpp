@@ -244,6 +244,28 @@ TEST_CASE("doh e2e: https:// without the tls plugin serves plain HTTP/1.1, as Co
                                std::to_string(srv.port()) + "/dns-query?dns=" + base64url(q) + "' 'http://127.0.0.1:" +
                                std::to_string(srv.port()) + "/dns-query?dns=" + base64url(q) + "'");
     CHECK(two == "200 1\n200 0\n");
+    // Not HTTP, and headers past the 16 KiB bound: 400 and 431, connection closed.
+    auto raw = [&](const std::string& bytes) {
+        const int fd = testing::tcp_connect(srv.port());
+        REQUIRE(fd >= 0);
+        ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+        std::string got;
+        char buf[4096];
+        for (;;) {
+            pollfd p{fd, POLLIN, 0};
+            if (::poll(&p, 1, 3000) != 1) break;
+            const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+            if (n <= 0) break;
+            got.append(buf, size_t(n));
+        }
+        ::close(fd);
+        return got;
+    };
+    CHECK(raw("GARBAGE\r\n\r\n").rfind("HTTP/1.1 400 Bad Request\r\n", 0) == 0);
+    CHECK(raw("GET /dns-query HTTP/1.1\r\nX: " + std::string(20000, 'a') + "\r\n\r\n")
+              .rfind("HTTP/1.1 431 Request Header Fields Too Large\r\n", 0) == 0);
+    CHECK(raw("POST /dns-query HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n").rfind("HTTP/1.1 501", 0) == 0);
+    CHECK(has(curl(srv.port(), false, "--http1.1", "/dns-query?dns=" + base64url(q)), "HTTP/1.1 200 OK"));
 }
 
 TEST_CASE("doh e2e: the timeouts plugin's read and idle timeouts close silent and idle connections", "[doh][e2e]") {

@@ -98,9 +98,10 @@ public:
             static_cast<DoqClient*>(u)->handshake_done_ = true;
             return 0;
         };
-        cb.recv_stream_data = [](ngtcp2_conn*, uint32_t flags, int64_t sid, uint64_t, const uint8_t* data, size_t n,
-                                 void* u, void*) {
+        cb.recv_stream_data = [](ngtcp2_conn* conn, uint32_t flags, int64_t sid, uint64_t, const uint8_t* data,
+                                 size_t n, void* u, void*) {
             auto* c = static_cast<DoqClient*>(u);
+            ngtcp2_conn_extend_max_offset(conn, n);  // consumed: the server may send more
             c->in_[sid].insert(c->in_[sid].end(), data, data + n);
             if (flags & NGTCP2_STREAM_DATA_FLAG_FIN) c->fin_.insert(sid);
             return 0;
@@ -144,7 +145,9 @@ public:
     // Opens a stream and sends `payload` as it is (the caller frames it).
     int64_t send_raw(const Bytes& payload) {
         int64_t sid = -1;
-        if (ngtcp2_conn_open_bidi_stream(conn_, &sid, nullptr) != 0) return -1;
+        // Past the server's MAX_STREAMS: wait for it to grant more.
+        run_until([&] { return ngtcp2_conn_open_bidi_stream(conn_, &sid, nullptr) == 0; }, 3000);
+        if (sid < 0) return -1;
         out_[sid] = payload;
         sent_[sid] = 0;
         flush();
@@ -158,7 +161,12 @@ public:
     // The reply on `sid` without its length prefix, or empty.
     Bytes reply(int64_t sid, int timeout_ms = 3000) {
         run_until([&] { return fin_.count(sid) > 0; }, timeout_ms);
-        const Bytes& in = in_[sid];
+        const Bytes in = std::move(in_[sid]);
+        // Done with the stream: forget it (long runs stay linear).
+        in_.erase(sid);
+        out_.erase(sid);
+        sent_.erase(sid);
+        fin_.erase(sid);
         if (in.size() < 2 || wire::rd16(in.data()) != in.size() - 2) return {};
         return Bytes(in.begin() + 2, in.end());
     }
@@ -377,4 +385,25 @@ TEST_CASE("doq e2e: a reload that changes the certificate applies to new connect
     CHECK(!old_ca.handshake(2000));
     // The connection made before the reload keeps working.
     CHECK(before.exchange(query("a.doq.test.")).size() > 12);
+}
+
+TEST_CASE("doq e2e: datagrams that are not QUIC, or not a client Initial, are ignored", "[doq][e2e]") {
+    testing::ServerProcess srv(doq_corefile(server_tls()));
+    REQUIRE(srv.started());
+    const int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
+    REQUIRE(fd >= 0);
+    const sockaddr_in to = testing::loopback(srv.port());
+    uint8_t junk[1500];
+    for (int i = 0; i < 200; ++i) {
+        const size_t n = size_t(1 + (i * 37) % sizeof junk);
+        gnutls_rnd(GNUTLS_RND_NONCE, junk, n);
+        if (i % 3 == 0) junk[0] = 0xc0;  // a long header of some version
+        if (i % 3 == 1) junk[0] = 0x40;  // a short header for an unknown connection
+        ::sendto(fd, junk, n, 0, reinterpret_cast<const sockaddr*>(&to), sizeof to);
+    }
+    ::close(fd);
+    DoqClient c(srv.port());
+    REQUIRE(c.handshake());
+    CHECK(c.exchange(query("a.doq.test.")).size() > 12);
+    CHECK(srv.alive());
 }
