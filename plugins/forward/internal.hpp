@@ -21,6 +21,7 @@
 #include "plugins/forward/forward.hpp"
 #include "plugins/forward/slab.hpp"
 #include "plugins/forward/timer_wheel.hpp"
+#include "core/host.hpp"
 #include "core/query.hpp"
 #include "core/tap.hpp"
 #include "core/worker_local.hpp"
@@ -166,9 +167,10 @@ struct WorkerState {
     static constexpr size_t kMaxExchanges = 65536;
     static constexpr auto kWheelTick = std::chrono::milliseconds(8);
 
-    WorkerState(asio::io_context& io, int index, size_t upstreams)
-        : io(io), index(index), pools(upstreams), wheel(kWheelTick, Clock::now()), wheel_timer(io),
+    WorkerState(WorkerHost& host, int index, size_t upstreams)
+        : host(host), io(host.io()), index(index), pools(upstreams), wheel(kWheelTick, Clock::now()), wheel_timer(io),
           exchanges(kMaxExchanges), rbuf(new uint8_t[wire::kMaxMessage]) {}
+    WorkerHost& host;
     asio::io_context& io;
     int index;
     Rng rng;
@@ -189,8 +191,8 @@ struct WorkerState {
 // Created by its worker with the state inside, so a scrape or a shutdown
 // that sees the slot (WorkerLocal publishes it with release) sees the state.
 struct WorkerSlot {
-    WorkerSlot(asio::io_context& io, int index, size_t upstreams)
-        : state(std::make_shared<WorkerState>(io, index, upstreams)) {}
+    WorkerSlot(WorkerHost& host, int index, size_t upstreams)
+        : state(std::make_shared<WorkerState>(host, index, upstreams)) {}
     const std::shared_ptr<WorkerState> state;
 };
 

@@ -372,6 +372,7 @@ void udp_read(std::weak_ptr<Core> wcore, WorkerState* wsp, size_t ui, UdpSock* s
     WorkerState& ws = *wsp;
     s->reading = false;
     const int fd = s->sock.native_handle();
+    ReplyHold hold(ws.host);  // the clients' replies of this batch go out together
     bool matched_last = false;
     int k = 0;
     for (; k < 64 && s->gen == gen && s->sock.is_open(); ++k) {
@@ -526,6 +527,7 @@ void arm_wheel(Core& core, WorkerState& ws, Clock::time_point at) {
         if (ec == asio::error::operation_aborted || !core) return;  // re-armed
         WorkerState& ws = *wsp;
         ws.wheel_armed = false;
+        ReplyHold hold(ws.host);
         ws.wheel.advance(Clock::now(), [&](WheelNode& n) {
             Exchange& ex = static_cast<Exchange&>(n);
             Outcome r;
