@@ -1,7 +1,8 @@
-// forward transports on the worker's io_context: pooled UDP sockets (one
-// exchange at a time each, rotated for source-port diversity), pipelined TCP
-// and TLS connections (several exchanges at once, matched by ID), and the
-// health probe.
+// forward transports on the worker's io_context: UDP as callbacks (a few
+// connected sockets per upstream, rotated for source-port diversity, replies
+// matched by ID in each socket's pending table, deadlines on the worker's
+// timer wheel), pipelined TCP and TLS connections (several exchanges at
+// once, matched by ID; coroutines), and the health probe.
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
