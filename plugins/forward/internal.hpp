@@ -2,6 +2,8 @@
 // forward internals shared by forward.cpp (the query loop, single-flight,
 // health, metrics) and transport.cpp (UDP, pipelined TCP and TLS exchanges).
 // Includes Asio: only the forward TUs include this header.
+#include <sys/socket.h>
+
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -166,9 +168,22 @@ struct WorkerState {
     static constexpr size_t kMaxExchanges = 65536;
     static constexpr auto kWheelTick = std::chrono::milliseconds(8);
 
+    // Upstream replies read per recvmmsg call.
+    static constexpr size_t kUpstreamBatch = 16;
+
     WorkerState(WorkerHost& host, int index, size_t upstreams)
         : host(host), io(host.io()), index(index), pools(upstreams), wheel(kWheelTick, Clock::now()), wheel_timer(io),
-          exchanges(kMaxExchanges), rbuf(new uint8_t[wire::kMaxMessage]) {}
+          exchanges(kMaxExchanges), rbuf(new uint8_t[kUpstreamBatch * wire::kMaxMessage]) {
+        // Connected sockets: no source address; the kernel writes only msg_len.
+        for (size_t i = 0; i < kUpstreamBatch; ++i) {
+            riov[i] = {rbuf.get() + i * wire::kMaxMessage, wire::kMaxMessage};
+            rmh[i] = mmsghdr{};
+            rmh[i].msg_hdr.msg_iov = &riov[i];
+            rmh[i].msg_hdr.msg_iovlen = 1;
+        }
+    }
+    WorkerState(const WorkerState&) = delete;
+    WorkerState& operator=(const WorkerState&) = delete;
     WorkerHost& host;
     asio::io_context& io;
     int index;
@@ -182,7 +197,9 @@ struct WorkerState {
     Clock::time_point wheel_armed_at;
     Slab<Exchange> exchanges;
     FlightTable<Exchange> flights;
-    std::unique_ptr<uint8_t[]> rbuf;  // datagrams read from upstream sockets
+    std::unique_ptr<uint8_t[]> rbuf;  // datagrams read from upstream sockets (pages untouched stay unallocated)
+    iovec riov[kUpstreamBatch];
+    mmsghdr rmh[kUpstreamBatch];
     bool stopped = false;
     void close_all();
 };
