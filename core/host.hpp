@@ -72,15 +72,39 @@ public:
     // it so its plugins outlive a reload.
     virtual std::shared_ptr<const void> config_keepalive() const = 0;
 
+    // Replies to UDP clients sent while held are queued and go out together
+    // (sendmmsg) when the last hold is released: a handler that finishes
+    // several exchanges at once (a listener's drain, forward's read of
+    // upstream replies) holds them around its loop (ReplyHold). Worker
+    // thread only; holds nest.
+    void hold_replies() { ++reply_holds_; }
+    void release_replies() {
+        if (--reply_holds_ == 0) flush_held_replies();
+    }
+    bool replies_held() const { return reply_holds_ != 0; }
+
 protected:
     WorkerHost(Host& host, int index) : host_(&host), index_(index) {}
     ~WorkerHost() = default;
     void set_io(boost::asio::io_context& io) { io_ = &io; }
+    virtual void flush_held_replies() {}
 
 private:
     Host* host_;
     int index_;
     boost::asio::io_context* io_ = nullptr;
+    unsigned reply_holds_ = 0;
+};
+
+class ReplyHold {
+public:
+    explicit ReplyHold(WorkerHost& w) : w_(w) { w_.hold_replies(); }
+    ~ReplyHold() { w_.release_replies(); }
+    ReplyHold(const ReplyHold&) = delete;
+    ReplyHold& operator=(const ReplyHold&) = delete;
+
+private:
+    WorkerHost& w_;
 };
 
 }  // namespace dnscore

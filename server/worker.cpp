@@ -116,11 +116,16 @@ public:
     }
 
     void send_reply(const uint8_t* msg, size_t len, const Query& q) override {
-        if (batching_) {
-            // Answered while draining: queued and sent with the batch's
-            // other replies in one sendmmsg.
+        if (w_.replies_held()) {
+            // Answered under a hold (this drain, a batch of upstream
+            // replies): queued and sent with the others in one sendmmsg.
+            if (!out_arena_) out_arena_.reset(new uint8_t[kReplyArena]);
             if (out_count_ == kUdpIoBatch || out_used_ + len > kReplyArena) flush_replies();
             if (len <= kReplyArena) {
+                if (!held_) {
+                    held_ = true;
+                    w_.add_held(std::static_pointer_cast<UdpListener>(shared_from_this()));
+                }
                 OutReply& o = out_[out_count_];
                 std::memcpy(out_arena_.get() + out_used_, msg, len);
                 o.iov = {out_arena_.get() + out_used_, len};
@@ -196,6 +201,14 @@ private:
         }
     }
 
+public:
+    // The worker's flush at the end of a hold.
+    void flush_held() {
+        held_ = false;
+        flush_replies();
+    }
+
+private:
     void flush_replies() {
         const int fd = sock_.native_handle();
         size_t i = 0;
@@ -223,7 +236,6 @@ private:
             // fits; pages never written stay unallocated), reply arena and
             // the recvmmsg headers, set once.
             in_bufs_.reset(new uint8_t[kUdpIoBatch * wire::kMaxMessage]);
-            out_arena_.reset(new uint8_t[kReplyArena]);
             in_ = std::make_unique<InBatch>();
             for (size_t i = 0; i < kUdpIoBatch; ++i) {
                 in_->iov[i] = {in_bufs_.get() + i * wire::kMaxMessage, wire::kMaxMessage};
@@ -237,7 +249,8 @@ private:
             }
         }
         InBatch& in = *in_;
-        batching_ = true;
+        {
+        ReplyHold hold(w_);
         for (int done = 0; done < kUdpBatch;) {
             const int got = ::recvmmsg(fd, in.mh, unsigned(kUdpIoBatch), MSG_DONTWAIT, nullptr);
             if (got < 0) {
@@ -253,8 +266,7 @@ private:
             // the socket again), so no EAGAIN call is needed.
             if (size_t(got) < kUdpIoBatch) break;
         }
-        flush_replies();
-        batching_ = false;
+        }  // the hold's release sends what was answered
         arm();
     }
 
@@ -310,7 +322,7 @@ private:
     mmsghdr out_mh_[kUdpIoBatch];  // out_[i]'s header, contiguous for sendmmsg
     size_t out_count_ = 0;
     size_t out_used_ = 0;
-    bool batching_ = false;
+    bool held_ = false;  // registered with the worker for the hold's flush
 };
 
 // ---------------------------------------------------------------- TCP / TLS
@@ -746,6 +758,7 @@ struct Worker::Impl {
     std::unique_ptr<uint8_t[]> resp_buf{new uint8_t[wire::kMaxMessage]};
     std::unique_ptr<asio::executor_work_guard<asio::io_context::executor_type>> guard;
     std::set<std::string> started;  // labels whose listeners are running
+    std::vector<std::shared_ptr<UdpListener>> held;  // with replies queued under a hold
 };
 
 Worker::Worker(Runtime& rt, int index, size_t tcp_limit)
@@ -754,11 +767,20 @@ Worker::Worker(Runtime& rt, int index, size_t tcp_limit)
     set_io(impl_->io);
     impl_->slot.worker = this;
     impl_->slot.error.reserve(512);  // error texts on the sync path reuse this capacity
+    impl_->held.reserve(64);         // registering a listener under a hold does not allocate
     impl_->guard = std::make_unique<asio::executor_work_guard<asio::io_context::executor_type>>(
         impl_->io.get_executor());
 }
 
 Worker::~Worker() { join(); }
+
+void Worker::add_held(std::shared_ptr<UdpListener> l) { impl_->held.push_back(std::move(l)); }
+
+void Worker::flush_held_replies() {
+    // Flushing sends only (no exchange runs), so the list does not grow meanwhile.
+    for (auto& l : impl_->held) l->flush_held();
+    impl_->held.clear();
+}
 
 Query& Worker::slot() {
     Query& q = impl_->slot;

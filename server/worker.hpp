@@ -84,7 +84,12 @@ public:
     size_t tls_handshakes() const { return tls_handshakes_; }
     void count_tls_handshake(int delta) { tls_handshakes_ = size_t(long(tls_handshakes_) + delta); }
 
+    // A UDP listener with replies queued under a hold (flushed at release).
+    void add_held(std::shared_ptr<UdpListener> l);
+
 private:
+    void flush_held_replies() override;
+
     Runtime& rt_;
     struct Impl;
     std::unique_ptr<Impl> impl_;

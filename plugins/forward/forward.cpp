@@ -535,7 +535,7 @@ size_t client_bucket_of(const Core& core, const Endpoint& client) {
 void Forward::query_async(std::unique_ptr<OwnedQuery> q) {
     Core& core = *core_;
     const int wi = q->worker->index();
-    WorkerState& ws = *core.workers.get(wi, q->worker->io(), wi, core.upstreams.size()).state;
+    WorkerState& ws = *core.workers.get(wi, *q->worker, wi, core.upstreams.size()).state;
     int client_bucket = -1;
     if (core.opts.max_pending_per_client > 0) {
         const size_t b = client_bucket_of(core, q->client);

@@ -2,6 +2,8 @@
 // forward internals shared by forward.cpp (the query loop, single-flight,
 // health, metrics) and transport.cpp (UDP, pipelined TCP and TLS exchanges).
 // Includes Asio: only the forward TUs include this header.
+#include <sys/socket.h>
+
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -14,13 +16,13 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "plugins/forward/flight_table.hpp"
 #include "plugins/forward/forward.hpp"
 #include "plugins/forward/slab.hpp"
 #include "plugins/forward/timer_wheel.hpp"
+#include "core/host.hpp"
 #include "core/query.hpp"
 #include "core/tap.hpp"
 #include "core/worker_local.hpp"
@@ -166,9 +168,23 @@ struct WorkerState {
     static constexpr size_t kMaxExchanges = 65536;
     static constexpr auto kWheelTick = std::chrono::milliseconds(8);
 
-    WorkerState(asio::io_context& io, int index, size_t upstreams)
-        : io(io), index(index), pools(upstreams), wheel(kWheelTick, Clock::now()), wheel_timer(io),
-          exchanges(kMaxExchanges), rbuf(new uint8_t[wire::kMaxMessage]) {}
+    // Upstream replies read per recvmmsg call.
+    static constexpr size_t kUpstreamBatch = 16;
+
+    WorkerState(WorkerHost& host, int index, size_t upstreams)
+        : host(host), io(host.io()), index(index), pools(upstreams), wheel(kWheelTick, Clock::now()), wheel_timer(io),
+          exchanges(kMaxExchanges), rbuf(new uint8_t[kUpstreamBatch * wire::kMaxMessage]) {
+        // Connected sockets: no source address; the kernel writes only msg_len.
+        for (size_t i = 0; i < kUpstreamBatch; ++i) {
+            riov[i] = {rbuf.get() + i * wire::kMaxMessage, wire::kMaxMessage};
+            rmh[i] = mmsghdr{};
+            rmh[i].msg_hdr.msg_iov = &riov[i];
+            rmh[i].msg_hdr.msg_iovlen = 1;
+        }
+    }
+    WorkerState(const WorkerState&) = delete;
+    WorkerState& operator=(const WorkerState&) = delete;
+    WorkerHost& host;
     asio::io_context& io;
     int index;
     Rng rng;
@@ -181,7 +197,9 @@ struct WorkerState {
     Clock::time_point wheel_armed_at;
     Slab<Exchange> exchanges;
     FlightTable<Exchange> flights;
-    std::unique_ptr<uint8_t[]> rbuf;  // datagrams read from upstream sockets
+    std::unique_ptr<uint8_t[]> rbuf;  // datagrams read from upstream sockets (pages untouched stay unallocated)
+    iovec riov[kUpstreamBatch];
+    mmsghdr rmh[kUpstreamBatch];
     bool stopped = false;
     void close_all();
 };
@@ -189,8 +207,8 @@ struct WorkerState {
 // Created by its worker with the state inside, so a scrape or a shutdown
 // that sees the slot (WorkerLocal publishes it with release) sees the state.
 struct WorkerSlot {
-    WorkerSlot(asio::io_context& io, int index, size_t upstreams)
-        : state(std::make_shared<WorkerState>(io, index, upstreams)) {}
+    WorkerSlot(WorkerHost& host, int index, size_t upstreams)
+        : state(std::make_shared<WorkerState>(host, index, upstreams)) {}
     const std::shared_ptr<WorkerState> state;
 };
 

@@ -1,7 +1,8 @@
-// forward transports on the worker's io_context: pooled UDP sockets (one
-// exchange at a time each, rotated for source-port diversity), pipelined TCP
-// and TLS connections (several exchanges at once, matched by ID), and the
-// health probe.
+// forward transports on the worker's io_context: UDP as callbacks (a few
+// connected sockets per upstream, rotated for source-port diversity, replies
+// matched by ID in each socket's pending table, deadlines on the worker's
+// timer wheel), pipelined TCP and TLS connections (several exchanges at
+// once, matched by ID; coroutines), and the health probe.
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
@@ -366,55 +367,60 @@ void udp_fail_socket(Core& core, WorkerState& ws, size_t ui, UdpSock& s, const s
 
 // Replies are matched to the exchange waiting for their ID on this socket;
 // short datagrams and unknown IDs (late replies, forgeries) are dropped.
+// Read with recvmmsg, up to kUpstreamBatch datagrams per call.
 void udp_read(std::weak_ptr<Core> wcore, WorkerState* wsp, size_t ui, UdpSock* s, uint32_t gen) {
     const std::shared_ptr<Core> core = wcore.lock();
     if (!core || s->gen != gen) return;
     WorkerState& ws = *wsp;
     s->reading = false;
     const int fd = s->sock.native_handle();
-    bool matched_last = false;
-    int k = 0;
-    for (; k < 64 && s->gen == gen && s->sock.is_open(); ++k) {
-        // Epoll here is edge-triggered, so reading normally goes on to
-        // EAGAIN; once the last waiting exchange got its reply the extra
-        // recv is skipped (whatever else arrived is read at the next wake).
-        if (matched_last && s->pending.empty()) break;
-        matched_last = false;
-        const ssize_t got = ::recv(fd, ws.rbuf.get(), wire::kMaxMessage, MSG_DONTWAIT);
+    ReplyHold hold(ws.host);  // the clients' replies of this batch go out together
+    bool drained = false;
+    for (int round = 0; round < 4 && s->gen == gen && s->sock.is_open(); ++round) {
+        const int got = ::recvmmsg(fd, ws.rmh, unsigned(WorkerState::kUpstreamBatch), MSG_DONTWAIT, nullptr);
         if (got < 0) {
             if (errno == EINTR) continue;
+            drained = true;
             if (errno == EAGAIN || errno == EWOULDBLOCK) break;
             const boost::system::error_code ec(errno, boost::system::system_category());
             udp_fail_socket(*core, ws, ui, *s, "read udp " + conn_text(s->sock) + ": read: " + net_error_text(ec));
             return;
         }
-        size_t n = size_t(got);
-        if (n < wire::kHeaderLen) continue;
-        Exchange* ex = s->pending.take(wire::id(ws.rbuf.get()));
-        if (!ex) continue;
-        matched_last = true;
-        ws.wheel.cancel(*ex);
-        ex->sock = nullptr;
-        Outcome r;
-        OwnedQuery& q = *ex->q;
-        n = std::min(n, q.resp_cap);
-        std::memcpy(q.resp, ws.rbuf.get(), n);
-        if (n > ex->bufsize) {
-            // Larger than the buffer Go would read with: miekg fails to unpack
-            // it and CoreDNS answers an empty reply with TC set instead.
-            n = truncate_reply(q.resp, std::min<size_t>(n, ex->bufsize));
+        for (int i = 0; i < got && s->gen == gen && s->sock.is_open(); ++i) {
+            const uint8_t* dgram = static_cast<const uint8_t*>(ws.riov[i].iov_base);
+            size_t n = ws.rmh[i].msg_len;
+            if (n < wire::kHeaderLen) continue;
+            Exchange* ex = s->pending.take(wire::id(dgram));
+            if (!ex) continue;
+            ws.wheel.cancel(*ex);
+            ex->sock = nullptr;
+            Outcome r;
+            OwnedQuery& q = *ex->q;
+            n = std::min(n, q.resp_cap);
+            std::memcpy(q.resp, dgram, n);
+            if (n > ex->bufsize) {
+                // Larger than the buffer Go would read with: miekg fails to unpack
+                // it and CoreDNS answers an empty reply with TC set instead.
+                n = truncate_reply(q.resp, std::min<size_t>(n, ex->bufsize));
+            }
+            if (n == 0) {
+                r.err = "dns: overflow unpacking uint16";
+            } else {
+                r.ok = true;
+                r.len = n;
+            }
+            if (s->retired && s->pending.empty()) udp_close(ws, *s);
+            try_done(*core, ws, *ex, std::move(r));
         }
-        if (n == 0) {
-            r.err = "dns: overflow unpacking uint16";
-        } else {
-            r.ok = true;
-            r.len = n;
+        // Fewer than asked: nothing more was queued (epoll here is
+        // edge-triggered; a later datagram wakes the socket again).
+        if (size_t(got) < WorkerState::kUpstreamBatch) {
+            drained = true;
+            break;
         }
-        if (s->retired && s->pending.empty()) udp_close(ws, *s);
-        try_done(*core, ws, *ex, std::move(r));
     }
     if (s->gen != gen || !s->sock.is_open()) return;
-    if (k == 64) {
+    if (!drained) {
         // More may be queued and no new edge would come: read on after
         // whatever else is ready on this worker.
         s->reading = true;
@@ -526,6 +532,7 @@ void arm_wheel(Core& core, WorkerState& ws, Clock::time_point at) {
         if (ec == asio::error::operation_aborted || !core) return;  // re-armed
         WorkerState& ws = *wsp;
         ws.wheel_armed = false;
+        ReplyHold hold(ws.host);
         ws.wheel.advance(Clock::now(), [&](WheelNode& n) {
             Exchange& ex = static_cast<Exchange&>(n);
             Outcome r;
