@@ -77,10 +77,11 @@ if [ "$OUTAGE" -gt 0 ]; then
         # In parallel: past the failure-recheck time each name's first query
         # waits for the client-response timer again.
         DIGS=()
-        for i in $(seq 1 "$NAMES"); do q +short "n$i.example." A > "$WORK/round.$i" & DIGS+=($!); done
+        for i in $(seq 1 "$NAMES"); do q "n$i.example." A > "$WORK/round.$i" & DIGS+=($!); done
         for p in "${DIGS[@]}"; do wait "$p"; done
         asked=$((asked + NAMES))
         answered=$((answered + $(grep -l 192.0.2.1 "$WORK"/round.* | wc -l)))
+        for f in $(grep -L 192.0.2.1 "$WORK"/round.*); do echo "# unanswered: $(tr '\n' ' ' < "$f")"; done
         rm -f "$WORK"/round.*
         sleep 5
     done
