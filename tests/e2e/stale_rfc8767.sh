@@ -32,8 +32,8 @@ PIDS+=("$UPID")
 MPORT=$(free_port)
 start_server ".:0 {
     cache {
-        success 1000 300 1
-        denial 1000 300 1
+        success 10000 300 1
+        denial 10000 300 1
         serve_stale_rfc8767 1h 1800ms ${RECHECK}s
     }
     forward . 127.0.0.1:$UPORT
@@ -53,6 +53,7 @@ DIGS=()
 for i in $(seq 1 "$NAMES"); do q +edns "n$i.example." A > "$WORK/stale.$i" & DIGS+=($!); done
 for p in "${DIGS[@]}"; do wait "$p"; done
 answered=$(grep -l "192.0.2.1" "$WORK"/stale.* | wc -l)
+for f in $(grep -L 192.0.2.1 "$WORK"/stale.*); do echo "# unanswered: $(tr '\n' ' ' < "$f")"; done
 check "all $NAMES names answered stale with the upstream silent ($answered)" [ "$answered" -eq "$NAMES" ]
 check "stale answers carry EDE 3 (Stale Answer)" grep -q "EDE: 3 (Stale Answer)" "$WORK/stale.1"
 check "stale answers carry TTL 30" bash -c "grep -A1 'ANSWER SECTION' '$WORK/stale.1' | grep -qP '\\t30\\tIN\\tA'"
@@ -77,10 +78,11 @@ if [ "$OUTAGE" -gt 0 ]; then
         # In parallel: past the failure-recheck time each name's first query
         # waits for the client-response timer again.
         DIGS=()
-        for i in $(seq 1 "$NAMES"); do q +short "n$i.example." A > "$WORK/round.$i" & DIGS+=($!); done
+        for i in $(seq 1 "$NAMES"); do q "n$i.example." A > "$WORK/round.$i" & DIGS+=($!); done
         for p in "${DIGS[@]}"; do wait "$p"; done
         asked=$((asked + NAMES))
         answered=$((answered + $(grep -l 192.0.2.1 "$WORK"/round.* | wc -l)))
+        for f in $(grep -L 192.0.2.1 "$WORK"/round.*); do echo "# unanswered: $(tr '\n' ' ' < "$f")"; done
         rm -f "$WORK"/round.*
         sleep 5
     done
