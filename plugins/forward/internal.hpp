@@ -263,6 +263,10 @@ asio::awaitable<Outcome> stream_exchange(std::shared_ptr<WorkerState> ws, std::s
 // One health probe (NS for the health-check domain), on any io_context.
 asio::awaitable<Outcome> probe_exchange(asio::io_context& io, std::shared_ptr<Core> core, size_t ui);
 
+// Connects an open UDP socket to `ep`, never to itself (transport.cpp).
+void connect_udp_not_self(asio::ip::udp::socket& s, const asio::ip::udp::endpoint& ep,
+                          boost::system::error_code& ec);
+
 // Go's net error wording for a Boost error code ("i/o timeout", "connection refused").
 std::string net_error_text(const boost::system::error_code& ec);
 

@@ -178,3 +178,45 @@ TEST_CASE("pending IDs: unique per socket, bounded, taken once", "[forward][pend
     CHECK(rest == std::set<int*>{&e[0], &e[3], &e[4]});
     CHECK(p.empty());
 }
+
+// A UDP socket whose source port equals the upstream's (a dead loopback
+// upstream's free port picked by the kernel) would read its own queries back.
+// Forced here by binding the source port first; the guard must hand back a
+// socket on another port that still reaches the upstream address.
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/udp.hpp>
+
+#include "plugins/forward/internal.hpp"
+
+TEST_CASE("a UDP socket connected to itself is replaced by one on another port", "[forward][udp]") {
+    namespace asio = boost::asio;
+    using asio::ip::udp;
+    asio::io_context io;
+    // A free loopback port: bound, read back, released.
+    udp::endpoint upstream;
+    {
+        udp::socket probe(io, udp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+        upstream = probe.local_endpoint();
+    }
+    udp::socket s(io);
+    s.open(udp::v4());
+    s.bind(upstream);  // the source port the kernel could have chosen
+    boost::system::error_code ec;
+    connect_udp_not_self(s, upstream, ec);
+    REQUIRE_FALSE(ec);
+    CHECK(s.local_endpoint() != upstream);
+    CHECK(s.remote_endpoint() == upstream);
+    // The upstream can bind its port again: nothing holds it any more.
+    udp::socket again(io);
+    again.open(udp::v4());
+    again.bind(upstream, ec);
+    CHECK_FALSE(ec);
+
+    // An ordinary connection is left as it is.
+    udp::socket other(io);
+    other.open(udp::v4());
+    udp::endpoint target = again.local_endpoint();
+    connect_udp_not_self(other, target, ec);
+    REQUIRE_FALSE(ec);
+    CHECK(other.remote_endpoint() == target);
+}

@@ -30,6 +30,26 @@ using asio::ip::udp;
 using namespace asio::experimental::awaitable_operators;
 constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 
+// Connects `s` (open) to `ep`. When the upstream's port is free and in the
+// ephemeral range (a loopback upstream that died), the kernel may pick that
+// very port as the source: the socket is then connected to itself, reads
+// its own queries back as replies and keeps the upstream from rebinding. Such
+// a socket is replaced by one the kernel must give another port (the
+// self-connected one holds its port until then).
+void connect_udp_not_self(udp::socket& s, const udp::endpoint& ep, boost::system::error_code& ec) {
+    s.connect(ep, ec);
+    for (int attempt = 0; !ec && attempt < 4; ++attempt) {
+        boost::system::error_code lec;
+        if (s.local_endpoint(lec) != ep || lec) return;
+        udp::socket fresh(s.get_executor());
+        fresh.open(ep.protocol(), ec);
+        if (!ec) fresh.connect(ep, ec);
+        s.close();
+        s = std::move(fresh);
+    }
+    if (!ec) ec = asio::error::address_in_use;  // four self-connections in a row: give up this try
+}
+
 namespace {
 
 // Pipelining: a new connection is dialled when the least loaded one already
@@ -447,7 +467,7 @@ UdpSock* udp_open(Core& core, WorkerState& ws, size_t ui, std::string& err) {
     s->reading = false;
     boost::system::error_code ec;
     s->sock.open(up.udp_ep.protocol(), ec);
-    if (!ec) s->sock.connect(up.udp_ep, ec);  // the kernel picks a fresh random ephemeral port
+    if (!ec) connect_udp_not_self(s->sock, up.udp_ep, ec);  // the kernel picks a fresh random ephemeral port
     if (ec) {
         err = "dial udp " + up.spec.to + ": " + net_error_text(ec);
         udp_close(ws, *s);
@@ -694,7 +714,7 @@ awaitable<Outcome> probe_exchange(asio::io_context& io, std::shared_ptr<Core> co
         udp::socket s(io);
         boost::system::error_code ec;
         s.open(up.udp_ep.protocol(), ec);
-        if (!ec) s.connect(up.udp_ep, ec);
+        if (!ec) connect_udp_not_self(s, up.udp_ep, ec);
         if (ec) {
             r.err = net_error_text(ec);
             co_return r;
