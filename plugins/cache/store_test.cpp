@@ -219,7 +219,7 @@ TEST_CASE("over the budget an insert evicts expired entries first, then the leas
         if ((k.key.hash & (Store::kShards - 1)) == 0) keys.push_back(k);
     }
     const size_t cost = entry_for(keys[0].key, r).bytes();
-    budget.set_limit(2 * (3 * cost));  // the caches' share: exactly 3 entries
+    budget.set_cache_limit(3 * cost);  // exactly 3 entries
     const int64_t t0 = 1000 * kSecond;
     CHECK(s.insert(entry_at(keys[0].key, r, t0, 5)) == Store::Insert::stored);    // expires at t0+5 s
     CHECK(s.insert(entry_at(keys[1].key, r, t0, 300)) == Store::Insert::stored);
@@ -258,7 +258,7 @@ TEST_CASE("an entry that cannot fit even in an emptied shard is not stored", "[c
     const auto q = testing::make_query("example.org.", "A");
     const auto r = testing::make_reply(q, 0, {"example.org. 300 IN A 192.0.2.1"});
     NamedKey k("example.org.", 1);
-    budget.set_limit(2 * (entry_for(k.key, r).bytes() - 1));
+    budget.set_cache_limit(entry_for(k.key, r).bytes() - 1);
     CHECK(s.insert(entry_for(k.key, r)) == Store::Insert::no_room);
     CHECK(s.size() == 0);
     CHECK(budget.used() == 0);
@@ -270,7 +270,7 @@ TEST_CASE("two stores share one budget: a full one makes the other evict", "[cac
     const auto q = testing::make_query("example.org.", "A");
     const auto r = testing::make_reply(q, 0, {"example.org. 300 IN A 192.0.2.1"});
     const size_t cost = entry_for(NamedKey("x.", 1).key, r).bytes();
-    budget.set_limit(2 * 200 * cost);
+    budget.set_cache_limit(200 * cost);
     int i = 0;
     for (; a.bytes() < 200 * cost && i < 100000; ++i) a.insert(entry_for(NamedKey("a" + std::to_string(i) + ".", 1).key, r));
     CHECK(budget.used() <= 200 * cost);
