@@ -106,7 +106,8 @@ TEST_CASE("health, ready and metrics of a node-local-dns shaped Corefile", "[e2e
         // (less go_*): build info and plugin_enabled from the metrics plugin,
         // the label-less families its compiled-in plugins register at init,
         // process_*. Nothing of plugins node-cache does not compile in. Plus
-        // dnscore's own TCP connection families (README "TCP connections").
+        // dnscore's own TCP connection families (README "TCP connections")
+        // and memory budget families (README "Memory budget").
         std::set<std::string> families;
         for (std::size_t pos = t.find("# TYPE "); pos != std::string::npos; pos = t.find("# TYPE ", pos + 1))
             families.insert(t.substr(pos + 7, t.find('\n', pos) - pos - 7));
@@ -121,7 +122,8 @@ TEST_CASE("health, ready and metrics of a node-local-dns shaped Corefile", "[e2e
                               "process_virtual_memory_max_bytes gauge", "process_resident_memory_bytes gauge",
                               "process_start_time_seconds gauge", "process_network_receive_bytes_total counter",
                               "process_network_transmit_bytes_total counter",
-                  "dnscore_tcp_connections gauge", "dnscore_tcp_connections_dropped_total counter"});
+                  "dnscore_tcp_connections gauge", "dnscore_tcp_connections_dropped_total counter",
+                    "dnscore_memory_budget_bytes gauge", "dnscore_memory_budget_cache_bytes gauge"});
         for (const char* zone : {"cluster.local.", "in-addr.arpa.", "ip6.arpa.", "."})
             for (const char* plugin : {"errors", "prometheus", "whoami"})
                 CHECK(has_line(t, std::string("coredns_plugin_enabled{name=\"") + plugin + "\"," + kServer +
