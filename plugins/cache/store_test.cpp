@@ -280,3 +280,38 @@ TEST_CASE("two stores share one budget: a full one makes the other evict", "[cac
     CHECK(b.size() > 0);
     CHECK(a.size() + b.size() <= 200);
 }
+
+TEST_CASE("threads inserting into two stores under a small budget: the accounting stays exact",
+          "[cache][store][budget]") {
+    MemoryBudget budget;
+    auto a = std::make_unique<Store>(100000, budget);
+    auto b = std::make_unique<Store>(100000, budget);
+    const auto q = testing::make_query("example.org.", "A");
+    const auto r = testing::make_reply(q, 0, {"example.org. 300 IN A 192.0.2.1"});
+    const size_t cost = entry_for(NamedKey(fixed_name("t", 0), 1).key, r).bytes();
+    budget.set_cache_limit(300 * cost);
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t) {
+        threads.emplace_back([&, t] {
+            Store& s = t % 2 ? *a : *b;
+            for (int i = 0; i < 5000; ++i) {
+                NamedKey k(fixed_name(t % 2 ? "a" : "b", t * 100000 + i), 1);
+                Entry e;
+                if (!make_entry(r.data(), r.size(), k.key, int64_t(i) * kSecond, 60, e)) continue;
+                s.insert(std::move(e));
+                s.visit(k.key, [](Entry&) { return true; });
+            }
+        });
+    }
+    for (auto& th : threads) th.join();
+    // Concurrent inserts may each pass the check before charging: at most
+    // one entry per thread over.
+    CHECK(budget.used() <= 304 * cost);
+    CHECK(a->bytes() + b->bytes() == budget.used());
+    CHECK(a->size() > 0);
+    CHECK(b->size() > 0);
+    a.reset();
+    CHECK(budget.used() == b->bytes());
+    b.reset();
+    CHECK(budget.used() == 0);
+}
