@@ -308,8 +308,8 @@ TEST_CASE("threads inserting into two stores under a small budget: the accountin
     // one entry per thread over.
     CHECK(budget.used() <= 304 * cost);
     CHECK(a->bytes() + b->bytes() == budget.used());
-    CHECK(a->size() > 0);
-    CHECK(b->size() > 0);
+    // Either store may have given all its room to the other's last inserts.
+    CHECK(a->size() + b->size() > 0);
     a.reset();
     CHECK(budget.used() == b->bytes());
     b.reset();
