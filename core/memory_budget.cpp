@@ -39,7 +39,8 @@ MemoryBudget& MemoryBudget::process() {
 
 void MemoryBudget::set_limit(uint64_t bytes) {
     limit_.store(bytes, std::memory_order_relaxed);
-    cache_limit_.store(bytes / 2, std::memory_order_relaxed);
+    cache_limit_.store(bytes / 100 * kCacheSharePercent + bytes % 100 * kCacheSharePercent / 100,
+                       std::memory_order_relaxed);
 }
 
 void MemoryBudget::add(Reclaimer* r) {
@@ -155,7 +156,7 @@ void MemoryBudget::configure(const std::string& flag, const std::string& cgroup_
         exported_ = true;
         metrics::Registry::global().add([this](std::vector<metrics::Family>& out) {
             auto b = metrics::gauge_family("dnscore_memory_budget_bytes",
-                                           "The process's byte budget (0 = none); the caches may use half of it.");
+                                           "The process's byte budget (0 = none); the caches may use 40% of it.");
             metrics::add_gauge(b, {}, double(this->limit()));
             out.push_back(std::move(b));
             auto c = metrics::gauge_family("dnscore_memory_budget_cache_bytes",

@@ -7,9 +7,10 @@
 // The process budget comes from, in order: the -memlimit flag, GOMEMLIMIT
 // (Go's syntax, so node-cache pods that set it for Go keep their limit), 75 %
 // of the container's cgroup memory limit; else there is none and the caches
-// are bounded by their entry capacities only. The caches may use half of
+// are bounded by their entry capacities only. The caches may use 40 % of
 // the process budget: the rest is the process itself (code, thread stacks,
-// sockets, query buffers, in-flight exchanges) and allocator slack.
+// sockets, query buffers, in-flight exchanges) and allocator slack
+// (measured: docs/reliability.md).
 // Charging is one relaxed atomic add on insert/evict; lookups never touch it.
 #include <atomic>
 #include <cstdint>
@@ -26,8 +27,12 @@ public:
     // The process's budget (never destroyed: stores may release at exit).
     static MemoryBudget& process();
 
-    // Sets the process budget in bytes (0 = none). The caches' share is half.
+    // Sets the process budget in bytes (0 = none); the caches' share is
+    // kCacheSharePercent of it.
+    static constexpr uint64_t kCacheSharePercent = 40;
     void set_limit(uint64_t bytes);
+    // For tests: the caches' share directly.
+    void set_cache_limit(uint64_t bytes) { cache_limit_.store(bytes, std::memory_order_relaxed); }
     uint64_t limit() const { return limit_.load(std::memory_order_relaxed); }
     // Bytes the caches may hold together (0 = no byte limit).
     uint64_t cache_limit() const { return cache_limit_.load(std::memory_order_relaxed); }

@@ -71,7 +71,7 @@ TEST_CASE("the budget comes from the flag, else GOMEMLIMIT, else 75% of the cgro
     b.configure("", cg, proc);
     CHECK(b.source() == "cgroup");
     CHECK(b.limit() == 150000000u);
-    CHECK(b.cache_limit() == 75000000u);
+    CHECK(b.cache_limit() == 60000000u);
 
     ::setenv("GOMEMLIMIT", "64MiB", 1);
     b.configure("", cg, proc);
@@ -81,7 +81,7 @@ TEST_CASE("the budget comes from the flag, else GOMEMLIMIT, else 75% of the cgro
     b.configure("32MiB", cg, proc);
     CHECK(b.source() == "flag");
     CHECK(b.limit() == 32u << 20);
-    CHECK(b.cache_limit() == 16u << 20);
+    CHECK(b.cache_limit() == (32u << 20) / 5 * 2);
     CHECK_THROWS_WITH(b.configure("lots", cg, proc), Catch::Contains("invalid -memlimit lots"));
 
     ::setenv("GOMEMLIMIT", "bogus", 1);  // ignored with a warning: the cgroup decides
@@ -94,12 +94,13 @@ TEST_CASE("the budget comes from the flag, else GOMEMLIMIT, else 75% of the cgro
     CHECK(b.fits(uint64_t(1) << 40));
 }
 
-TEST_CASE("fits: the caches' share is half the process budget", "[budget]") {
+TEST_CASE("fits: the caches' share is 40 % of the process budget", "[budget]") {
     MemoryBudget b;
     b.set_limit(1000);
-    b.charge(400);
+    CHECK(b.cache_limit() == 400u);
+    b.charge(300);
     CHECK(b.fits(100));
     CHECK_FALSE(b.fits(101));
-    b.release(400);
+    b.release(300);
     CHECK(b.used() == 0u);
 }

@@ -48,7 +48,7 @@ size_t Endpoint::ip_text(char* out, size_t cap) const {
 // ---- Query ----
 bool Query::write_reply(const uint8_t* msg, size_t len, std::string_view plugin) {
     if (len > resp_cap) return false;
-    std::memcpy(resp, msg, len);
+    if (len) std::memcpy(resp, msg, len);  // an empty message may come as a null pointer (UBSan; tests/fuzz cache)
     set_written(len, plugin);
     return true;
 }

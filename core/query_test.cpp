@@ -76,3 +76,11 @@ TEST_CASE("Query adopts a view of a copied reply", "[query]") {
     follower.q.adopt_reply(lv);
     CHECK(follower.q.current_reply() == nullptr);
 }
+
+TEST_CASE("an empty reply (a null pointer, no bytes) is written without touching the buffer", "[query]") {
+    // Found by tests/fuzz (cache, UBSan): memcpy from a null pointer.
+    Slot s;
+    CHECK(s.q.write_reply(nullptr, 0, "test"));
+    CHECK(s.q.written);
+    CHECK(s.q.resp_len == 0);
+}

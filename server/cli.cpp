@@ -26,7 +26,7 @@ void register_core_flags(FlagSet& flags, RuntimeOptions& opts, CoreFlags& cf) {
                    "restarts it at once when it is killed (crash-only serving)");
     flags.add_string("memlimit", &opts.memlimit,
                      "Byte budget of the process (e.g. 64MiB; default GOMEMLIMIT, else 75% of the cgroup memory "
-                     "limit); caches evict to stay within half of it");
+                     "limit); caches evict to stay within 40% of it");
     flags.add_bool("validate", &cf.validate,
                    "Check the Corefile (parse and set up every plugin, open no socket) and exit");
 }

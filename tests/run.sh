@@ -43,7 +43,7 @@ fi
 # with the fix; the normal build's fuzz-* tests replay them).
 if [ "${1:-}" != "--fast" ]; then
     if command -v clang++ >/dev/null; then
-        if FUZZ_BUILD_DIR="$root/build-fuzz" "$root/tests/fuzz/run.sh" all "${FUZZ_SECONDS:-15}"; then
+        if FUZZ_BUILD_DIR="$root/build-fuzz" "$root/tests/fuzz/run.sh" all "${FUZZ_SECONDS:-10}"; then
             passed=$((passed + 1))
         else
             failed=$((failed + 1))

@@ -78,10 +78,11 @@ struct Entry {
     int64_t stale_recheck_ns = 0;
     uint32_t last_use = 0;  // the shard's use tick at the last hit or insert
 
-    // What this entry costs the memory budget: the slot, the blob with the
-    // allocator's header, and its share of the index.
+    // What this entry costs the memory budget: its slot twice (the slot
+    // vector grows by doubling), the blob with the allocator's header, and
+    // its share of the index.
     size_t bytes() const {
-        return blob ? sizeof(Entry) + 16 + msg_len + 2 * size_t(ttl_count) + name_len + kIndexBytes : 0;
+        return blob ? 2 * sizeof(Entry) + 16 + msg_len + 2 * size_t(ttl_count) + name_len + kIndexBytes : 0;
     }
     static constexpr size_t kIndexBytes = 24;
 

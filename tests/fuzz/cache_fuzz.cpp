@@ -28,7 +28,9 @@ public:
 };
 
 // Below the cache: writes the crafted reply (with the request's ID, as
-// forward restores it) or fails like an unreachable upstream.
+// forward restores it) when forward would accept it (it walks: forward's
+// q.parse_reply(len).ok(); the question is not checked, so replies for
+// other names reach the cache's own check), else fails like forward.
 class CraftedUpstream final : public Plugin {
 public:
     std::basic_string_view<uint8_t> reply;
@@ -36,9 +38,17 @@ public:
     std::string_view name() const override { return "forward"; }
     Step query(Query& q) override {
         ++calls;
-        std::vector<uint8_t> r(reply.begin(), reply.end());
-        if (r.size() >= 2) wire::set_id(r.data(), q.info.id);
-        if (!q.write_reply(r.data(), r.size(), name())) q.fail(wire::kServFail, "too big", name());
+        if (reply.size() > q.resp_cap) {
+            q.fail(wire::kServFail, "too big", name());
+            return Step::done;
+        }
+        std::copy(reply.begin(), reply.end(), q.resp);
+        if (!q.parse_reply(reply.size()).ok()) {
+            q.fail(wire::kServFail, "dns: overflow unpacking uint16", name());
+            return Step::done;
+        }
+        wire::set_id(q.resp, q.info.id);
+        q.set_written(reply.size(), name());
         return Step::done;
     }
 };

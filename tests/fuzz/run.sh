@@ -53,11 +53,11 @@ for t in $list; do
         "$work" "$here/corpus/$t" "$regressions" >"$log" 2>&1
     rc=$?
     execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
-    cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1)
+    cov=$(grep -a -o 'cov: [0-9]*' "$log" | tail -1)
     if [ $rc -ne 0 ]; then
         status=1
         echo "fuzz $t: FOUND a problem (exit $rc) after ${execs:-?} executions; input kept in $regressions/"
-        grep -m1 -A12 -E '^==[0-9]+==ERROR|runtime error|fuzz property violated|deadly signal|ERROR: libFuzzer' "$log"
+        grep -a -m1 -A12 -E '^==[0-9]+==ERROR|runtime error|fuzz property violated|deadly signal|ERROR: libFuzzer' "$log"
     else
         echo "fuzz $t: ${execs:-?} executions in ${seconds}s, ${cov:-cov: ?}, nothing found"
     fi

@@ -1,0 +1,515 @@
+// Floods against the real binary on loopback, bounded in count and time
+// (issue 15, item 4), each with a memory budget of 64 MiB (-memlimit):
+//   - random names at the client's maximum rate, upstream black-holed
+//     (a UDP socket that never answers), and with a fast upstream;
+//   - meanwhile a second client asks a cached name: every answer must come
+//     (100 %), its p99 is recorded and bounded;
+//   - 500 slowloris TCP connections (one byte at a time, never a whole
+//     query).
+// Each asserts: RSS under the budget (in sanitizer builds: growth under it,
+// ASan's shadow and quarantine are not the server's), no descriptor leak,
+// and the server back to its baseline afterwards (connections closed,
+// descriptors as before, uncached names answered again). Figures are
+// printed as WARN lines for docs/reliability.md.
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <dirent.h>
+#include <fstream>
+#include <random>
+#include <thread>
+#include <vector>
+
+#include "tests/support/catch.hpp"
+#include "tests/support/fake_upstream.hpp"
+#include "tests/support/http_client.hpp"
+#include "tests/support/packets.hpp"
+#include "tests/support/server_process.hpp"
+
+using namespace dnscore;
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+namespace {
+
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kSanitized = true;
+#else
+constexpr bool kSanitized = false;
+#endif
+
+constexpr long kBudgetKiB = 64 * 1024;
+// Bystander p99 bound: generous for a 2-core machine shared with the
+// flooder, the server and (in CI) other jobs; the measured value is printed.
+constexpr double kBystanderP99Ms = 500;
+
+long rss_kib(pid_t pid) {
+    std::ifstream f("/proc/" + std::to_string(pid) + "/status");
+    for (std::string line; std::getline(f, line);)
+        if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+    return 0;
+}
+
+int open_fds(pid_t pid) {
+    DIR* d = ::opendir(("/proc/" + std::to_string(pid) + "/fd").c_str());
+    if (!d) return -1;
+    int n = 0;
+    while (dirent* e = ::readdir(d))
+        if (e->d_name[0] != '.') ++n;
+    ::closedir(d);
+    return n;
+}
+
+// EDNS with 1232 bytes, as stub resolvers send: the fast upstream's
+// ~700-byte answers fit, so they are cached rather than truncated.
+testing::QueryOptions edns_query() {
+    testing::QueryOptions o;
+    o.edns = true;
+    o.udp_size = 1232;
+    return o;
+}
+
+// Entry capacities far above what 64 MiB holds (as node-cache's four blocks
+// of 9,984 entries per store are above a 200 Mi pod limit): only the byte
+// budget bounds the caches.
+std::string corefile(const std::string& upstreams, const std::string& forward_options = "") {
+    return ".:0 {\n    bind 127.0.0.1\n    cache 300 {\n        success 1000000\n        denial 1000000\n    }\n"
+           "    forward . " + upstreams + " {\n" + forward_options + "    }\n    prometheus 127.0.0.1:0\n}\n";
+}
+
+double scrape(const std::string& metrics, const std::string& series) {
+    return testing::metric_value(testing::http_get(metrics, "/metrics").body, series);
+}
+
+double family_sum(const std::string& scrape, const std::string& family) {
+    double sum = 0;
+    size_t at = 0;
+    const std::string head = "\n" + family + "{";
+    while ((at = scrape.find(head, at)) != std::string::npos) {
+        const size_t space = scrape.find("} ", at);
+        if (space == std::string::npos) break;
+        sum += std::stod(scrape.substr(space + 2));
+        at = space;
+    }
+    const std::string bare = "\n" + family + " ";
+    if ((at = scrape.find(bare)) != std::string::npos) sum += std::stod(scrape.substr(at + bare.size()));
+    return sum;
+}
+
+// A UDP socket bound on loopback that reads nothing and answers nothing.
+struct BlackHole {
+    int fd = -1;
+    uint16_t port = 0;
+    BlackHole() {
+        fd = ::socket(AF_INET, SOCK_DGRAM, 0);
+        sockaddr_in a = testing::loopback(0);
+        ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+        socklen_t l = sizeof a;
+        ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &l);
+        port = ntohs(a.sin_port);
+    }
+    ~BlackHole() { ::close(fd); }
+    std::string addr() const { return "127.0.0.1:" + std::to_string(port); }
+};
+
+// Random names under flood.example. at the client's maximum rate (one
+// non-blocking socket, replies drained and counted), for at most `max_queries`
+// or `duration`.
+struct FloodResult {
+    uint64_t sent = 0, answered = 0;
+};
+FloodResult flood(uint16_t port, uint64_t max_queries, Clock::duration duration, std::atomic<bool>& stop) {
+    FloodResult r;
+    const testing::Bytes tmpl = testing::make_query("aaaaaaaaaaaa.flood.example.", "A", edns_query());
+    // The socket queue full (the server is behind): wait a little, as a
+    // client at its maximum rate would, instead of spinning.
+    const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+    const sockaddr_in to = testing::loopback(port);
+    ::connect(fd, reinterpret_cast<const sockaddr*>(&to), sizeof to);
+    std::mt19937_64 rng(42);
+    static const char kHex[] = "0123456789abcdef";
+    uint8_t msg[512];
+    std::memcpy(msg, tmpl.data(), tmpl.size());
+    char buf[4096];
+    const auto end = Clock::now() + duration;
+    while (r.sent < max_queries && Clock::now() < end && !stop) {
+        for (int burst = 0; burst < 64; ++burst) {
+            const uint64_t x = rng();
+            msg[0] = uint8_t(x >> 56);
+            msg[1] = uint8_t(x >> 48);
+            for (int i = 0; i < 12; ++i) msg[13 + i] = uint8_t(kHex[(x >> (4 * i)) & 15]);
+            if (::send(fd, msg, tmpl.size(), 0) < 0) {
+                std::this_thread::sleep_for(std::chrono::microseconds(50));
+                break;
+            }
+            ++r.sent;
+        }
+        while (::recv(fd, buf, sizeof buf, 0) > 0) ++r.answered;
+    }
+    // Late replies.
+    const auto drain_end = Clock::now() + milliseconds(300);
+    while (Clock::now() < drain_end)
+        if (::recv(fd, buf, sizeof buf, 0) > 0) ++r.answered;
+        else std::this_thread::sleep_for(milliseconds(5));
+    ::close(fd);
+    return r;
+}
+
+// Asks one cached name over UDP every 5 ms until `stop`, as a stub resolver
+// does: the query is sent again every 200 ms while unanswered (a flood that
+// fills the server's socket queue makes the kernel drop datagrams of every
+// sender alike), up to 2 s; records each exchange's time from the first send.
+struct Bystander {
+    int asked = 0, answered = 0;
+    std::vector<double> ms;
+    double p99() const {
+        if (ms.empty()) return 0;
+        std::vector<double> s = ms;
+        std::sort(s.begin(), s.end());
+        return s[std::min(s.size() - 1, size_t(double(s.size()) * 0.99))];
+    }
+};
+Bystander bystander(uint16_t port, const std::string& name, std::atomic<bool>& stop) {
+    Bystander b;
+    const int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
+    const sockaddr_in to = testing::loopback(port);
+    ::connect(fd, reinterpret_cast<const sockaddr*>(&to), sizeof to);
+    uint16_t id = 1;
+    char buf[4096];
+    while (!stop) {
+        testing::QueryOptions o = edns_query();
+        o.id = ++id;
+        const testing::Bytes q = testing::make_query(name, "A", o);
+        ++b.asked;
+        const auto t0 = Clock::now();
+        auto next_send = t0;
+        for (;;) {
+            const auto now = Clock::now();
+            if (now - t0 >= milliseconds(2000)) break;
+            if (now >= next_send) {
+                ::send(fd, q.data(), q.size(), 0);
+                next_send = now + milliseconds(200);
+            }
+            const int wait = int(std::chrono::duration_cast<milliseconds>(next_send - now).count()) + 1;
+            pollfd p{fd, POLLIN, 0};
+            if (::poll(&p, 1, wait) != 1) continue;
+            const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+            if (n >= 12 && uint8_t(buf[0]) == uint8_t(id >> 8) && uint8_t(buf[1]) == uint8_t(id) &&
+                (buf[3] & 0x0f) == 0 && (uint8_t(buf[6]) << 8 | uint8_t(buf[7])) > 0) {
+                ++b.answered;
+                b.ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+                break;
+            }
+        }
+        std::this_thread::sleep_for(milliseconds(5));
+    }
+    ::close(fd);
+    return b;
+}
+
+// The same over one kept TCP connection (RFC 7766 framing, one query at a
+// time): not subject to the UDP socket queue the flood fills, so it shows
+// whether the server itself still serves a cached name promptly.
+Bystander tcp_bystander(uint16_t port, const std::string& name, std::atomic<bool>& stop) {
+    Bystander b;
+    const int fd = testing::tcp_connect(port);
+    if (fd < 0) return b;
+    timeval tv{2, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    uint16_t id = 1;
+    std::vector<uint8_t> buf(65536);
+    while (!stop) {
+        testing::QueryOptions o = edns_query();
+        o.id = ++id;
+        const testing::Bytes q = testing::make_query(name, "A", o);
+        testing::Bytes framed{uint8_t(q.size() >> 8), uint8_t(q.size())};
+        framed.insert(framed.end(), q.begin(), q.end());
+        ++b.asked;
+        const auto t0 = Clock::now();
+        if (::send(fd, framed.data(), framed.size(), MSG_NOSIGNAL) != ssize_t(framed.size())) break;
+        size_t got = 0, want = 2;
+        while (got < want) {
+            const ssize_t n = ::recv(fd, buf.data() + got, want - got, 0);
+            if (n <= 0) break;
+            got += size_t(n);
+            if (got == 2 && want == 2) want = 2 + (size_t(buf[0]) << 8 | buf[1]);
+        }
+        if (got < 14 || got != want) break;  // timed out or closed: counted as unanswered
+        const uint8_t* m = buf.data() + 2;
+        if (m[0] == uint8_t(id >> 8) && m[1] == uint8_t(id) && (m[3] & 0x0f) == 0 && (m[6] << 8 | m[7]) > 0) {
+            ++b.answered;
+            b.ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+        }
+        std::this_thread::sleep_for(milliseconds(5));
+    }
+    ::close(fd);
+    return b;
+}
+
+// Samples the server's RSS every 20 ms until `stop`; returns the peak (KiB).
+long sample_peak(pid_t pid, std::atomic<bool>& stop) {
+    long peak = 0;
+    while (!stop) {
+        peak = std::max(peak, rss_kib(pid));
+        std::this_thread::sleep_for(milliseconds(20));
+    }
+    return std::max(peak, rss_kib(pid));
+}
+
+void check_rss(long base_kib, long peak_kib) {
+    INFO("RSS base " << base_kib << " KiB, peak " << peak_kib << " KiB, budget " << kBudgetKiB << " KiB");
+    if (kSanitized)
+        CHECK(peak_kib - base_kib < kBudgetKiB);
+    else
+        CHECK(peak_kib < kBudgetKiB);
+}
+
+// Waits up to `ms` for the descriptor count to come back to `base` (+1 per
+// worker: the upstream socket its last query used stays pooled). forward keeps idle
+// upstream sockets until `expire` (2 s in these Corefiles) and closes them
+// all when it next needs one and finds the newest expired (CoreDNS closes
+// them on a ticker): so a quiet spell past `expire`, then one query.
+int fds_settle(const testing::ServerProcess& sp, int base, int ms) {
+    int n = open_fds(sp.pid());
+    for (int i = 0; i < ms / 2600 && n > base + 2; ++i) {
+        std::this_thread::sleep_for(milliseconds(2600));
+        testing::udp_exchange("127.0.0.1", sp.port(), testing::make_query("settle" + std::to_string(i) + ".example.", "A"), 300);
+        n = open_fds(sp.pid());
+    }
+    return n;
+}
+
+struct FloodRun {
+    FloodResult flood;
+    Bystander bystander, tcp;
+    long base_kib = 0, peak_kib = 0;
+};
+
+// TCP: every cached query answered, p99 bounded. UDP shares the server's
+// socket queue with the flood, whose overflow the kernel drops without
+// regard to sender: with stub-resolver retries (200 ms, up to 2 s) at least
+// 90 % (all of them when the server keeps up; docs/reliability.md).
+void check_bystanders(const FloodRun& r) {
+    CHECK(r.tcp.asked > 50);
+    CHECK(r.tcp.answered == r.tcp.asked);
+    CHECK(r.tcp.p99() < kBystanderP99Ms);
+    CHECK(r.bystander.asked > 10);
+    CHECK(r.bystander.answered >= r.bystander.asked * 9 / 10);
+}
+
+FloodRun run_flood(testing::ServerProcess& sp, const std::string& cached_name, uint64_t max_queries,
+                   Clock::duration duration) {
+    FloodRun run;
+    run.base_kib = rss_kib(sp.pid());
+    std::atomic<bool> stop{false}, flood_done{false};
+    std::thread rss([&] { run.peak_kib = sample_peak(sp.pid(), flood_done); });
+    std::thread by([&] { run.bystander = bystander(sp.port(), cached_name, stop); });
+    std::thread tcp([&] { run.tcp = tcp_bystander(sp.port(), cached_name, stop); });
+    run.flood = flood(sp.port(), max_queries, duration, stop);
+    stop = true;
+    by.join();
+    tcp.join();
+    flood_done = true;
+    rss.join();
+    return run;
+}
+
+void report(const char* what, const FloodRun& r, const std::string& metrics_scrape) {
+    WARN(what << ": " << r.flood.sent << " queries sent, " << r.flood.answered << " answered; RSS "
+              << r.base_kib << " -> peak " << r.peak_kib << " KiB; UDP bystander " << r.bystander.answered << "/"
+              << r.bystander.asked << " answered, p99 " << r.bystander.p99() << " ms; TCP bystander "
+              << r.tcp.answered << "/" << r.tcp.asked << ", p99 " << r.tcp.p99() << " ms; cache bytes "
+              << family_sum(metrics_scrape, "dnscore_memory_budget_cache_bytes") << ", evictions "
+              << family_sum(metrics_scrape, "coredns_cache_evictions_total") << ", forward max_concurrent rejects "
+              << family_sum(metrics_scrape, "coredns_forward_max_concurrent_rejects_total"));
+}
+
+}  // namespace
+
+TEST_CASE("random-name flood with the upstream black-holed: bounded memory, cached names answered",
+          "[e2e][flood]") {
+    testing::FakeUpstream up;  // answers the priming query, then never again
+    BlackHole hole;
+    // Two upstreams, both silent during the flood: `hole` never reads,
+    // `up` answers the priming query, then reads and ignores.
+    // Round robin: the priming query may try the hole first (2 s), then `up`.
+    // max_concurrent: the bound on pending exchanges forward has today
+    // (issue 15 item 2 adds global and per-client caps); without it, each
+    // black-holed exchange holds its buffers for forward's 5 s deadline and
+    // RSS grows with the flood rate (docs/reliability.md). A pending
+    // exchange may keep up to ~70 KiB resident (its recycled 64 KiB reply
+    // buffer), outside the budget: 200 of them fit beside the caches.
+    testing::ServerProcess sp(
+        corefile(up.addr() + " " + hole.addr(), "        policy round_robin\n        max_concurrent 200\n        expire 2s\n"),
+        {"-memlimit", "64MiB"});
+    REQUIRE(sp.started());
+    const std::string metrics = testing::served_address(sp, "prometheus", "/metrics");
+    REQUIRE_FALSE(metrics.empty());
+    REQUIRE(testing::udp_exchange("127.0.0.1", sp.port(), testing::make_query("cached.example.", "A", edns_query()), 6000).size() > 12);
+    CHECK(scrape(metrics, "dnscore_memory_budget_bytes") == 64.0 * 1024 * 1024);
+    up.set_mode(testing::FakeUpstream::Mode::no_answer);
+    const int base_fds = open_fds(sp.pid());
+
+    const FloodRun r = run_flood(sp, "cached.example.", 5000000, std::chrono::seconds(8));
+    report("black-holed upstream", r, testing::http_get(metrics, "/metrics").body);
+    CHECK(r.flood.sent > 10000);
+    check_rss(r.base_kib, r.peak_kib);
+    check_bystanders(r);
+
+    // Recovery: with `up` answering again, the exchanges to the hole time
+    // out, its idle sockets expire (closed when forward next uses that
+    // upstream; round robin sends it some of the settling queries), and
+    // uncached names resolve.
+    up.set_mode(testing::FakeUpstream::Mode::answer);
+    CHECK(fds_settle(sp, base_fds, 15000) <= base_fds + 4);
+    testing::Bytes fresh;
+    for (int i = 0; i < 3 && fresh.size() <= 12; ++i) {
+        fresh = testing::udp_exchange("127.0.0.1", sp.port(), testing::make_query("after.example.", "A"), 6000);
+        if (fresh.size() <= 12 || (fresh[3] & 0x0f) != 0) {
+            fresh.clear();
+            std::this_thread::sleep_for(milliseconds(200));
+        }
+    }
+    CHECK(fresh.size() > 12);
+    CHECK(sp.alive());
+}
+
+TEST_CASE("random-name flood with a fast upstream: the caches stay inside the budget", "[e2e][flood]") {
+    testing::FakeUpstream up;
+    up.set_extra_records(40);  // ~700-byte answers: the caches fill fast
+    testing::ServerProcess sp(corefile(up.addr(), "        max_concurrent 200\n        expire 2s\n"),
+                              {"-memlimit", "64MiB"});
+    REQUIRE(sp.started());
+    const std::string metrics = testing::served_address(sp, "prometheus", "/metrics");
+    REQUIRE_FALSE(metrics.empty());
+    REQUIRE(testing::udp_exchange("127.0.0.1", sp.port(), testing::make_query("cached.example.", "A", edns_query())).size() > 12);
+    const int base_fds = open_fds(sp.pid());
+
+    const FloodRun r = run_flood(sp, "cached.example.", 5000000, std::chrono::seconds(8));
+    const std::string after = testing::http_get(metrics, "/metrics").body;
+    report("fast upstream", r, after);
+    REQUIRE(sp.alive());
+    CHECK(r.flood.answered > 1000);
+    check_rss(r.base_kib, r.peak_kib);
+    check_bystanders(r);
+    // The caches filled their share (40 % of the budget) and stayed in it.
+    const double cache_bytes = family_sum(after, "dnscore_memory_budget_cache_bytes");
+    CHECK(cache_bytes <= 0.4 * 64 * 1024 * 1024);
+    CHECK(cache_bytes > 0.3 * 64 * 1024 * 1024);
+    CHECK(family_sum(after, "coredns_cache_evictions_total") > 0);
+    CHECK(family_sum(after, "dnscore_cache_bytes") == family_sum(after, "dnscore_memory_budget_cache_bytes"));
+    CHECK(fds_settle(sp, base_fds, 10000) <= base_fds + 2);
+    CHECK(testing::udp_exchange("127.0.0.1", sp.port(), testing::make_query("after.example.", "A")).size() > 12);
+}
+
+TEST_CASE("500 slowloris TCP connections: closed by the read timeout, bystander answered throughout",
+          "[e2e][flood][tcp]") {
+    constexpr int kConnections = 500;
+    rlimit rl{};
+    ::getrlimit(RLIMIT_NOFILE, &rl);
+    if (rl.rlim_cur < kConnections + 256) {
+        rl.rlim_cur = std::min<rlim_t>(rl.rlim_max, kConnections + 256);
+        ::setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    if (rl.rlim_cur < kConnections + 256) {
+        WARN("SKIP: the open-file limit is below " << kConnections + 256);
+        return;
+    }
+    testing::FakeUpstream up;
+    testing::ServerProcess sp(corefile(up.addr()), {"-memlimit", "64MiB"});
+    REQUIRE(sp.started());
+    const std::string metrics = testing::served_address(sp, "prometheus", "/metrics");
+    REQUIRE_FALSE(metrics.empty());
+    REQUIRE(testing::udp_exchange("127.0.0.1", sp.port(), testing::make_query("cached.example.", "A", edns_query())).size() > 12);
+    const int base_fds = open_fds(sp.pid());
+    const long base_kib = rss_kib(sp.pid());
+
+    std::atomic<bool> stop{false};
+    long peak_kib = 0;
+    std::thread rss([&] { peak_kib = sample_peak(sp.pid(), stop); });
+    Bystander by;
+    std::thread byt([&] { by = bystander(sp.port(), "cached.example.", stop); });
+
+    // Each connection sends the first byte of a length prefix, then one more
+    // byte a second: never a whole query.
+    const testing::Bytes q = testing::make_query("slow.example.", "A");
+    testing::Bytes framed{uint8_t(q.size() >> 8), uint8_t(q.size())};
+    framed.insert(framed.end(), q.begin(), q.end());
+    std::vector<int> fds;
+    for (int i = 0; i < kConnections; ++i) {
+        const int fd = testing::tcp_connect(sp.port());
+        REQUIRE(fd >= 0);
+        ::send(fd, framed.data(), 1, MSG_NOSIGNAL);
+        fds.push_back(fd);
+    }
+    // Connecting 500 takes a while on a loaded machine and each is closed
+    // 3 s after its accept: the most open at once is sampled.
+    double open_peak = 0;
+    for (int i = 0; i < 10; ++i) {
+        open_peak = std::max(open_peak, scrape(metrics, "dnscore_tcp_connections"));
+        std::this_thread::sleep_for(milliseconds(100));
+    }
+    int closed_by_server = 0;
+    std::vector<bool> closed(fds.size(), false);
+    for (size_t step = 1; step < 8 && closed_by_server < kConnections; ++step) {
+        std::this_thread::sleep_for(milliseconds(1000));
+        for (size_t i = 0; i < fds.size(); ++i) {
+            if (closed[i]) continue;
+            char c;
+            const ssize_t n = ::recv(fds[i], &c, 1, MSG_DONTWAIT);
+            if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) ||
+                ::send(fds[i], framed.data() + step, 1, MSG_NOSIGNAL) < 0) {
+                closed[i] = true;
+                ++closed_by_server;
+            }
+        }
+    }
+    stop = true;
+    byt.join();
+    rss.join();
+    for (int fd : fds) ::close(fd);
+    const std::string after = testing::http_get(metrics, "/metrics").body;
+    WARN("500 slowloris connections: " << open_peak << " open at once, " << closed_by_server
+                                       << " closed by the server within 8 s; RSS " << base_kib << " -> peak "
+                                       << peak_kib << " KiB; bystander " << by.answered << "/" << by.asked
+                                       << ", p99 " << by.p99() << " ms; dropped "
+                                       << family_sum(after, "dnscore_tcp_connections_dropped_total"));
+    CHECK(open_peak >= 100);
+    // The 3 s first-read timeout: trickling bytes does not keep a connection.
+    CHECK(closed_by_server == kConnections);
+    check_rss(base_kib, peak_kib);
+    CHECK(by.answered == by.asked);
+    CHECK(by.p99() < kBystanderP99Ms);
+    CHECK(fds_settle(sp, base_fds, 5000) <= base_fds + 2);
+    double left = -1;
+    for (int i = 0; i < 100 && left != 0; ++i) {
+        left = scrape(metrics, "dnscore_tcp_connections");
+        if (left != 0) std::this_thread::sleep_for(milliseconds(50));
+    }
+    CHECK(left == 0);
+    CHECK(testing::tcp_exchange("127.0.0.1", sp.port(), testing::make_query("after.example.", "A"), 2000).size() > 12);
+}
+
+TEST_CASE("-memlimit: a malformed value stops the start with a clear error; GOMEMLIMIT is read", "[e2e][budget]") {
+    {
+        testing::ServerProcess sp(".:0 {\n    whoami\n}\n", {"-memlimit", "lots"});
+        CHECK_FALSE(sp.started());
+        CHECK(sp.err().find("invalid -memlimit lots") != std::string::npos);
+    }
+    ::setenv("GOMEMLIMIT", "100MiB", 1);
+    testing::ServerProcess sp(".:0 {\n    whoami\n    prometheus 127.0.0.1:0\n}\n");
+    ::unsetenv("GOMEMLIMIT");
+    REQUIRE(sp.started());
+    const std::string metrics = testing::served_address(sp, "prometheus", "/metrics");
+    REQUIRE_FALSE(metrics.empty());
+    CHECK(scrape(metrics, "dnscore_memory_budget_bytes") == 100.0 * 1024 * 1024);
+}
