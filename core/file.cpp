@@ -26,6 +26,11 @@ std::optional<std::string> read_file(const std::string& path, FileError* error) 
             return fail(false, e);
         }
         if (n == 0) break;
+        if (content.size() + size_t(n) > kMaxFileBytes) {
+            // /dev/zero or a runaway file: refused, as EFBIG, rather than read until memory runs out.
+            ::close(fd);
+            return fail(false, EFBIG);
+        }
         content.append(buf, size_t(n));
     }
     ::close(fd);

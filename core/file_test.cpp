@@ -57,3 +57,11 @@ TEST_CASE("read_file failures carry errno and Go's text", "[file]") {
 
     CHECK_FALSE(read_file(dir.path + "/nope"));  // no error wanted
 }
+
+TEST_CASE("read_file refuses an endless file instead of reading it into memory", "[file]") {
+    FileError err;
+    CHECK_FALSE(read_file("/dev/zero", &err));
+    CHECK_FALSE(err.at_open);
+    CHECK(err.code == EFBIG);
+    CHECK(err.text == "read /dev/zero: file too large");
+}
