@@ -376,6 +376,37 @@ TEST_CASE("tls e2e: forward to unbound over DoT, with certificate verification",
     }
 }
 
+TEST_CASE("tls e2e: forward resumes the TLS session on its next connection to unbound", "[tls][e2e][forward]") {
+    const auto& c = certs();
+    Unbound ub(c.path("server.pem"), c.path("server.key"));
+    REQUIRE(ub.ok());
+    // expire 1s: the idle connection is dropped, so the next query dials again.
+    testing::ServerProcess srv(".:0 {\n bind 127.0.0.1\n errors\n prometheus 127.0.0.1:0\n forward . tls://127.0.0.1:" +
+                               std::to_string(ub.port()) + " {\n  tls " + c.path("ca.pem") +
+                               "\n  tls_servername dot.test\n  expire 1s\n }\n}\n");
+    REQUIRE(srv.started());
+    const std::string metrics_at = testing::served_address(srv, "prometheus", "/metrics");
+    REQUIRE(!metrics_at.empty());
+    const std::string to = "127.0.0.1:" + std::to_string(ub.port());
+    auto resumed = [&] {
+        return testing::metric_value(testing::http_get(metrics_at, "/metrics").body,
+                                     "dnscore_forward_tls_resumed_total{to=\"" + to + "\"}");
+    };
+    auto query = [&] {
+        return rcode_of(testing::udp_exchange("127.0.0.1", srv.port(), testing::make_query("a.dot.example.", "A"),
+                                              8000));
+    };
+    REQUIRE(query() == 0);
+    CHECK(resumed() == 0);  // the first connection had no session to resume
+    std::this_thread::sleep_for(1500ms);
+    REQUIRE(query() == 0);  // a new connection: the first expired
+    const std::string scrape = testing::http_get(metrics_at, "/metrics").body;
+    INFO(scrape);
+    CHECK(testing::metric_value(scrape, "coredns_proxy_conn_cache_misses_total{proto=\"tcp-tls\",proxy_name="
+                                        "\"forward\",to=\"" + to + "\"}") == 2);
+    CHECK(resumed() == 1);
+}
+
 TEST_CASE("tls e2e: forward to a second dnscore's tls:// listener", "[tls][e2e][forward]") {
     const auto& c = certs();
     testing::ServerProcess upstream(tls_corefile(server_tls()));

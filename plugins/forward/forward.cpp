@@ -94,7 +94,7 @@ metrics::Families& metrics::families() {
 void metrics::export_own_families() {
     // Not a CoreDNS family, so not shown from the start like CoreDNS's: a
     // scrape without forward configured matches CoreDNS's exactly.
-    static const bool done = (export_families({&families().singleflight_shared, &families().shed}), true);
+    static const bool done = (export_families({&families().singleflight_shared, &families().shed, &families().tls_resumed}), true);
     (void)done;
 }
 
@@ -417,6 +417,7 @@ std::unique_ptr<asio::ssl::context> make_tls_context(const Options& o) {
         if (!ec) ctx->use_private_key_file(a[1], asio::ssl::context::pem, ec);
         if (ec) throw parser::ConfigError("could not load TLS cert: " + net_error_text(ec));
     }
+    enable_tls_resumption(*ctx);
     return ctx;
 }
 

@@ -14,6 +14,7 @@
 #include <atomic>
 #include <chrono>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -46,6 +47,19 @@ struct ProxyMetrics {
 ProxyMetrics& proxy_metrics(const std::string& to);
 
 // ---- upstreams ----
+// The latest TLS session a tls:// upstream gave, resumed by the next
+// connection to it (any worker; taken once per connection, off the query path).
+struct TlsSessionSlot {
+    std::mutex mu;
+    SSL_SESSION* latest = nullptr;
+    TlsSessionSlot() = default;
+    TlsSessionSlot(const TlsSessionSlot&) = delete;
+    TlsSessionSlot& operator=(const TlsSessionSlot&) = delete;
+    ~TlsSessionSlot() {
+        if (latest) SSL_SESSION_free(latest);
+    }
+};
+
 struct Upstream {
     UpstreamSpec spec;
     ProxyMetrics* metrics = nullptr;
@@ -53,6 +67,7 @@ struct Upstream {
     std::atomic<bool> probing{false};     // a probe loop is running
     asio::ip::udp::endpoint udp_ep;
     asio::ip::tcp::endpoint tcp_ep;
+    TlsSessionSlot tls_session;  // tls:// only
 };
 
 // Small fast PRNG (xoshiro256**), one per worker; seeded from the OS.
@@ -266,6 +281,8 @@ asio::awaitable<Outcome> probe_exchange(asio::io_context& io, std::shared_ptr<Co
 // Connects an open UDP socket to `ep`, never to itself (transport.cpp).
 void connect_udp_not_self(asio::ip::udp::socket& s, const asio::ip::udp::endpoint& ep,
                           boost::system::error_code& ec);
+// Makes connections made with `ctx` resume their upstream's latest TLS session.
+void enable_tls_resumption(asio::ssl::context& ctx);
 
 // Go's net error wording for a Boost error code ("i/o timeout", "connection refused").
 std::string net_error_text(const boost::system::error_code& ec);

@@ -40,6 +40,9 @@ struct Families {
     CounterVec singleflight_shared{
         "coredns_forward_singleflight_shared_total",
         "Counter of queries answered by an identical upstream query already in flight (dnscore)."};
+    CounterVec tls_resumed{"dnscore_forward_tls_resumed_total",
+                           "Counter of TLS connections to an upstream that resumed an earlier session (dnscore).",
+                           {}, {&to}};
 };
 // Created and exported on first use; forward.cpp uses it at static
 // initialisation so the families exist from process start (C.7.2).

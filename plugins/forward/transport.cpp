@@ -17,6 +17,7 @@
 #include <sstream>
 
 #include "plugins/forward/internal.hpp"
+#include "plugins/forward/metrics.hpp"
 #include "core/log.hpp"
 #include "core/net.hpp"
 #include "core/wire/wire.hpp"
@@ -88,7 +89,35 @@ awaitable<std::tuple<boost::system::error_code, size_t>> read_exact(std::shared_
     co_return co_await asio::async_read(*c->plain, b, kTuple);
 }
 
-void configure_tls_peer(SSL* ssl, const Upstream& up) {
+// The SSL's upstream, for the new-session callback.
+int upstream_ex_index() {
+    static const int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+    return index;
+}
+
+// OpenSSL hands each new session here: in the handshake for TLS 1.2, from
+// the tickets that follow it for TLS 1.3. The upstream keeps a copy of the
+// latest: OpenSSL marks the connection's own session not resumable when the
+// connection is closed without a TLS shutdown (expire, errors).
+int store_tls_session(SSL* ssl, SSL_SESSION* sess) {
+    auto* up = static_cast<Upstream*>(SSL_get_ex_data(ssl, upstream_ex_index()));
+    SSL_SESSION* copy = up ? SSL_SESSION_dup(sess) : nullptr;
+    if (!copy) return 0;
+    std::lock_guard lock(up->tls_session.mu);
+    if (up->tls_session.latest) SSL_SESSION_free(up->tls_session.latest);
+    up->tls_session.latest = copy;
+    return 0;  // OpenSSL keeps (and frees) its own reference
+}
+
+void configure_tls_peer(SSL* ssl, Upstream& up) {
+    SSL_set_ex_data(ssl, upstream_ex_index(), &up);
+    {
+        // Resume the upstream's latest session (Go's ClientSessionCache, which
+        // CoreDNS's forward sets); a full handshake if the server declines.
+        std::lock_guard lock(up.tls_session.mu);
+        if (up.tls_session.latest && SSL_SESSION_is_resumable(up.tls_session.latest))
+            SSL_set_session(ssl, up.tls_session.latest);
+    }
     const std::string& sni = up.spec.servername;
     if (!sni.empty()) {
         SSL_set_tlsext_host_name(ssl, sni.c_str());
@@ -204,6 +233,8 @@ awaitable<void> run_conn(std::shared_ptr<WorkerState> ws, std::shared_ptr<Core> 
                 c->close();
                 co_return;
             }
+            if (SSL_session_reused(c->tls->native_handle()))
+                metrics::families().tls_resumed.inc(ws->index, {up.metrics->to});
         }
     }
     if (c->state == StreamConn::State::closed) co_return;  // shut down meanwhile
@@ -763,7 +794,15 @@ awaitable<Outcome> probe_exchange(asio::io_context& io, std::shared_ptr<Core> co
         r.err = tls_error_text(ec, tls.native_handle(), up);
         co_return r;
     }
+    if (SSL_session_reused(tls.native_handle())) metrics::families().tls_resumed.inc_any({up.metrics->to});
     co_return co_await probe_stream(tls, timer, q);
+}
+
+void enable_tls_resumption(asio::ssl::context& ctx) {
+    // Client mode, kept per upstream by store_tls_session rather than in
+    // OpenSSL's internal cache (keyed for servers, not by upstream).
+    SSL_CTX_set_session_cache_mode(ctx.native_handle(), SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+    SSL_CTX_sess_set_new_cb(ctx.native_handle(), store_tls_session);
 }
 
 }  // namespace dnscore::plugins::forward
