@@ -269,6 +269,9 @@ void udp_abandon(WorkerState& ws, Exchange& ex);
 std::string udp_timeout_text(const Core& core, const Exchange& ex);
 // Called by the UDP transport with a try's outcome (forward.cpp).
 void try_done(Core& core, WorkerState& ws, Exchange& ex, Outcome r);
+// Closes the worker's live UDP sockets idle past `expire`; the time to look
+// again while any remains.
+std::optional<Clock::time_point> udp_close_idle(Core& core, WorkerState& ws, Clock::time_point now);
 // Makes the worker's wheel timer fire by `at` (a deadline just scheduled).
 void arm_wheel(Core& core, WorkerState& ws, Clock::time_point at);
 

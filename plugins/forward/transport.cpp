@@ -512,6 +512,11 @@ UdpSock* udp_open(Core& core, WorkerState& ws, size_t ui, std::string& err) {
 
 void WorkerState::close_all() {
     stopped = true;
+    if (wheel.empty() && wheel_armed) {
+        // Only an idle-socket sweep was pending; the sockets close below.
+        wheel_timer.cancel();
+        wheel_armed = false;
+    }
     for (auto& p : pools) {
         // Exchanges waiting on UDP get their reply or time out; their
         // sockets close then.
@@ -584,15 +589,42 @@ void arm_wheel(Core& core, WorkerState& ws, Clock::time_point at) {
         WorkerState& ws = *wsp;
         ws.wheel_armed = false;
         ReplyHold hold(ws.host);
-        ws.wheel.advance(Clock::now(), [&](WheelNode& n) {
+        const auto now = Clock::now();
+        ws.wheel.advance(now, [&](WheelNode& n) {
             Exchange& ex = static_cast<Exchange&>(n);
             Outcome r;
             r.err = udp_timeout_text(*core, ex);
             udp_abandon(ws, ex);
             try_done(*core, ws, ex, std::move(r));
         });
-        if (!ws.wheel.empty()) arm_wheel(*core, ws, ws.wheel.next_due());
+        if (!ws.wheel.empty()) {
+            arm_wheel(*core, ws, ws.wheel.next_due());
+        } else if (auto idle_at = udp_close_idle(*core, ws, now)) {
+            arm_wheel(*core, ws, *idle_at);
+        }
     });
+}
+
+// CoreDNS closes pooled upstream sockets idle past `expire` on a ticker.
+// Here the wheel's timer, once no deadline is left, wakes up when the
+// least recently used live socket passes `expire` and closes the idle ones:
+// a burst of misses leaves no descriptors behind. Returns when to look
+// again, if a live socket remains.
+std::optional<Clock::time_point> udp_close_idle(Core& core, WorkerState& ws, Clock::time_point now) {
+    std::optional<Clock::time_point> next;
+    for (auto& pool : ws.pools) {
+        for (auto& l : pool.live) {
+            UdpSock* s = l;
+            if (!s) continue;
+            if (s->pending.empty() && now - s->used > core.opts.expire) {
+                udp_retire(ws, pool, *s);
+                continue;
+            }
+            const auto at = s->used + core.opts.expire + std::chrono::milliseconds(50);
+            if (!next || at < *next) next = at;
+        }
+    }
+    return next;
 }
 
 void udp_abandon(WorkerState& ws, Exchange& ex) {
