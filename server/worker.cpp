@@ -51,6 +51,7 @@ constexpr size_t kTcpMaxInflight = 128;              // async exchanges
 constexpr size_t kTcpPauseQueued = 64 * 1024;        // stop reading past this many unsent bytes
 constexpr size_t kTcpMaxQueued = 1024 * 1024;        // close past this many unsent bytes
 constexpr size_t kTcpKeepQueueCapacity = 16 * 1024;  // queue memory kept once drained
+constexpr size_t kTcpReadChunk = 4096;               // bytes asked of one read (several pipelined queries)
 // tls://: handshakes pending at once per worker. A handshake must finish
 // within the first-read timeout (as in Go, where the handshake is part of the
 // first read); past this count new TLS connections are closed at once, so
@@ -345,10 +346,15 @@ struct TlsStream {
     asio::ssl::stream<tcp::socket> ssl;
 };
 
-// One connection: a coroutine reads length-prefixed messages into pooled
-// buffers sized to what has arrived, runs each through the worker, and
-// replies go out at once with one non-blocking send; only what the kernel
-// does not take is queued. Bounds: kTcpMaxInflight async exchanges, reading
+// One connection: a coroutine reads what has arrived (up to kTcpReadChunk,
+// more for a large message) into a pooled buffer and runs every complete
+// length-prefixed message in it through the worker. Replies answered during
+// that parse are gathered (copied into the worker's gather buffer: the reply
+// lives in the worker's response buffer, which the next query overwrites)
+// and go out with one non-blocking send after it, so pipelined queries
+// answered from cache cost one system call per read, not one per reply;
+// replies that come later (async exchanges) go out at once with one send.
+// Only what the kernel does not take is queued. Bounds: kTcpMaxInflight async exchanges, reading
 // pauses while more than kTcpPauseQueued bytes wait, a connection whose queue
 // passes kTcpMaxQueued or whose write makes no progress for the write timeout
 // is closed (counted in dnscore_tcp_connections_dropped_total). Over TLS the
@@ -370,6 +376,13 @@ private:
     asio::awaitable<void> watchdog();
     // Queues the bytes of [lenbuf, msg] from `skip` on; false if over the bound.
     bool enqueue(const uint8_t* lenbuf, const uint8_t* msg, size_t len, size_t skip);
+    bool enqueue_bytes(const uint8_t* data, size_t n);
+    // Runs the complete messages in rbuf_[head, tail), at most until a bound
+    // says pause; returns false on a frame that cannot be DNS (close).
+    bool parse_frames(uint8_t* buf, size_t& head, size_t tail, size_t& frame_len);
+    // Sends what parse_frames gathered (one system call) and starts the
+    // queued write, if any.
+    void flush();
     void start_write();
     void on_written(const boost::system::error_code& ec, size_t n);
     void drop(server::metrics::TcpDrop why);
@@ -399,6 +412,7 @@ private:
     bool closed_ = false;
     bool paused_ = false;
     bool reading_done_ = false;
+    bool gathering_ = false;  // inside parse_frames: replies go to the worker's gather buffer
     long inflight_ = 0;  // exchanges that went async and have not replied yet
     Endpoint client_, local_;
     // The listener's timeouts when the connection was accepted.
@@ -589,53 +603,58 @@ asio::awaitable<void> StreamConnection<Stream>::read_loop() {
         }
     }
     BufferPool& pool = w_.tcp_buffers();
-    uint8_t lenbuf[2];
+    // Unparsed bytes are buf[head, tail). frame_len is the length of the
+    // message whose 2-byte prefix is already consumed (0: none): the body
+    // alone then fits the largest buffer class.
+    BufferPool::Buffer buf;
+    size_t head = 0, tail = 0, frame_len = 0;
     while (!closed_) {
-        auto [ec1, n1] = co_await asio::async_read(stream_.io(), asio::buffer(lenbuf, 2),
-                                                   asio::as_tuple(asio::use_awaitable));
-        if (ec1) break;
-        const size_t mlen = wire::rd16(lenbuf);
-        if (mlen < wire::kHeaderLen) break;  // cannot be a DNS message: close
-        // The buffer grows with what arrives (512 B, 4 KiB, 64 KiB): a client
-        // that announces 64 KiB and sends nothing holds 512 bytes.
-        BufferPool::Buffer buf = pool.get(std::min(mlen, BufferPool::kClassSize[0]));
-        size_t got = 0;
-        bool ok = true;
-        while (got < mlen) {
-            if (got == buf.capacity()) {
-                BufferPool::Buffer bigger = pool.get(std::min(mlen, got + 1));
-                std::memcpy(bigger.data(), buf.data(), got);
-                buf = std::move(bigger);
+        if (tail > head || frame_len > 0) {
+            if (!parse_frames(buf.data(), head, tail, frame_len)) break;
+            // Back-pressure: a client that does not read its replies (or
+            // keeps too many exchanges open) is not read from either.
+            while (!closed_ && (inflight_ >= long(kTcpMaxInflight) || queued() > kTcpPauseQueued)) {
+                paused_ = true;
+                unpause_.expires_after(std::chrono::seconds(1));
+                co_await unpause_.async_wait(asio::as_tuple(asio::use_awaitable));
             }
-            const size_t want = std::min(mlen, buf.capacity()) - got;
-            auto [ec2, n2] = co_await asio::async_read(stream_.io(), asio::buffer(buf.data() + got, want),
-                                                       asio::as_tuple(asio::use_awaitable));
-            if (ec2) {
-                ok = false;
-                break;
+            paused_ = false;
+            if (closed_) break;
+            // A pause may have left complete messages behind.
+            const size_t need = frame_len ? frame_len : 2;
+            if (tail - head >= need) continue;
+        }
+        // Keep only the unparsed tail, at the start of the buffer.
+        if (head == tail) {
+            head = tail = 0;
+            // An idle plain connection holds no buffer: it waits for
+            // readability first. (TLS may hold decrypted bytes the socket
+            // does not show, so it keeps one while waiting.)
+            if (!Stream::kTls || buf.capacity() > kTcpReadChunk) buf.release();
+        } else if (head > 0) {
+            std::memmove(buf.data(), buf.data() + head, tail - head);
+            tail -= head;
+            head = 0;
+        }
+        if constexpr (!Stream::kTls) {
+            if (!buf) {
+                auto [ecw] = co_await stream_.lowest().async_wait(tcp::socket::wait_read,
+                                                                  asio::as_tuple(asio::use_awaitable));
+                if (ecw || closed_) break;
             }
-            got += n2;
         }
-        if (!ok || closed_) break;
-        deadline_ = std::chrono::steady_clock::now() + idle_timeout_;
-        Query& q = w_.slot();
-        q.reset();
-        q.req = buf.data();  // an exchange that goes async copies it (OwnedQuery)
-        q.req_len = mlen;
-        q.proto = Proto::tcp;
-        q.client = client_;
-        q.local = local_;
-        q.sink = this;
-        if (w_.handle(q, listener_->spec()) == Worker::Handled::pending) ++inflight_;
-        buf.release();
-        // Back-pressure: a client that does not read its replies (or keeps
-        // too many exchanges open) is not read from either.
-        while (!closed_ && (inflight_ >= long(kTcpMaxInflight) || queued() > kTcpPauseQueued)) {
-            paused_ = true;
-            unpause_.expires_after(std::chrono::seconds(1));
-            co_await unpause_.async_wait(asio::as_tuple(asio::use_awaitable));
+        if (!buf) buf = pool.get(kTcpReadChunk);
+        if (tail == buf.capacity()) {
+            // The buffer grows with what arrives (4 KiB, 64 KiB): a client
+            // that announces 64 KiB and sends nothing holds 4 KiB.
+            BufferPool::Buffer bigger = pool.get(std::max(frame_len, tail + 1));
+            std::memcpy(bigger.data(), buf.data(), tail);
+            buf = std::move(bigger);
         }
-        paused_ = false;
+        auto [ec, n] = co_await stream_.io().async_read_some(asio::buffer(buf.data() + tail, buf.capacity() - tail),
+                                                             asio::as_tuple(asio::use_awaitable));
+        if (ec || closed_) break;
+        tail += n;
     }
     if (inflight_ <= 0 && !writing_) close();
     else {
@@ -643,6 +662,68 @@ asio::awaitable<void> StreamConnection<Stream>::read_loop() {
         deadline_ = std::chrono::steady_clock::now() + write_timeout_;
         reading_done_ = true;
     }
+}
+
+template <class Stream>
+bool StreamConnection<Stream>::parse_frames(uint8_t* buf, size_t& head, size_t tail, size_t& frame_len) {
+    std::vector<uint8_t>& gather = w_.tcp_gather();
+    gathering_ = true;
+    bool ok = true;
+    bool any = false;
+    while (!closed_) {
+        if (frame_len == 0) {
+            if (tail - head < 2) break;
+            frame_len = wire::rd16(buf + head);
+            head += 2;
+            if (frame_len < wire::kHeaderLen) {  // cannot be a DNS message: close
+                ok = false;
+                break;
+            }
+        }
+        if (tail - head < frame_len) break;
+        Query& q = w_.slot();
+        q.reset();
+        q.req = buf + head;  // an exchange that goes async copies it (OwnedQuery)
+        q.req_len = frame_len;
+        q.proto = Proto::tcp;
+        q.client = client_;
+        q.local = local_;
+        q.sink = this;
+        if (w_.handle(q, listener_->spec()) == Worker::Handled::pending) ++inflight_;
+        head += frame_len;
+        frame_len = 0;
+        any = true;
+        if (inflight_ >= long(kTcpMaxInflight) || queued() + gather.size() > kTcpPauseQueued) break;
+    }
+    gathering_ = false;
+    if (any) deadline_ = std::chrono::steady_clock::now() + idle_timeout_;
+    flush();
+    return ok;
+}
+
+template <class Stream>
+void StreamConnection<Stream>::flush() {
+    std::vector<uint8_t>& gather = w_.tcp_gather();
+    if (!gather.empty()) {
+        size_t sent = 0;
+        if (!closed_ && !writing_) {
+            const ssize_t n = ::send(stream_.lowest().native_handle(), gather.data(), gather.size(),
+                                     MSG_DONTWAIT | MSG_NOSIGNAL);
+            if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+                gather.clear();
+                close();  // reset by the peer
+                return;
+            }
+            sent = n < 0 ? 0 : size_t(n);
+        }
+        const bool fits = closed_ || enqueue_bytes(gather.data() + sent, gather.size() - sent);
+        gather.clear();
+        if (!fits) {
+            drop(server::metrics::TcpDrop::write_queue_full);
+            return;
+        }
+    }
+    if (!closed_ && !writing_ && queued() > 0) start_write();
 }
 
 template <class Stream>
@@ -655,6 +736,20 @@ void StreamConnection<Stream>::send_reply(const uint8_t* msg, size_t len, const 
     if (closed_) return;
     uint8_t lenbuf[2];
     wire::wr16(lenbuf, uint16_t(len));
+    if (gathering_) {
+        // Answered inside parse_frames: sent with the others by flush().
+        // Plain TCP with nothing in flight gathers; otherwise the reply
+        // joins the queue, which flush() starts writing once (so TLS
+        // coalesces the batch into one SSL_write).
+        if (!Stream::kTls && !writing_) {
+            std::vector<uint8_t>& gather = w_.tcp_gather();
+            gather.insert(gather.end(), lenbuf, lenbuf + 2);
+            gather.insert(gather.end(), msg, msg + len);
+        } else if (!enqueue(lenbuf, msg, len, 0)) {
+            drop(server::metrics::TcpDrop::write_queue_full);
+        }
+        return;
+    }
     size_t sent = 0;
     if (!Stream::kTls && !writing_) {
         // Nothing queued: hand it to the kernel now (one system call, no copy).
@@ -693,6 +788,14 @@ bool StreamConnection<Stream>::enqueue(const uint8_t* lenbuf, const uint8_t* msg
         skip = 2;
     }
     std::memcpy(out, msg + (skip - 2), len - (skip - 2));
+    return true;
+}
+
+template <class Stream>
+bool StreamConnection<Stream>::enqueue_bytes(const uint8_t* data, size_t n) {
+    if (n == 0) return true;
+    if (queued() + n > kTcpMaxQueued) return false;
+    wq_.insert(wq_.end(), data, data + n);
     return true;
 }
 
@@ -748,6 +851,7 @@ void StreamConnection<Stream>::on_written(const boost::system::error_code& ec, s
 struct Worker::Impl {
     // Before io: handlers destroyed with the loop may still hold its buffers.
     BufferPool tcp_buffers;
+    std::vector<uint8_t> tcp_gather;
     Loop io{1};
     std::vector<std::shared_ptr<UdpListener>> udp;
     std::vector<std::shared_ptr<TcpListener>> tcp;
@@ -792,6 +896,7 @@ Query& Worker::slot() {
 }
 
 BufferPool& Worker::tcp_buffers() { return impl_->tcp_buffers; }
+std::vector<uint8_t>& Worker::tcp_gather() { return impl_->tcp_gather; }
 
 void Worker::count_tcp_connection(int delta) {
     tcp_connections_ = size_t(long(tcp_connections_) + delta);

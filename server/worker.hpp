@@ -77,6 +77,9 @@ public:
 
     // TCP connections (worker thread only).
     BufferPool& tcp_buffers();
+    // Replies answered while one TCP read is parsed, sent together afterwards
+    // (StreamConnection::flush); kept across batches so it does not allocate.
+    std::vector<uint8_t>& tcp_gather();
     size_t tcp_connections() const { return tcp_connections_; }
     size_t tcp_connection_limit() const { return tcp_limit_; }
     void count_tcp_connection(int delta);
