@@ -1,9 +1,13 @@
 // Floods against the real binary on loopback, bounded in count and time
 // (issue 15, item 4), each with a memory budget of 64 MiB (-memlimit):
 //   - random names at the client's maximum rate, upstream black-holed
-//     (a UDP socket that never answers), and with a fast upstream;
+//     (a UDP socket that never answers), with a fast upstream and with one
+//     that answers after 300 ms; forward's max_pending and
+//     max_pending_per_client bound the exchanges in flight;
 //   - meanwhile a second client asks a cached name: every answer must come
-//     (100 %), its p99 is recorded and bounded;
+//     (100 % over TCP), its p99 is recorded and bounded; with an answering
+//     upstream a third client (another loopback address, so its own
+//     per-client count) asks uncached names: ≥ 90 % answered, p99 bounded;
 //   - 500 slowloris TCP connections (one byte at a time, never a whole
 //     query).
 // Each asserts: RSS under the budget (in sanitizer builds: growth under it,
