@@ -582,6 +582,81 @@ TEST_CASE("500 slowloris TCP connections: closed by the read timeout, bystander 
     CHECK(testing::tcp_exchange("127.0.0.1", sp.port(), testing::make_query("after.example.", "A"), 2000).size() > 12);
 }
 
+TEST_CASE("5,000 idle TCP connections under a 64 MiB budget: RSS bounded, cached names answered throughout",
+          "[e2e][flood][tcp]") {
+    constexpr int kConnections = 5000;
+    rlimit rl{};
+    ::getrlimit(RLIMIT_NOFILE, &rl);
+    if (rl.rlim_cur < kConnections + 256) {
+        rl.rlim_cur = std::min<rlim_t>(rl.rlim_max, kConnections + 256);
+        ::setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    if (rl.rlim_cur < kConnections + 256) {
+        WARN("SKIP: the hard limit of open files is below " << kConnections + 256 << " (ulimit -Hn)");
+        return;
+    }
+    testing::FakeUpstream up;
+    testing::ServerProcess sp(corefile(up.addr(), "        max_pending 1000\n        max_pending_per_client 200\n"),
+                              {"-memlimit", "64MiB"});
+    REQUIRE(sp.started());
+    const std::string metrics = testing::served_address(sp, "prometheus", "/metrics");
+    REQUIRE_FALSE(metrics.empty());
+    const testing::Bytes query = testing::make_query("cached.example.", "A", edns_query());
+    REQUIRE(testing::udp_exchange("127.0.0.1", sp.port(), query).size() > 12);
+    const int base_fds = open_fds(sp.pid());
+    const long base_kib = rss_kib(sp.pid());
+
+    std::atomic<bool> stop{false};
+    long peak_kib = 0;
+    std::thread rss([&] { peak_kib = sample_peak(sp.pid(), stop); });
+    Bystander by;
+    std::thread byt([&] { by = bystander(sp.port(), "cached.example.", stop); });
+
+    // Each connection sends one query and reads its answer, then stays open
+    // and silent (within the 10 s idle timeout; the 3 s first-read timeout
+    // would close never-used ones before a slow machine opened them all).
+    testing::Bytes one{uint8_t(query.size() >> 8), uint8_t(query.size())};
+    one.insert(one.end(), query.begin(), query.end());
+    std::vector<int> fds;
+    for (int i = 0; i < kConnections; ++i) {
+        const int fd = testing::tcp_connect(sp.port());
+        REQUIRE(fd >= 0);
+        REQUIRE(::send(fd, one.data(), one.size(), MSG_NOSIGNAL) == ssize_t(one.size()));
+        fds.push_back(fd);
+    }
+    int answered = 0;
+    for (int fd : fds) {
+        pollfd p{fd, POLLIN, 0};
+        char buf[4096];
+        if (::poll(&p, 1, 5000) == 1 && ::recv(fd, buf, sizeof buf, 0) > 2) ++answered;
+    }
+    // Held idle for 2 s (under the 10 s idle timeout) while the bystander asks.
+    std::this_thread::sleep_for(milliseconds(2000));
+    const double open = scrape(metrics, "dnscore_tcp_connections");
+    stop = true;
+    byt.join();
+    rss.join();
+    for (int fd : fds) ::close(fd);
+    WARN("5,000 idle TCP connections under 64 MiB: " << answered << " answered, " << open
+                                                     << " open at once; RSS " << base_kib << " -> peak " << peak_kib
+                                                     << " KiB; UDP bystander " << by.answered << "/" << by.asked
+                                                     << ", p99 " << by.p99() << " ms");
+    CHECK(answered == kConnections);
+    CHECK(open >= kConnections);  // all were open at once
+    check_rss(base_kib, peak_kib);
+    CHECK(by.asked > 10);
+    CHECK(by.answered == by.asked);
+    CHECK(by.p99() < kBystanderP99Ms);
+    double left = -1;
+    for (int i = 0; i < 100 && left != 0; ++i) {
+        left = scrape(metrics, "dnscore_tcp_connections");
+        if (left != 0) std::this_thread::sleep_for(milliseconds(50));
+    }
+    CHECK(left == 0);
+    CHECK(open_fds(sp.pid()) <= base_fds + 2);
+    CHECK(testing::tcp_exchange("127.0.0.1", sp.port(), testing::make_query("after.example.", "A"), 2000).size() > 12);
+}
+
 TEST_CASE("-memlimit: a malformed value stops the start with a clear error; GOMEMLIMIT is read", "[e2e][budget]") {
     {
         testing::ServerProcess sp(".:0 {\n    whoami\n}\n", {"-memlimit", "lots"});
