@@ -10,8 +10,11 @@
 //     per-client count) asks uncached names: ≥ 90 % answered, p99 bounded;
 //   - 500 slowloris TCP connections (one byte at a time, never a whole
 //     query).
-// Each asserts: RSS under the budget (in sanitizer builds: growth under it,
-// ASan's shadow and quarantine are not the server's), no descriptor leak,
+// Each asserts: RSS under the budget (in sanitizer builds: growth under six
+// times it — ASan's quarantine keeps up to 256 MiB of freed blocks resident
+// and its shadow and redzones add more, none of it the server's; the exact
+// bound is the normal build's, and 6x still catches unbounded growth, which
+// reaches 550+ MiB without caps), no descriptor leak,
 // and the server back to its baseline afterwards (connections closed,
 // descriptors as before, uncached names answered again). Figures are
 // printed as WARN lines for docs/reliability.md.
@@ -297,7 +300,7 @@ long sample_peak(pid_t pid, std::atomic<bool>& stop) {
 void check_rss(long base_kib, long peak_kib) {
     INFO("RSS base " << base_kib << " KiB, peak " << peak_kib << " KiB, budget " << kBudgetKiB << " KiB");
     if (kSanitized)
-        CHECK(peak_kib - base_kib < kBudgetKiB);
+        CHECK(peak_kib - base_kib < 6 * kBudgetKiB);
     else
         CHECK(peak_kib < kBudgetKiB);
 }
@@ -351,7 +354,8 @@ void check_bystanders(const FloodRun& r) {
 void check_uncached(const FloodRun& r, double p99_bound_ms) {
     CHECK(r.uncached.asked > 10);
     CHECK(r.uncached.answered >= r.uncached.asked * 9 / 10);
-    CHECK(r.uncached.p99() < p99_bound_ms);
+    // Sanitizer builds run the server several times slower: the bound triples.
+    CHECK(r.uncached.p99() < (kSanitized ? 3 * p99_bound_ms : p99_bound_ms));
 }
 
 FloodRun run_flood(testing::ServerProcess& sp, const std::string& cached_name, uint64_t max_queries,
