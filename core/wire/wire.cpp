@@ -474,7 +474,15 @@ size_t finish_reply(uint8_t* reply, size_t len, size_t cap, const uint8_t* req,
     // Bytes after the last record belong to no record: CoreDNS packs only
     // the records, so they are never sent (and an OPT appended after them
     // would be unreadable). Found by tests/fuzz (finisher, cache).
-    if (records_end != 0) len = records_end;
+    if (records_end != 0 && records_end < len) {
+        // A name may still reach into those bytes (a pointer to a label that
+        // runs on past the last record): then the records do not stand
+        // alone and the reply is left as it is. Only malformed replies have
+        // trailing bytes, so the hot path never parses twice. Found by
+        // tests/fuzz (finisher).
+        if (!ReplyView(reply, records_end).ok()) return len;
+        len = records_end;
+    }
     if (q.edns.present) {
         if (re.present) {
             // Patch the reply's OPT: owner ".", client's UDP size, version and
