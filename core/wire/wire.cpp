@@ -477,11 +477,20 @@ size_t finish_reply(uint8_t* reply, size_t len, size_t cap, const uint8_t* req,
     if (records_end != 0 && records_end < len) {
         // A name may still reach into those bytes (a pointer to a label that
         // runs on past the last record): then the records do not stand
-        // alone and the reply is left as it is. Only malformed replies have
+        // alone and the reply becomes a SERVFAIL. Only malformed replies have
         // trailing bytes, so the hot path never parses twice. Found by
         // tests/fuzz (finisher).
-        if (!ReplyView(reply, records_end).ok()) return len;
-        len = records_end;
+        if (ReplyView(reply, records_end).ok()) {
+            len = records_end;
+        } else {
+            // No valid reply can be cut from it: SERVFAIL with the question.
+            const size_t qend = skip_question(reply, records_end);
+            if (qend == 0) return len;
+            set_rr_counts(reply, 0, 0, 0);
+            set_rcode(reply, 2);
+            len = qend;
+            re.present = false;  // its OPT went with the records
+        }
     }
     if (q.edns.present) {
         if (re.present) {
