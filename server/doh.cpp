@@ -210,17 +210,8 @@ public:
         else plain_.emplace(std::move(sock));
         tcp::socket& s = lowest();
         w_.count_tcp_connection(+1);
+        stream_endpoints(s, client_, local_);
         boost::system::error_code ec;
-        const auto r = s.remote_endpoint(ec);
-        if (!ec) {
-            std::memcpy(&client_.addr, r.data(), r.size());
-            client_.len = socklen_t(r.size());
-        }
-        const auto l = s.local_endpoint(ec);
-        if (!ec) {
-            std::memcpy(&local_.addr, l.data(), l.size());
-            local_.len = socklen_t(l.size());
-        }
         s.set_option(tcp::no_delay(true), ec);
         static const Listener defaults;
         const Listener* spec = listener_->spec() ? listener_->spec() : &defaults;

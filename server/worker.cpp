@@ -499,17 +499,8 @@ StreamConnection<Stream>::StreamConnection(Worker& w, std::shared_ptr<TcpListene
       unpause_(stream_.lowest().get_executor()) {
     tcp::socket& sock_ = stream_.lowest();
     w_.count_tcp_connection(+1);
+    stream_endpoints(sock_, client_, local_);
     boost::system::error_code ec;
-    const auto r = sock_.remote_endpoint(ec);
-    if (!ec) {
-        std::memcpy(&client_.addr, r.data(), r.size());
-        client_.len = socklen_t(r.size());
-    }
-    const auto l = sock_.local_endpoint(ec);
-    if (!ec) {
-        std::memcpy(&local_.addr, l.data(), l.size());
-        local_.len = socklen_t(l.size());
-    }
     sock_.set_option(tcp::no_delay(true), ec);
     sock_.non_blocking(true, ec);
     static const Listener defaults;  // before the first apply(): CoreDNS's defaults

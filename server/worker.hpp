@@ -3,11 +3,14 @@
 // every listener, one reusable Query for synchronous exchanges, and the
 // configuration snapshot it currently serves.
 #include <array>
+#include <cstring>
 #include <map>
 #include <memory>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <boost/system/error_code.hpp>
 
 #include "core/config.hpp"
 #include "core/host.hpp"
@@ -107,5 +110,22 @@ private:
 
 // Sends a reply the server itself produced (no plugin ran).
 void send_direct(Query& q, size_t len);
+
+// An accepted stream connection's two ends, as queries carry them (left
+// empty when the socket cannot tell, e.g. already reset).
+template <class Socket>
+void stream_endpoints(Socket& s, Endpoint& client, Endpoint& local) {
+    boost::system::error_code ec;
+    const auto r = s.remote_endpoint(ec);
+    if (!ec) {
+        std::memcpy(&client.addr, r.data(), r.size());
+        client.len = socklen_t(r.size());
+    }
+    const auto l = s.local_endpoint(ec);
+    if (!ec) {
+        std::memcpy(&local.addr, l.data(), l.size());
+        local.len = socklen_t(l.size());
+    }
+}
 
 }  // namespace dnscore
