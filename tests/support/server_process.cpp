@@ -35,13 +35,18 @@ std::string dnscore_binary() {
     return b ? b : "./dnscore";
 }
 
-bool has_plugin(const std::string& name) {
+std::string shell_output(const std::string& cmd) {
     std::string out;
-    std::unique_ptr<FILE, int (*)(FILE*)> p(::popen((dnscore_binary() + " -plugins").c_str(), "r"), ::pclose);
-    if (!p) return false;
-    std::array<char, 512> buf;
-    while (std::fgets(buf.data(), int(buf.size()), p.get())) out += buf.data();
-    return out.find("  dns." + name + "\n") != std::string::npos;
+    std::unique_ptr<FILE, int (*)(FILE*)> p(::popen((cmd + " 2>&1").c_str(), "r"), ::pclose);
+    if (!p) return out;
+    std::array<char, 4096> buf;
+    size_t n;
+    while ((n = std::fread(buf.data(), 1, buf.size(), p.get())) > 0) out.append(buf.data(), n);
+    return out;
+}
+
+bool has_plugin(const std::string& name) {
+    return shell_output(dnscore_binary() + " -plugins").find("  dns." + name + "\n") != std::string::npos;
 }
 
 ServerProcess::ServerProcess(const std::string& corefile, std::vector<std::string> extra_args) {

@@ -43,4 +43,7 @@ std::string dnscore_binary();
 // "dns.NAME"); tests of optional plugins skip without it.
 bool has_plugin(const std::string& name);
 
+// Runs `cmd` with sh and returns what it printed (stdout and stderr).
+std::string shell_output(const std::string& cmd);
+
 }  // namespace dnscore::testing
