@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Counts test cases from meson's testlog.json: Catch2 binaries report their
 test cases, e2e scripts their checks ("# N passed, N failed"); anything else
-counts as one. Prints "PASSED FAILED SKIPPED"."""
+counts as one. Prints "PASSED FAILED SKIPPED"; with --failures, prints the
+names of the failed tests instead, one per line (tests/run.sh repeats them
+at the end of its output, where CI's tail shows them)."""
 import json
 import re
 import sys
@@ -10,8 +12,12 @@ catch_ok = re.compile(r"All tests passed \(\d+ assertions? in (\d+) test cases?\
 catch_mixed = re.compile(r"test cases:\s*(\d+)\s*\|\s*(\d+) passed\s*\|\s*(\d+) failed")
 script = re.compile(r"^# (\d+) passed, (\d+) failed", re.M)
 
+list_failures = "--failures" in sys.argv[1:]
+log = [a for a in sys.argv[1:] if a != "--failures"][0]
+
 passed = failed = skipped = 0
-for line in open(sys.argv[1], encoding="utf-8", errors="replace"):
+failures = []
+for line in open(log, encoding="utf-8", errors="replace"):
     line = line.strip()
     if not line:
         continue
@@ -21,6 +27,10 @@ for line in open(sys.argv[1], encoding="utf-8", errors="replace"):
         skipped += 1
         continue
     ok = result == "OK"
+    if not ok:
+        # the end of its output says why; CI shows only the tail of the run
+        tail = "\n".join("    " + l for l in out.rstrip().splitlines()[-15:])
+        failures.append(f'{t.get("name")} ({result})\n{tail}')
     m1, m2, m3 = catch_ok.search(out), catch_mixed.search(out), script.findall(out)
     if m1 and ok:
         passed += int(m1.group(1))
@@ -35,4 +45,8 @@ for line in open(sys.argv[1], encoding="utf-8", errors="replace"):
         passed += 1
     else:
         failed += 1
-print(passed, failed, skipped)
+if list_failures:
+    for name in failures:
+        print(name)
+else:
+    print(passed, failed, skipped)

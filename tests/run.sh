@@ -10,14 +10,15 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 
 jobs=$(nproc)
 passed=0; failed=0; skipped=0
+failed_names=()
 
 run_suite() {  # run_suite BUILD_DIR [meson setup args...]
     local dir=$1; shift
     if [ ! -d "$dir" ]; then
-        meson setup "$dir" "$root" "$@" || { failed=$((failed + 1)); return; }
+        meson setup "$dir" "$root" "$@" || { failed=$((failed + 1)); failed_names+=("meson setup $dir"); return; }
     fi
     if ! ninja -C "$dir" -j "$jobs"; then
-        echo "build failed in $dir"
+        echo "build failed in $dir"; failed_names+=("build $dir")
         failed=$((failed + 1))
         return
     fi
@@ -27,6 +28,9 @@ run_suite() {  # run_suite BUILD_DIR [meson setup args...]
         local p f s
         read -r p f s < <(python3 "$root/tests/count_results.py" "$log")
         passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
+        local failures
+        failures=$(python3 "$root/tests/count_results.py" --failures "$log")
+        [ -n "$failures" ] && failed_names+=("${dir#$root/}: $failures")
     else
         failed=$((failed + 1))
     fi
@@ -46,12 +50,13 @@ if [ "${1:-}" != "--fast" ]; then
         if FUZZ_BUILD_DIR="$root/build-fuzz" "$root/tests/fuzz/run.sh" all "${FUZZ_SECONDS:-10}"; then
             passed=$((passed + 1))
         else
-            failed=$((failed + 1))
+            failed=$((failed + 1)); failed_names+=("fuzz")
         fi
     else
         echo "fuzz: SKIP (clang++ not installed; .ci/packages lists it)"
         skipped=$((skipped + 1))
     fi
 fi
+for name in "${failed_names[@]}"; do echo "FAILED: $name"; done
 echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]
