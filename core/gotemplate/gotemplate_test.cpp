@@ -330,4 +330,6 @@ TEST_CASE("strconv pieces", "[gotemplate]") {
     CHECK(s == "a\tbA\xc3\xa9" "A");
     CHECK_FALSE(go_unquote("\"\\q\"", s));
     CHECK(go_quote("a\"b\n") == "\"a\\\"b\\n\"");
+    // Go escapes invalid UTF-8 byte by byte and keeps printable runes as they are.
+    CHECK(go_quote("caf\xc3\xa9 \xff") == "\"caf\xc3\xa9 \\xff\"");
 }

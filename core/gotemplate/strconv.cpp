@@ -1,5 +1,7 @@
 #include "core/gotemplate/strconv.hpp"
 
+#include "parser/gostd.hpp"
+
 #include <cerrno>
 #include <cstdlib>
 #include <limits>
@@ -35,33 +37,9 @@ void append_utf8(std::string& out, uint32_t r) {
     out.append(b, put_utf8(b, r));
 }
 
-std::string go_quote(std::string_view s) {
-    std::string out = "\"";
-    static const char* hex = "0123456789abcdef";
-    for (unsigned char c : s) {
-        switch (c) {
-        case '\a': out += "\\a"; break;
-        case '\b': out += "\\b"; break;
-        case '\f': out += "\\f"; break;
-        case '\n': out += "\\n"; break;
-        case '\r': out += "\\r"; break;
-        case '\t': out += "\\t"; break;
-        case '\v': out += "\\v"; break;
-        case '\\': out += "\\\\"; break;
-        case '"': out += "\\\""; break;
-        default:
-            if (c < 0x20 || c == 0x7f) {
-                out += "\\x";
-                out += hex[c >> 4];
-                out += hex[c & 15];
-            } else {
-                out += char(c);
-            }
-        }
-    }
-    out += '"';
-    return out;
-}
+// One strconv.Quote for the project (rune-aware: invalid UTF-8 and
+// non-printable runes escaped as Go does).
+std::string go_quote(std::string_view s) { return gostd::quote(s); }
 
 namespace {
 
