@@ -6,7 +6,7 @@
 // configured or not (docs/performance.md, "Memory"). A module's entry point
 // `dnscore_module_init` sets the listener factory the worker calls
 // (server/grpc.hpp, server/doq.hpp); the executable exports the symbols the
-// module uses (export_dynamic, meson.build).
+// module uses (server/module_exports.sh).
 #include <string>
 #include <string_view>
 
