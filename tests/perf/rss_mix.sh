@@ -24,7 +24,12 @@ sed -e "s#@RUN@#$W/knot#g; s#@PORT@#5392#; s#@UDP_WORKERS@#2#; s#@ZONES@#$D/zone
 knotd -c "$W/knot.conf" > "$W/knot.log" 2>&1 & kpid=$!
 dpid=
 trap 'kill $kpid $dpid 2>/dev/null || true' EXIT
-printf ".:5393 {\n    bind 127.0.0.1\n    errors\n    cache 30\n    forward . 127.0.0.1:5392\n}\n" > "$W/Corefile"
+# RSS_PLUGINS: what runs before forward (e.g. "errors" alone: no cache, to
+# tell the cache's share from the rest; add "prometheus 127.0.0.1:9393" to
+# read the budget's cache metrics, at the cost of its thread).
+plugins=${RSS_PLUGINS:-errors; cache 30}
+printf ".:5393 {\n    bind 127.0.0.1\n%s\n    forward . 127.0.0.1:5392\n}\n" \
+    "$(tr ';' '\n' <<< "$plugins" | sed 's/^ */    /')" > "$W/Corefile"
 "$bin" -conf "$W/Corefile" > "$W/dns.log" 2>&1 & dpid=$!
 for _ in $(seq 50); do
     dig +short +time=1 +tries=1 @127.0.0.1 -p 5393 svc-0.ns.svc.cluster.local 2>/dev/null | grep -q . && break
@@ -41,3 +46,6 @@ sleep 1
 mem "after mix"
 cat /proc/$dpid/smaps > "$W/smaps.after"  # per mapping, for a closer look
 grep -E "Queries completed|Queries per second|NOERROR|NXDOMAIN" "$W/perf.txt" | sed "s/^/$label   /"
+if grep -q prometheus "$W/Corefile"; then
+    curl -s http://127.0.0.1:9393/metrics | grep -E '^(dnscore_memory_budget|coredns_cache_entries)' | sed "s/^/$label   /"
+fi
