@@ -6,7 +6,7 @@
 // calls and hands each query to a worker's loop with post() (round robin);
 // the worker runs it through Worker::handle and finishes the call.
 //
-// gRPC and protobuf (about 24 MB of shared libraries) are linked into the
+// gRPC and protobuf (about 13 MB of shared libraries) are linked into the
 // module dnscore-grpc.so only (core/transport_module.hpp), which the
 // configuration loader dlopen()s when a grpc:// listener is configured.
 #include <memory>
