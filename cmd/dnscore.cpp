@@ -6,15 +6,11 @@
 #include "corefile/directives.hpp"
 #include "corefile/loader.hpp"
 #include "server/cli.hpp"
-#include "server/doq.hpp"
 #include "server/flags.hpp"
-#include "server/grpc.hpp"
 #include "server/runtime.hpp"
 #include "server/supervisor.hpp"
 
 int main(int argc, char** argv) {
-    dnscore::enable_grpc();  // grpc:// and quic:// listeners (node-cache leaves gRPC,
-    dnscore::enable_doq();   // ngtcp2 and GnuTLS out)
     dnscore::RuntimeOptions opts;
     dnscore::CoreFlags cf;
     dnscore::FlagSet flags("dnscore");

@@ -12,6 +12,7 @@
 #include "parser/parser.hpp"
 #include "core/file.hpp"
 #include "core/net.hpp"
+#include "core/transport_module.hpp"
 
 namespace dnscore::corefile {
 
@@ -142,10 +143,13 @@ std::shared_ptr<ServerSet> load(std::string_view text, const std::string& file,
     set->corefile_path = file;
 
     // Keys (spec A.6): normalise; CIDR keys may add zones.
+    // The first key of each transport served by a module, for its error.
+    std::vector<std::pair<std::string, parser::Token>> module_keys;
     for (const auto& sb : blocks) {
         auto block = std::make_shared<Block>();
         block->file = file;
-        for (const auto& key : sb.keys) {
+        for (size_t k = 0; k < sb.keys.size(); ++k) {
+            const std::string& key = sb.keys[k];
             std::vector<ZoneAddr> zas;
             try {
                 zas = normalize_key(key, opts.dns_port);
@@ -159,6 +163,10 @@ std::shared_ptr<ServerSet> load(std::string_view text, const std::string& file,
                                       "' is not supported by dnscore (only dns://, tls://, https://, grpc:// and "
                                       "quic://): " +
                                       key);
+                if (transport_needs_module(za.transport) && k < sb.key_tokens.size() &&
+                    std::none_of(module_keys.begin(), module_keys.end(),
+                                 [&](const auto& m) { return m.first == za.transport; }))
+                    module_keys.emplace_back(za.transport, sb.key_tokens[k]);
                 if (block->transports.empty()) block->transport = za.transport;
                 block->transports.push_back(za.transport);
                 block->ports.push_back(za.port);
@@ -190,6 +198,16 @@ std::shared_ptr<ServerSet> load(std::string_view text, const std::string& file,
             if (p->name() == "forward" || p->name() == "chaos") block->any_class = true;
     }
     build_listeners(*set);
+    // Last, so that configuration errors come first as in CoreDNS (where
+    // these transports are always built in).
+    if (opts.load_transport_modules) {
+        for (const auto& [transport, tok] : module_keys) {
+            const std::string why = load_transport_module(transport);
+            if (!why.empty())
+                throw ConfigError(tok.file + ":" + std::to_string(tok.line) + " - Error during setup: " + transport +
+                                  ":// is served by a module that could not be loaded: " + why);
+        }
+    }
     return set;
 }
 

@@ -1,6 +1,7 @@
 #include "corefile/loader.hpp"
 
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 
 #include "corefile/directives.hpp"
@@ -55,6 +56,21 @@ TEST_CASE("loader errors carry CoreDNS's wording", "[loader]") {
           0);
     CHECK(load_error(".:1053 {\n whoami extra\n}\n") ==
           "plugin/whoami: Corefile:2 - Error during parsing: Wrong argument count or unexpected line ending after 'extra'");
+}
+
+TEST_CASE("grpc:// and quic:// keys load their module only when asked, and fail at the key without it", "[loader]") {
+    const std::string text = ".:1053 {\n whoami\n}\n\ngrpc://.:0 {\n whoami\n}\n";
+    // Tests and fuzzers check configurations without loading anything.
+    CHECK(load_error(text).empty());
+    ::setenv("DNSCORE_MODULE_DIR", "/nonexistent-dnscore-modules", 1);
+    corefile::LoadOptions o;
+    o.load_transport_modules = true;
+    CHECK(load_error(text, o) ==
+          "Corefile:5 - Error during setup: grpc:// is served by a module that could not be loaded: dnscore-grpc.so not "
+          "found (looked for /nonexistent-dnscore-modules/dnscore-grpc.so; set DNSCORE_MODULE_DIR to its directory)");
+    // No module needed: nothing is looked for.
+    CHECK(load_error(".:1053 {\n whoami\n}\n", o).empty());
+    ::unsetenv("DNSCORE_MODULE_DIR");
 }
 
 TEST_CASE("read_corefile: explicit missing file is fatal, implicit one falls back", "[loader]") {

@@ -13,6 +13,11 @@ namespace dnscore::corefile {
 struct LoadOptions {
     std::string dns_port = "53";  // -dns.port / -p
     bool validate_only = false;   // -validate: set up everything, open nothing
+    // dlopen the module of every grpc:// or quic:// listener
+    // (core/transport_module.hpp) and fail the load when one cannot be
+    // loaded: the binaries (start, reload, -validate). Tests and fuzzers that
+    // only check a configuration leave it off.
+    bool load_transport_modules = false;
 };
 
 struct SetupContext {

@@ -46,6 +46,7 @@ int validate_corefile(const RuntimeOptions& opts) {
         corefile::LoadOptions lo;
         lo.dns_port = opts.dns_port;
         lo.validate_only = true;
+        lo.load_transport_modules = true;  // a missing module fails a start too
         corefile::load(src.text, src.file, lo);
     } catch (const std::exception& e) {
         std::cerr << e.what() << "\n";

@@ -705,7 +705,8 @@ void DoqConn::finish() {
 
 }  // namespace
 
-void enable_doq() {
+// The module's entry point (core/transport_module.hpp).
+extern "C" void dnscore_module_init() {
     doq_listener_factory = [](Worker& w, const std::string& label, udp::socket sock) -> std::shared_ptr<DoqListener> {
         return std::make_shared<DoqListenerImpl>(w, label, std::move(sock));
     };

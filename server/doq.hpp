@@ -24,12 +24,11 @@ public:
     virtual void close() = 0;
 };
 
-// Linked into the dnscore binary only (ngtcp2 and GnuTLS stay out of
-// node-cache's image): enable_doq() sets the factory at start; without it a
-// quic:// listener fails to open.
+// Built as the module dnscore-quic.so (core/transport_module.hpp), loaded
+// when a quic:// listener is configured; its dnscore_module_init sets the
+// factory (nullptr until then).
 using DoqListenerFactory = std::shared_ptr<DoqListener> (*)(Worker& w, const std::string& label,
                                                              boost::asio::ip::udp::socket sock);
 extern DoqListenerFactory doq_listener_factory;
-void enable_doq();
 
 }  // namespace dnscore

@@ -243,7 +243,8 @@ void GrpcServer::close() {
 
 }  // namespace
 
-void enable_grpc() {
+// The module's entry point (core/transport_module.hpp).
+extern "C" void dnscore_module_init() {
     grpc_listener_factory = [](Runtime& rt, const Listener& l, const std::string& port) -> std::unique_ptr<GrpcListener> {
         return std::make_unique<GrpcServer>(rt, l, port);
     };

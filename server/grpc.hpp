@@ -6,9 +6,9 @@
 // calls and hands each query to a worker's loop with post() (round robin);
 // the worker runs it through Worker::handle and finishes the call.
 //
-// gRPC and protobuf (about 24 MB of shared libraries) are linked into the
-// `dnscore` binary only: it calls enable_grpc() at start. node-cache does not,
-// and a grpc:// key fails there when its listener opens.
+// gRPC and protobuf (about 13 MB of shared libraries) are linked into the
+// module dnscore-grpc.so only (core/transport_module.hpp), which the
+// configuration loader dlopen()s when a grpc:// listener is configured.
 #include <memory>
 #include <string>
 
@@ -29,11 +29,8 @@ public:
 };
 
 // Binds and starts serving `l` on `port` ("0" = a free port); throws
-// std::runtime_error with the bind error. nullptr until enable_grpc().
+// std::runtime_error with the bind error. nullptr until the module is loaded.
 using GrpcListenerFactory = std::unique_ptr<GrpcListener> (*)(Runtime& rt, const Listener& l, const std::string& port);
 extern GrpcListenerFactory grpc_listener_factory;
-
-// Makes grpc:// available (server/grpc.cpp, library dnscore_grpc).
-void enable_grpc();
 
 }  // namespace dnscore

@@ -255,6 +255,7 @@ bool Runtime::do_reload(corefile::CorefileSource src, std::string* error, bool f
     try {
         corefile::LoadOptions lo;
         lo.dns_port = opts_.dns_port;
+        lo.load_transport_modules = true;
         auto next = corefile::load(src.text, src.file, lo);
         // The new configuration's startup hooks (reload's checksum) see the
         // source they were built from.
@@ -458,6 +459,7 @@ int Runtime::run() {
         source_ = corefile::read_corefile(opts_.conf_flag, opts_.dns_port);
         corefile::LoadOptions lo;
         lo.dns_port = opts_.dns_port;
+        lo.load_transport_modules = true;
         set = corefile::load(source_.text, source_.file, lo);
         unsigned n = opts_.workers ? opts_.workers : usable_cpus();
         n = std::min(n, unsigned(kMaxWorkers));

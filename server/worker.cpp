@@ -997,7 +997,7 @@ std::string Worker::open_listener(const Listener& l, const std::string& bound_po
         // One gRPC server for all workers (server/grpc.hpp): worker 0 owns
         // it, the others only learn its port.
         if (index() != 0) return bound_port;
-        if (!grpc_listener_factory) throw std::runtime_error("grpc:// is not available in this binary");
+        if (!grpc_listener_factory) throw std::runtime_error("grpc:// is not available (its module dnscore-grpc.so is not loaded)");
         std::shared_ptr<GrpcListener> g = grpc_listener_factory(rt_, l, bound_port);
         const std::string p = std::to_string(g->port());
         asio::post(impl_->io, [this, g] { impl_->grpc.push_back(g); });
@@ -1031,7 +1031,7 @@ std::string Worker::open_listener(const Listener& l, const std::string& bound_po
     port = us.local_endpoint().port();  // port 0 (tests): every socket takes the first one's
     if (l.transport == "quic") {
         // DNS over QUIC: UDP only, one DoqListener per worker (server/doq.hpp).
-        if (!doq_listener_factory) throw std::runtime_error("quic:// is not available in this binary");
+        if (!doq_listener_factory) throw std::runtime_error("quic:// is not available (its module dnscore-quic.so is not loaded)");
         auto d = doq_listener_factory(*this, l.label, std::move(us));
         asio::post(impl_->io, [this, d] { impl_->quic.push_back(d); });
         return std::to_string(port);

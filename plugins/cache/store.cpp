@@ -239,6 +239,10 @@ Store::Insert Store::insert(Entry&& e) {
         return evicted ? Insert::evicted : Insert::stored;
     }
     if (s.slots.size() < shard_cap_) {
+        // Doubling, but never past the shard's capacity: a full shard of a
+        // default cache (39 entries) holds 39 slots, not 64.
+        if (s.slots.size() == s.slots.capacity())
+            s.slots.reserve(std::min(shard_cap_, std::max<size_t>(4, 2 * s.slots.capacity())));
         account(cost);
         s.index.emplace(e.hash, uint32_t(s.slots.size()));
         s.slots.push_back(std::move(e));

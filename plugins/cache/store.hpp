@@ -57,26 +57,28 @@ Key key_with_hash(const wire::QueryInfo& q, uint64_t hash);
 // One cached reply. `blob` holds the message (OPT stripped), then the offsets
 // of every TTL field (uint16_t each), then the lower-case question name.
 struct Entry {
+    // Widest fields first: 64 bytes with no padding (was 80 in declaration
+    // order), and one slot per cached answer (docs/performance.md, "Memory").
     uint64_t hash = 0;
     std::unique_ptr<uint8_t[]> blob;
-    uint16_t msg_len = 0;
-    uint16_t ttl_count = 0;
-    uint8_t name_len = 0;
-    uint16_t qtype = 0;
-    bool do_bit = false;
-    bool cd_bit = false;
-    uint8_t rcode = 0;
-    bool ra = false;
-    bool ad = false;
     int64_t stored_ns = 0;  // when it was stored (Clock::now_ns)
-    uint32_t ttl_s = 0;     // stored duration, whole seconds
     // Prefetch frequency (CoreDNS pkg/freq): hits since `freq_last_ns`.
     int64_t freq_last_ns = INT64_MIN;
-    uint32_t freq_hits = 0;
     // RFC 8767 mode: until then (now_ns) the upstream is not asked again
     // for this expired entry; it is answered stale at once.
     int64_t stale_recheck_ns = 0;
+    uint32_t ttl_s = 0;     // stored duration, whole seconds
+    uint32_t freq_hits = 0;
     uint32_t last_use = 0;  // the shard's use tick at the last hit or insert
+    uint16_t msg_len = 0;
+    uint16_t ttl_count = 0;
+    uint16_t qtype = 0;
+    uint8_t name_len = 0;
+    uint8_t rcode = 0;
+    bool do_bit = false;
+    bool cd_bit = false;
+    bool ra = false;
+    bool ad = false;
 
     // What this entry costs the memory budget: its slot twice (the slot
     // vector grows by doubling), the blob with the allocator's header, and
@@ -93,6 +95,7 @@ struct Entry {
     // Seconds left (negative once expired), CoreDNS item.ttl().
     int64_t remaining(int64_t now_ns) const { return int64_t(ttl_s) - (now_ns - stored_ns) / kSecond; }
 };
+static_assert(sizeof(Entry) == 64, "keep Entry's fields ordered widest first (no padding)");
 
 // Builds an entry from a reply already stripped of its OPT record. Returns
 // false when the message cannot be walked or is too large.

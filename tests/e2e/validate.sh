@@ -23,6 +23,23 @@ check "bad key" validate 1 "error inspecting server blocks: zone is not a valid 
 err=$("$DNSCORE" -validate -conf "$WORK/missing" 2>&1)
 check "missing -conf file" test "$err" = "loading Caddyfile via flag: open $WORK/missing: no such file or directory"
 
+# grpc:// and quic:// are modules (core/transport_module.hpp): -validate loads
+# them as a start does, and rejects the key when one cannot be loaded.
+GRPC=$'.:53 {\n whoami\n}\ngrpc://.:0 {\n whoami\n}\n'
+check "grpc:// with its module beside the binary" validate 0 "" "$GRPC"
+mkdir -p "$WORK/nomodules"
+export DNSCORE_MODULE_DIR=$WORK/nomodules
+check "grpc:// without its module" validate 1 "$WORK/Corefile:4 - Error during setup: grpc:// is served by a module that could not be loaded: dnscore-grpc.so not found (looked for $WORK/nomodules/dnscore-grpc.so; set DNSCORE_MODULE_DIR to its directory)" "$GRPC"
+printf '%s' "$GRPC" > "$WORK/Corefile"
+err=$("$DNSCORE" -conf "$WORK/Corefile" 2>&1 >/dev/null)
+rc=$?
+check "a start fails the same way" test "$rc" = 1 -a "$err" = "$WORK/Corefile:4 - Error during setup: grpc:// is served by a module that could not be loaded: dnscore-grpc.so not found (looked for $WORK/nomodules/dnscore-grpc.so; set DNSCORE_MODULE_DIR to its directory)"
+echo 'not an ELF' > "$WORK/nomodules/dnscore-grpc.so"
+err=$("$DNSCORE" -validate -conf "$WORK/Corefile" 2>&1 >/dev/null)
+check "a module that is not one: dlopen's reason" grep -qF "$WORK/Corefile:4 - Error during setup: grpc:// is served by a module that could not be loaded: cannot load $WORK/nomodules/dnscore-grpc.so: " <<< "$err"
+check "quic:// without tls: the configuration error comes before the module" validate 1 "quic: tls.Config not set" $'quic://.:0 {\n whoami\n}\n'
+unset DNSCORE_MODULE_DIR
+
 # import relative to the Corefile
 mkdir -p "$WORK/sub"
 printf 'whoami\n' > "$WORK/sub/body"
