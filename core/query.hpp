@@ -177,6 +177,15 @@ struct OwnedQuery : Query {
     static constexpr size_t kInlineRequest = 512;
     uint8_t req_inline[kInlineRequest];
     std::unique_ptr<uint8_t[]> resp_store;  // a 64 KiB buffer, recycled per thread
+    // An exchange that waits with nothing written (a forwarded miss, whose
+    // upstream may never answer) gives its reply buffer back to the
+    // thread's pool, so that a waiting exchange costs its own few hundred
+    // bytes and not 64 KiB; resp is then null and resp_cap 0. Whoever
+    // writes a reply into it takes one first (ensure_reply_buffer); resume()
+    // does, so the plugins above always find one.
+    void release_reply_buffer();
+    void ensure_reply_buffer();
+    bool has_reply_buffer() const { return resp != nullptr; }
     // Set for a sub-exchange (run_below with a callback, upstream_lookup):
     // called instead of sending the reply anywhere.
     std::function<void(OwnedQuery&)> sub_done;

@@ -193,6 +193,7 @@ bool same_flight(const Exchange& leader, const Query& q, bool upstream_tcp) {
 // Gives a follower the leader's outcome: the same reply (with its own ID and
 // question spelling), the same failure, or the same hand-off.
 void share_outcome(const Query& leader, Step step, bool mismatch, OwnedQuery& f) {
+    f.ensure_reply_buffer();
     if (const auto up = metadata::find(leader, "forward/upstream")) metadata::set(f, "forward/upstream", *up);
     if (step == Step::next) return;
     if (!leader.written) {
@@ -297,7 +298,7 @@ awaitable<void> stream_try(std::shared_ptr<Core> core, std::shared_ptr<WorkerSta
     Outcome r;
     std::string fatal;
     try {
-        r = co_await stream_exchange(ws, core, ex->ui, q.req, q.req_len, q.resp, q.resp_cap, ex->deadline);
+        r = co_await stream_exchange(ws, core, ex->ui, q, ex->deadline);
     } catch (const std::exception& e) {
         fatal = std::string("plugin/forward: ") + e.what();
     }
@@ -535,6 +536,9 @@ size_t client_bucket_of(const Core& core, const Endpoint& client) {
 
 void Forward::query_async(std::unique_ptr<OwnedQuery> q) {
     Core& core = *core_;
+    // Until a reply comes, the exchange holds no reply buffer (a
+    // black-holed upstream keeps it waiting for the whole deadline).
+    q->release_reply_buffer();
     const int wi = q->worker->index();
     WorkerState& ws = *core.workers.get(wi, *q->worker, wi, core.upstreams.size()).state;
     int client_bucket = -1;

@@ -87,8 +87,7 @@ struct Waiter {
     bool failed = false;      // the connection failed (err says why)
     bool peer_closed = false; // EOF from the peer
     std::string err;
-    uint8_t* out = nullptr;
-    size_t cap = 0;
+    OwnedQuery* out = nullptr;  // the reply is copied into its buffer (taken then)
     size_t len = 0;
 };
 
@@ -275,9 +274,10 @@ std::optional<Clock::time_point> udp_close_idle(Core& core, WorkerState& ws, Clo
 // Makes the worker's wheel timer fire by `at` (a deadline just scheduled).
 void arm_wheel(Core& core, WorkerState& ws, Clock::time_point at);
 
+// Sends q's request; the reply is copied into q's reply buffer, which is
+// taken only when the reply arrives.
 asio::awaitable<Outcome> stream_exchange(std::shared_ptr<WorkerState> ws, std::shared_ptr<Core> core,
-                                         size_t ui, const uint8_t* msg, size_t len, uint8_t* out,
-                                         size_t cap, Clock::time_point deadline);
+                                         size_t ui, OwnedQuery& q, Clock::time_point deadline);
 // One health probe (NS for the health-check domain), on any io_context.
 asio::awaitable<Outcome> probe_exchange(asio::io_context& io, std::shared_ptr<Core> core, size_t ui);
 
