@@ -90,6 +90,7 @@ void Query::clear_reply() {
     writer = {};
     error.clear();
     error_plugin = {};
+    shed = false;
 }
 void Query::reset() {
     site = nullptr;

@@ -86,6 +86,10 @@ struct Query {
     std::string_view writer;  // name of the plugin that wrote (for metrics)
     std::string error;        // error returned up the chain ("" = none)
     std::string_view error_plugin;
+    // A bound on in-flight work failed this exchange at once, without
+    // asking upstream (forward's max_pending): an expired cached answer
+    // serves the client better than the SERVFAIL (cache answers it).
+    bool shed = false;
 
     // The cache key's hash for this question, computed once per exchange by
     // the first cache that needs it (every cache shares the process seed) so

@@ -576,10 +576,12 @@ void Forward::response(Query& q) {
 }
 
 namespace {
-// A query refused by a bound on in-flight work: SERVFAIL at once.
+// A query refused by a bound on in-flight work: SERVFAIL at once, unless a
+// cache above has an expired answer for it (Query::shed).
 void shed(std::unique_ptr<OwnedQuery> q, metrics::ShedReason why, std::string_view err) {
     metrics::families().shed.inc(q->worker->index(), {int(why)});
     q->fail(wire::kServFail, std::string(err), kName);
+    q->shed = true;
     resume(std::move(q), Step::done);
 }
 
