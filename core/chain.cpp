@@ -82,6 +82,7 @@ public:
     }
 
     static void resume(std::unique_ptr<OwnedQuery> q, Step step) {
+        q->ensure_reply_buffer();  // given back while it waited (forward)
         if (step == Step::next) {
             q->view_pending_ = false;
             ++q->pos_;

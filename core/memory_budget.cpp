@@ -37,10 +37,15 @@ MemoryBudget& MemoryBudget::process() {
     return *b;
 }
 
+namespace {
+// percent % of bytes, without overflow.
+uint64_t share(uint64_t bytes, uint64_t percent) { return bytes / 100 * percent + bytes % 100 * percent / 100; }
+}  // namespace
+
 void MemoryBudget::set_limit(uint64_t bytes) {
     limit_.store(bytes, std::memory_order_relaxed);
-    cache_limit_.store(bytes / 100 * kCacheSharePercent + bytes % 100 * kCacheSharePercent / 100,
-                       std::memory_order_relaxed);
+    cache_limit_.store(share(bytes, kCacheSharePercent), std::memory_order_relaxed);
+    inflight_limit_.store(share(bytes, kInflightSharePercent), std::memory_order_relaxed);
 }
 
 void MemoryBudget::add(Reclaimer* r) {
@@ -156,13 +161,19 @@ void MemoryBudget::configure(const std::string& flag, const std::string& cgroup_
         exported_ = true;
         metrics::Registry::global().add([this](std::vector<metrics::Family>& out) {
             auto b = metrics::gauge_family("dnscore_memory_budget_bytes",
-                                           "The process's byte budget (0 = none); the caches may use 40% of it.");
+                                           "The process's byte budget (0 = none); the caches may use 40% of it, "
+                                           "work in flight 20%.");
             metrics::add_gauge(b, {}, double(this->limit()));
             out.push_back(std::move(b));
             auto c = metrics::gauge_family("dnscore_memory_budget_cache_bytes",
                                            "Bytes all caches together hold against the budget.");
             metrics::add_gauge(c, {}, double(this->used()));
             out.push_back(std::move(c));
+            auto f = metrics::gauge_family("dnscore_memory_budget_inflight_bytes",
+                                           "Bytes work in flight holds against the budget (forward's waiting "
+                                           "exchanges when no max_pending is set).");
+            metrics::add_gauge(f, {}, double(this->inflight_used()));
+            out.push_back(std::move(f));
         });
     }
 }

@@ -8,8 +8,9 @@
 // (Go's syntax, so node-cache pods that set it for Go keep their limit), 75 %
 // of the container's cgroup memory limit; else there is none and the caches
 // are bounded by their entry capacities only. The caches may use 40 % of
-// the process budget: the rest is the process itself (code, thread stacks,
-// sockets, query buffers, in-flight exchanges) and allocator slack
+// the process budget, work in flight (forward's waiting exchanges, when the
+// Corefile sets no bound of its own) 20 %: the rest is the process itself
+// (code, thread stacks, sockets, query buffers) and allocator slack
 // (measured: docs/reliability.md).
 // Charging is one relaxed atomic add on insert/evict; lookups never touch it.
 #include <atomic>
@@ -28,14 +29,28 @@ public:
     static MemoryBudget& process();
 
     // Sets the process budget in bytes (0 = none); the caches' share is
-    // kCacheSharePercent of it.
+    // kCacheSharePercent of it, in-flight work's kInflightSharePercent.
     static constexpr uint64_t kCacheSharePercent = 40;
+    static constexpr uint64_t kInflightSharePercent = 20;
     void set_limit(uint64_t bytes);
     // For tests: the caches' share directly.
     void set_cache_limit(uint64_t bytes) { cache_limit_.store(bytes, std::memory_order_relaxed); }
     uint64_t limit() const { return limit_.load(std::memory_order_relaxed); }
     // Bytes the caches may hold together (0 = no byte limit).
     uint64_t cache_limit() const { return cache_limit_.load(std::memory_order_relaxed); }
+    // Bytes work in flight may hold together (0 = no byte limit).
+    uint64_t inflight_limit() const { return inflight_limit_.load(std::memory_order_relaxed); }
+    // Takes `bytes` of the in-flight share if they fit (always, without a
+    // limit); false (nothing taken) if they do not.
+    bool try_charge_inflight(uint64_t bytes) {
+        const uint64_t cap = inflight_limit();
+        const uint64_t before = inflight_used_.fetch_add(bytes, std::memory_order_relaxed);
+        if (cap == 0 || before + bytes <= cap) return true;
+        inflight_used_.fetch_sub(bytes, std::memory_order_relaxed);
+        return false;
+    }
+    void release_inflight(uint64_t bytes) { inflight_used_.fetch_sub(bytes, std::memory_order_relaxed); }
+    uint64_t inflight_used() const { return inflight_used_.load(std::memory_order_relaxed); }
     // Where the limit came from ("flag", "GOMEMLIMIT", "cgroup", "none").
     const std::string& source() const { return source_; }
 
@@ -77,6 +92,8 @@ private:
     std::atomic<uint64_t> limit_{0};
     std::atomic<uint64_t> cache_limit_{0};
     std::atomic<uint64_t> used_{0};
+    std::atomic<uint64_t> inflight_limit_{0};
+    std::atomic<uint64_t> inflight_used_{0};
     std::string source_ = "none";
     bool exported_ = false;
     std::mutex reclaimers_mu_;

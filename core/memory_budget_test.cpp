@@ -104,3 +104,22 @@ TEST_CASE("fits: the caches' share is 40 % of the process budget", "[budget]") {
     b.release(300);
     CHECK(b.used() == 0u);
 }
+
+TEST_CASE("in-flight work has 20 % of the budget, charged apart from the caches", "[budget]") {
+    MemoryBudget b;
+    CHECK(b.try_charge_inflight(1u << 30));  // no budget: no limit
+    b.release_inflight(1u << 30);
+    b.set_limit(1000);
+    CHECK(b.inflight_limit() == 200u);
+    CHECK(b.try_charge_inflight(150));
+    CHECK_FALSE(b.try_charge_inflight(51));  // refused: nothing taken
+    CHECK(b.inflight_used() == 150u);
+    CHECK(b.try_charge_inflight(50));
+    CHECK(b.used() == 0u);  // the caches' share is untouched
+    CHECK(b.fits(400));
+    b.release_inflight(200);
+    CHECK(b.inflight_used() == 0u);
+    // No overflow on a huge limit: 20 % of it.
+    b.set_limit(UINT64_MAX);
+    CHECK(b.inflight_limit() == UINT64_MAX / 100 * 20 + UINT64_MAX % 100 * 20 / 100);
+}

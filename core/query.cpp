@@ -90,6 +90,7 @@ void Query::clear_reply() {
     writer = {};
     error.clear();
     error_plugin = {};
+    shed = false;
 }
 void Query::reset() {
     site = nullptr;
@@ -174,6 +175,21 @@ OwnedQuery::OwnedQuery(const Query& from, std::shared_ptr<ReplySink> to) : Query
     clear_reply();
     sink = to.get();
     sink_owner = std::move(to);
+}
+
+void OwnedQuery::release_reply_buffer() {
+    if (!resp || written || resp_len) return;  // something to keep
+    reply_changed();
+    t_reply_buffers.give(std::move(resp_store));
+    resp = nullptr;
+    resp_cap = 0;
+}
+
+void OwnedQuery::ensure_reply_buffer() {
+    if (resp) return;
+    resp_store = t_reply_buffers.take();
+    resp = resp_store.get();
+    resp_cap = wire::kMaxMessage;
 }
 
 void OwnedQuery::own_buffers(const Query& from, bool copy_reply) {

@@ -86,6 +86,10 @@ struct Query {
     std::string_view writer;  // name of the plugin that wrote (for metrics)
     std::string error;        // error returned up the chain ("" = none)
     std::string_view error_plugin;
+    // A bound on in-flight work failed this exchange at once, without
+    // asking upstream (forward's max_pending): an expired cached answer
+    // serves the client better than the SERVFAIL (cache answers it).
+    bool shed = false;
 
     // The cache key's hash for this question, computed once per exchange by
     // the first cache that needs it (every cache shares the process seed) so
@@ -177,6 +181,15 @@ struct OwnedQuery : Query {
     static constexpr size_t kInlineRequest = 512;
     uint8_t req_inline[kInlineRequest];
     std::unique_ptr<uint8_t[]> resp_store;  // a 64 KiB buffer, recycled per thread
+    // An exchange that waits with nothing written (a forwarded miss, whose
+    // upstream may never answer) gives its reply buffer back to the
+    // thread's pool, so that a waiting exchange costs its own few hundred
+    // bytes and not 64 KiB; resp is then null and resp_cap 0. Whoever
+    // writes a reply into it takes one first (ensure_reply_buffer); resume()
+    // does, so the plugins above always find one.
+    void release_reply_buffer();
+    void ensure_reply_buffer();
+    bool has_reply_buffer() const { return resp != nullptr; }
     // Set for a sub-exchange (run_below with a callback, upstream_lookup):
     // called instead of sending the reply anywhere.
     std::function<void(OwnedQuery&)> sub_done;

@@ -84,3 +84,45 @@ TEST_CASE("an empty reply (a null pointer, no bytes) is written without touching
     CHECK(s.q.written);
     CHECK(s.q.resp_len == 0);
 }
+
+TEST_CASE("an OwnedQuery waiting with no reply holds no reply buffer; it takes one to write", "[query]") {
+    const Bytes req = testing::make_query("example.org.", "A");
+    const Bytes a = testing::make_reply(req, 0, {"example.org. 60 IN A 192.0.2.1"});
+    Bytes req_copy = req;
+    Slot s;
+    s.q.req = req_copy.data();
+    s.q.req_len = req_copy.size();
+    OwnedQuery o(s.q);
+    REQUIRE(o.has_reply_buffer());
+    CHECK(o.resp_cap == wire::kMaxMessage);
+    o.release_reply_buffer();
+    CHECK_FALSE(o.has_reply_buffer());
+    CHECK(o.resp_cap == 0);
+    CHECK_FALSE(o.write_reply(a.data(), a.size(), "test"));  // nowhere to write: refused, not overrun
+    o.ensure_reply_buffer();
+    REQUIRE(o.has_reply_buffer());
+    CHECK(o.resp_cap == wire::kMaxMessage);
+    REQUIRE(o.write_reply(a.data(), a.size(), "test"));
+    CHECK(o.reply().rr_count() == 1);
+    // A written reply is kept: releasing it then would lose the answer.
+    o.release_reply_buffer();
+    CHECK(o.has_reply_buffer());
+    CHECK(o.resp_len == a.size());
+    o.ensure_reply_buffer();  // already has one: nothing changes
+    CHECK(o.resp_len == a.size());
+    CHECK(std::equal(a.begin(), a.end(), o.resp));
+}
+
+TEST_CASE("an OwnedQuery copied from one with a reply copies the reply", "[query]") {
+    const Bytes req = testing::make_query("example.org.", "A");
+    const Bytes a = testing::make_reply(req, 0, {"example.org. 60 IN A 192.0.2.1"});
+    Bytes req_copy = req;
+    Slot s;
+    s.q.req = req_copy.data();
+    s.q.req_len = req_copy.size();
+    s.q.write_reply(a.data(), a.size(), "test");
+    OwnedQuery o(s.q);
+    REQUIRE(o.has_reply_buffer());
+    CHECK(o.resp != s.buf);
+    CHECK(std::equal(a.begin(), a.end(), o.resp));
+}

@@ -365,24 +365,27 @@ void Cache::response(Query& q) {
         if (!usable) {
             // The refresh failed: serve the stale entry (CoreDNS ignores the
             // refresh's error, so nothing is logged for it).
-            const Key k = key_of(q);
-            const int64_t now = clock_.now_ns();
-            const int64_t stale_s = cfg_.stale_up_to_ns / kSecond;
-            const size_t qlen = size_t(q.info.question_end) - wire::kHeaderLen;
-            auto serve = [&](Entry& e) {
-                const int64_t ttl = e.remaining(now);
-                if (!(ttl > 0 || -ttl < stale_s)) return false;
-                if (e.msg_len > q.resp_cap || size_t(e.name_len) + 4 != qlen) return false;
-                write_hit(q, e, cfg_.keepttl ? e.ttl_s : (ttl > 0 ? uint32_t(ttl) : 0u), true);
-                return true;
-            };
-            if (stores_->denial.visit(k, serve) || stores_->success.visit(k, serve)) {
+            const bool shed = q.shed;
+            if (write_expired(q, cfg_.stale_up_to_ns / kSecond)) {
                 metrics_->served_stale.inc(c.worker, {c.server});
+                if (shed) metrics_->shed_stale.inc(c.worker, {c.server});
                 q.error.clear();
                 q.error_plugin = {};
             }
             return;
         }
+    }
+    if (state == kMiss && !q.written && q.shed) {
+        // Refused below by a bound on in-flight work (it never asked
+        // upstream): an expired entry, as serve_stale would answer it, beats
+        // the SERVFAIL. Not stored again.
+        if (write_expired(q, shed_window_s())) {
+            metrics_->served_stale.inc(c.worker, {c.server});
+            metrics_->shed_stale.inc(c.worker, {c.server});
+            q.error.clear();
+            q.error_plugin = {};
+        }
+        return;
     }
     const int64_t duration_ns = classify_and_store(q, c);
     if (duration_ns < 0) return;
@@ -469,6 +472,7 @@ void Cache::finish_race(const std::shared_ptr<StaleRace>& race, OwnedQuery* sub)
     mark_failed(*sub);
     if (write_stale(*client)) {
         metrics_->served_stale.inc(c.worker, {c.server});
+        if (sub->shed) metrics_->shed_stale.inc(c.worker, {c.server});
         metrics_->stale_outcomes.inc(c.worker, {c.server, metrics::kStaleUpstreamFailed});
         client->data() = kPass;
         resume(std::move(client), Step::done);
@@ -501,6 +505,25 @@ bool Cache::write_stale(Query& q) {
     return stores_->denial.visit(k, serve) || stores_->success.visit(k, serve);
 }
 
+bool Cache::write_expired(Query& q, int64_t window_s) {
+    const Key k = key_of(q);
+    const int64_t now = clock_.now_ns();
+    const size_t qlen = size_t(q.info.question_end) - wire::kHeaderLen;
+    auto serve = [&](Entry& e) {
+        const int64_t ttl = e.remaining(now);
+        if (!(ttl > 0 || -ttl < window_s)) return false;
+        if (e.msg_len > q.resp_cap || size_t(e.name_len) + 4 != qlen) return false;
+        write_hit(q, e, cfg_.keepttl ? e.ttl_s : (ttl > 0 ? uint32_t(ttl) : 0u), true);
+        return true;
+    };
+    return stores_->denial.visit(k, serve) || stores_->success.visit(k, serve);
+}
+
+int64_t Cache::shed_window_s() const {
+    constexpr int64_t kServeStaleDefaultS = 3600;  // serve_stale's DURATION default (CoreDNS)
+    return stale_window_s_ > 0 ? stale_window_s_ : kServeStaleDefaultS;
+}
+
 void Cache::mark_failed(Query& q) {
     const Key k = key_of(q);
     const int64_t until = clock_.now_ns() + cfg_.rfc_recheck_ns;
@@ -524,6 +547,7 @@ Cache::Totals Cache::totals() const {
         t.prefetch += m.prefetch.value({i});
         t.drops += m.drops.value({i});
         t.served_stale += m.served_stale.value({i});
+        t.shed_stale += m.shed_stale.value({i});
         t.evictions_success += m.evictions.value({i, metrics::kSuccess});
         t.evictions_denial += m.evictions.value({i, metrics::kDenial});
         for (int o = 0; o < 4; ++o) t.stale_outcomes[size_t(o)] += m.stale_outcomes.value({i, o});

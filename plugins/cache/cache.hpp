@@ -96,7 +96,7 @@ public:
     };
     struct Totals {
         uint64_t requests = 0, hits_success = 0, hits_denial = 0, misses = 0, prefetch = 0, drops = 0,
-                 served_stale = 0, evictions_success = 0, evictions_denial = 0;
+                 served_stale = 0, evictions_success = 0, evictions_denial = 0, shed_stale = 0;
         // RFC 8767 mode, per outcome (metrics::StaleOutcome order).
         std::array<uint64_t, 4> stale_outcomes{};
     };
@@ -131,6 +131,14 @@ private:
     // RFC 8767 mode: writes the entry for q's key (stale: TTL 30, EDE 3);
     // false when no servable entry is left.
     bool write_stale(Query& q);
+    // serve_stale's answer: the entry for q's key if expired for less than
+    // window_s (or fresh again), written with TTL 0 (keepttl: the stored
+    // one) and EDE 3; false when there is none.
+    bool write_expired(Query& q, int64_t window_s);
+    // How far past its expiry an entry may answer a query shed below
+    // (Query::shed): the configured stale window, else serve_stale's
+    // default of 1 h.
+    int64_t shed_window_s() const;
     // RFC 8767 mode: the upstream failed for q's key; answer stale without
     // asking again for the failure-recheck time.
     void mark_failed(Query& q);

@@ -35,12 +35,18 @@ class FakeUpstream final : public Plugin {
 public:
     std::function<Bytes(const Bytes& req)> reply;
     bool down = false;
+    bool shed = false;  // refuses as forward past max_pending (Query::shed)
     int calls = 0;
     std::vector<bool> tcp_calls;
     std::string_view name() const override { return "forward"; }
     Step query(Query& q) override {
         ++calls;
         tcp_calls.push_back(q.tcp());
+        if (shed) {
+            q.fail(wire::kServFail, "plugin/forward: pending upstream queries exceeded maximum 3", name());
+            q.shed = true;
+            return Step::done;
+        }
         if (down || !reply) {
             q.fail(wire::kServFail, "plugin/forward: no healthy upstream", name());
             return Step::done;
@@ -663,4 +669,75 @@ TEST_CASE("serve_stale_rfc8767: a SERVFAIL reply is a failure; past max stale th
     h.clock.advance(60);
     h.upstream->down = true;
     CHECK(wire::rcode(h.ask("example.org.", "A").data()) == 2);
+}
+
+TEST_CASE("a query shed below (forward past max_pending) gets the expired entry instead of SERVFAIL", "[cache][shed]") {
+    Harness h;  // no serve_stale
+    h.upstream->reply = [](const Bytes& req) { return testing::make_reply(req, 0, {"example.org. 10 IN A 192.0.2.1"}); };
+    h.ask("example.org.", "A");
+    h.clock.advance(30);
+    // Only shedding answers stale: an upstream that fails is SERVFAIL, as CoreDNS.
+    h.upstream->down = true;
+    CHECK(wire::rcode(h.ask("example.org.", "A").data()) == wire::kServFail);
+    CHECK(h.cache->totals().served_stale == 0);
+    h.upstream->down = false;
+    h.upstream->shed = true;
+    const Bytes stale = h.ask("example.org.", "A", {.edns = true, .udp_size = 1232});
+    REQUIRE(stale.size() > 12);
+    CHECK(wire::rcode(stale.data()) == wire::kNoError);
+    CHECK(wire::ancount(stale.data()) == 1);
+    CHECK(first_ttl(stale) == 0);  // as serve_stale answers
+    CHECK(has_ede(stale, 3));     // and says it is stale
+    CHECK(h.last_error.empty());  // the error is not logged: the client got an answer
+    CHECK(h.cache->totals().served_stale == 1);
+    CHECK(h.cache->totals().shed_stale == 1);
+    // The stale answer is not stored again as fresh: once the upstream
+    // takes queries again, the next one asks it.
+    h.upstream->shed = false;
+    const int calls = h.upstream->calls;
+    CHECK(first_ttl(h.ask("example.org.", "A")) == 10);
+    CHECK(h.upstream->calls == calls + 1);
+    // A name with no entry: SERVFAIL, counted as nothing served.
+    h.upstream->shed = true;
+    CHECK(wire::rcode(h.ask("other.example.org.", "A").data()) == wire::kServFail);
+    CHECK(h.cache->totals().shed_stale == 1);
+    // Expired for an hour or more (serve_stale's default DURATION): SERVFAIL.
+    h.clock.advance(3600);  // 3,590 s past expiry: still served
+    CHECK(wire::rcode(h.ask("example.org.", "A").data()) == wire::kNoError);
+    CHECK(h.cache->totals().shed_stale == 2);
+    h.clock.advance(10);
+    CHECK(wire::rcode(h.ask("example.org.", "A").data()) == wire::kServFail);
+    CHECK(h.cache->totals().shed_stale == 2);
+}
+
+TEST_CASE("a shed query keeps to the configured stale window; verify mode counts a shed refresh", "[cache][shed]") {
+    {
+        Config c;
+        c.stale_up_to_ns = 60 * kSecond;  // serve_stale 1m: also the window for shed queries
+        c.verify_stale = true;
+        Harness h(c);
+        h.upstream->reply = [](const Bytes& req) { return testing::make_reply(req, 0, {"example.org. 10 IN A 192.0.2.1"}); };
+        h.ask("example.org.", "A");
+        h.upstream->shed = true;
+        h.clock.advance(30);
+        const Bytes stale = h.ask("example.org.", "A");  // verify: asked below, shed, stale served
+        REQUIRE(stale.size() > 12);
+        CHECK(wire::rcode(stale.data()) == wire::kNoError);
+        CHECK(first_ttl(stale) == 0);
+        CHECK(h.cache->totals().served_stale == 1);
+        CHECK(h.cache->totals().shed_stale == 1);
+        h.clock.advance(60);  // 80 s past expiry: outside the window
+        CHECK(wire::rcode(h.ask("example.org.", "A").data()) == wire::kServFail);
+        CHECK(h.cache->totals().shed_stale == 1);
+    }
+    {
+        Config c;
+        c.keepttl = true;
+        Harness h(c);
+        h.upstream->reply = [](const Bytes& req) { return testing::make_reply(req, 0, {"example.org. 10 IN A 192.0.2.1"}); };
+        h.ask("example.org.", "A");
+        h.upstream->shed = true;
+        h.clock.advance(30);
+        CHECK(first_ttl(h.ask("example.org.", "A")) == 10);  // keepttl: the stored TTL, as serve_stale
+    }
 }

@@ -54,6 +54,12 @@ struct Families {
     CounterVec served_stale{"coredns_cache_served_stale_total",
                             "The number of requests served from stale cache entries.", base, {&server}};
     CounterVec evictions{"coredns_cache_evictions_total", "The count of cache evictions.", base, {&server, &type}};
+    // dnscore's own: queries a bound on in-flight work below refused
+    // (forward's max_pending) that got an expired entry instead of SERVFAIL.
+    CounterVec shed_stale{"dnscore_cache_shed_stale_total",
+                          "Queries refused by a bound on in-flight work below the cache and answered from an "
+                          "expired entry instead of SERVFAIL.",
+                          base, {&server}};
     // Exported only by caches with the RFC 8767 mode on (not in all()).
     LabelSet outcome{{"outcome"}, 4, {"client_timeout", "upstream_failed", "recheck", "refreshed"}};
     CounterVec stale_outcomes{"dnscore_cache_rfc8767_total",
@@ -65,8 +71,9 @@ inline Families::Families(const std::string& zones, GaugeFunc::Fn entries, Gauge
     : base{{"view", ""}, {"zones", zones}}, entries_fn(std::move(entries)), bytes_fn(std::move(bytes)) {}
 
 inline std::vector<const Metric*> Families::all() const {
-    if (bytes_fn) return {&entries, &bytes, &requests, &hits, &misses, &prefetch, &drops, &served_stale, &evictions};
-    return {&entries, &requests, &hits, &misses, &prefetch, &drops, &served_stale, &evictions};
+    if (bytes_fn)
+        return {&entries, &bytes, &requests, &hits, &misses, &prefetch, &drops, &served_stale, &evictions, &shed_stale};
+    return {&entries, &requests, &hits, &misses, &prefetch, &drops, &served_stale, &evictions, &shed_stale};
 }
 
 }  // namespace dnscore::plugins::cache::metrics

@@ -17,7 +17,7 @@
 #include "core/metadata.hpp"
 #include "plugins/forward/metrics.hpp"
 #include "core/host.hpp"
-#include "core/host.hpp"
+#include "core/memory_budget.hpp"
 
 namespace dnscore::plugins::forward {
 
@@ -193,6 +193,7 @@ bool same_flight(const Exchange& leader, const Query& q, bool upstream_tcp) {
 // Gives a follower the leader's outcome: the same reply (with its own ID and
 // question spelling), the same failure, or the same hand-off.
 void share_outcome(const Query& leader, Step step, bool mismatch, OwnedQuery& f) {
+    f.ensure_reply_buffer();
     if (const auto up = metadata::find(leader, "forward/upstream")) metadata::set(f, "forward/upstream", *up);
     if (step == Step::next) return;
     if (!leader.written) {
@@ -229,8 +230,10 @@ bool next_is_forward(const Query& q) {
 void uncount(Exchange& ex) {
     if (ex.client_bucket >= 0) ex.core->client_pending[size_t(ex.client_bucket)].fetch_sub(1, std::memory_order_relaxed);
     if (ex.holds_pending) ex.core->pending.fetch_sub(1, std::memory_order_relaxed);
+    if (ex.budget_bytes) MemoryBudget::process().release_inflight(ex.budget_bytes);
     ex.client_bucket = -1;
     ex.holds_pending = false;
+    ex.budget_bytes = 0;
 }
 
 // The leader is done: every follower gets its outcome, then all go on
@@ -297,7 +300,7 @@ awaitable<void> stream_try(std::shared_ptr<Core> core, std::shared_ptr<WorkerSta
     Outcome r;
     std::string fatal;
     try {
-        r = co_await stream_exchange(ws, core, ex->ui, q.req, q.req_len, q.resp, q.resp_cap, ex->deadline);
+        r = co_await stream_exchange(ws, core, ex->ui, q, ex->deadline);
     } catch (const std::exception& e) {
         fatal = std::string("plugin/forward: ") + e.what();
     }
@@ -431,15 +434,66 @@ void try_done(Core& core, WorkerState& ws, Exchange& ex, Outcome r) {
     }
 }
 
+// ---------------------------------------------------------------- bounds
+size_t exchange_bytes(const OwnedQuery& q) {
+    return kExchangeBytes + (q.req_len > OwnedQuery::kInlineRequest ? q.req_len : 0);
+}
+
+DerivedBounds derived_bounds(uint64_t inflight_bytes) {
+    DerivedBounds d;
+    d.max_pending = int64_t(inflight_bytes / kExchangeBytes);
+    if (d.max_pending > 0) d.max_pending_per_client = std::max<int64_t>(1, d.max_pending / kPerClientShare);
+    return d;
+}
+
+namespace {
+// The per-client counts of the derived bound: one set for the process, as
+// the budget is the process's (never destroyed: exchanges may end at exit).
+struct ProcessClientCounts {
+    std::atomic<uint32_t> buckets[Core::kClientBuckets] = {};
+    uint64_t seed = Rng().next();
+};
+ProcessClientCounts& process_client_counts() {
+    static ProcessClientCounts* c = new ProcessClientCounts;
+    return *c;
+}
+
+// The bounds in force: the Corefile's, else the budget's, else none.
+void choose_bounds(Core& core) {
+    const Options& o = core.opts;
+    const DerivedBounds d = derived_bounds(MemoryBudget::process().inflight_limit());
+    if (o.max_pending_set) {
+        core.max_pending = o.max_pending;
+        core.max_pending_error = o.max_pending_error;
+    } else if (d.max_pending > 0) {
+        core.max_pending = d.max_pending;
+        core.pending_in_budget = true;
+        core.max_pending_error = "plugin/forward: pending upstream queries exceeded maximum " + std::to_string(d.max_pending);
+    }
+    if (o.max_pending_per_client_set) {
+        core.max_pending_per_client = o.max_pending_per_client;
+        core.max_pending_per_client_error = o.max_pending_per_client_error;
+        if (core.max_pending_per_client > 0) {
+            core.own_client_pending.reset(new std::atomic<uint32_t>[Core::kClientBuckets]);
+            for (size_t i = 0; i < Core::kClientBuckets; ++i) core.own_client_pending[i].store(0);
+            core.client_pending = core.own_client_pending.get();
+            core.client_seed = Rng().next();
+        }
+    } else if (d.max_pending_per_client > 0) {
+        core.max_pending_per_client = d.max_pending_per_client;
+        core.max_pending_per_client_error =
+            "plugin/forward: pending queries of the client exceeded maximum " + std::to_string(d.max_pending_per_client);
+        core.client_pending = process_client_counts().buckets;
+        core.client_seed = process_client_counts().seed;
+    }
+}
+}  // namespace
+
 // ---------------------------------------------------------------- Forward
 Forward::Forward(Options opts, bool /*validate_only*/) : core_(std::make_shared<Core>()) {
     core_->self = core_;
     core_->opts = std::move(opts);
-    if (core_->opts.max_pending_per_client > 0) {
-        core_->client_pending.reset(new std::atomic<uint32_t>[Core::kClientBuckets]);
-        for (size_t i = 0; i < Core::kClientBuckets; ++i) core_->client_pending[i].store(0);
-        core_->client_seed = Rng().next();
-    }
+    choose_bounds(*core_);
     bool any_tls = false;
     for (const auto& spec : core_->opts.upstreams) {
         auto u = std::make_unique<Upstream>();
@@ -469,6 +523,12 @@ Forward::Forward(Options opts, bool /*validate_only*/) : core_(std::make_shared<
 Forward::~Forward() { core_->stopped.store(true); }
 
 const Options& Forward::options() const { return core_->opts; }
+
+Forward::PendingBounds Forward::pending_bounds() const {
+    const Core& c = *core_;
+    return {c.max_pending, c.max_pending_per_client, c.pending_in_budget,
+            c.client_pending != nullptr && c.own_client_pending == nullptr};
+}
 
 void Forward::set_taps(std::vector<ForwarderTap*> taps) { core_->taps = std::move(taps); }
 
@@ -516,10 +576,12 @@ void Forward::response(Query& q) {
 }
 
 namespace {
-// A query refused by a bound on in-flight work: SERVFAIL at once.
+// A query refused by a bound on in-flight work: SERVFAIL at once, unless a
+// cache above has an expired answer for it (Query::shed).
 void shed(std::unique_ptr<OwnedQuery> q, metrics::ShedReason why, std::string_view err) {
     metrics::families().shed.inc(q->worker->index(), {int(why)});
     q->fail(wire::kServFail, std::string(err), kName);
+    q->shed = true;
     resume(std::move(q), Step::done);
 }
 
@@ -535,29 +597,47 @@ size_t client_bucket_of(const Core& core, const Endpoint& client) {
 
 void Forward::query_async(std::unique_ptr<OwnedQuery> q) {
     Core& core = *core_;
+    // Until a reply comes, the exchange holds no reply buffer (a
+    // black-holed upstream keeps it waiting for the whole deadline).
+    q->release_reply_buffer();
     const int wi = q->worker->index();
     WorkerState& ws = *core.workers.get(wi, *q->worker, wi, core.upstreams.size()).state;
     int client_bucket = -1;
-    if (core.opts.max_pending_per_client > 0) {
+    if (core.max_pending_per_client > 0) {
         const size_t b = client_bucket_of(core, q->client);
-        if (core.client_pending[b].fetch_add(1, std::memory_order_relaxed) >= core.opts.max_pending_per_client) {
+        if (core.client_pending[b].fetch_add(1, std::memory_order_relaxed) >= core.max_pending_per_client) {
             core.client_pending[b].fetch_sub(1, std::memory_order_relaxed);
-            shed(std::move(q), metrics::kShedPerClient, core.opts.max_pending_per_client_error);
+            shed(std::move(q), metrics::kShedPerClient, core.max_pending_per_client_error);
             return;
         }
         client_bucket = int(b);
+    }
+    auto give_back_bucket = [&] {
+        if (client_bucket >= 0) core.client_pending[size_t(client_bucket)].fetch_sub(1, std::memory_order_relaxed);
+    };
+    // The derived max_pending: the exchange's bytes against the budget.
+    uint32_t budget_bytes = 0;
+    if (core.pending_in_budget) {
+        budget_bytes = uint32_t(exchange_bytes(*q));
+        if (!MemoryBudget::process().try_charge_inflight(budget_bytes)) {
+            give_back_bucket();
+            shed(std::move(q), metrics::kShedMaxPending, core.max_pending_error);
+            return;
+        }
     }
     const bool upstream_tcp = upstream_tcp_for(core, *q);
     const uint64_t hash = flight_hash(*q);
     Exchange* leader = ws.flights.find(hash, [&](const Exchange& l) { return same_flight(l, *q, upstream_tcp); });
     Exchange* ex = ws.exchanges.acquire(&core);
     if (!ex) {
-        if (client_bucket >= 0) core.client_pending[size_t(client_bucket)].fetch_sub(1, std::memory_order_relaxed);
+        give_back_bucket();
+        if (budget_bytes) MemoryBudget::process().release_inflight(budget_bytes);
         shed(std::move(q), metrics::kShedWorkerLimit, "plugin/forward: too many exchanges in flight");
         return;
     }
     ex->q = std::move(q);
     ex->client_bucket = client_bucket;
+    ex->budget_bytes = budget_bytes;
     if (leader) {
         // An identical query is already upstream on this worker: wait for it.
         (leader->followers_tail ? leader->followers_tail->follower_next : leader->followers) = ex;
@@ -565,13 +645,13 @@ void Forward::query_async(std::unique_ptr<OwnedQuery> q) {
         metrics::families().singleflight_shared.inc(wi);
         return;
     }
-    if (core.opts.max_pending > 0) {
-        if (core.pending.fetch_add(1, std::memory_order_relaxed) >= core.opts.max_pending) {
+    if (core.max_pending > 0 && !core.pending_in_budget) {
+        if (core.pending.fetch_add(1, std::memory_order_relaxed) >= core.max_pending) {
             core.pending.fetch_sub(1, std::memory_order_relaxed);
             uncount(*ex);
             std::unique_ptr<OwnedQuery> back = std::move(ex->q);
             ws.exchanges.release(ex);
-            shed(std::move(back), metrics::kShedMaxPending, core.opts.max_pending_error);
+            shed(std::move(back), metrics::kShedMaxPending, core.max_pending_error);
             return;
         }
         ex->holds_pending = true;

@@ -67,8 +67,12 @@ struct Options {
     std::string max_concurrent_error;  // "concurrent queries exceeded maximum N" (N as written)
     // dnscore extensions (0 = no limit): upstream exchanges in flight for
     // this forward, and queries waiting in it per client address.
+    // Written in the Corefile (0 included): a set bound, even 0 (none),
+    // wins over the one derived from the memory budget.
+    bool max_pending_set = false;
     int64_t max_pending = 0;
     std::string max_pending_error;
+    bool max_pending_per_client_set = false;
     int64_t max_pending_per_client = 0;
     std::string max_pending_per_client_error;
     std::vector<int> next_rcodes;
@@ -119,6 +123,16 @@ public:
 
     // Whether the query's name is handled by this forward (FROM and except).
     bool matches(const uint8_t* name, size_t len) const;
+
+    // The in-flight bounds in force (0 = none): the Corefile's, else those
+    // derived from the memory budget (from_budget).
+    struct PendingBounds {
+        int64_t max_pending = 0;
+        int64_t max_pending_per_client = 0;
+        bool max_pending_from_budget = false;
+        bool per_client_from_budget = false;
+    };
+    PendingBounds pending_bounds() const;
 
 private:
     std::shared_ptr<Core> core_;

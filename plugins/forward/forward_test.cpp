@@ -1,15 +1,24 @@
 // forward: pure logic (upstream order policies, resolv.conf parsing, name
-// matching with except, address parsing).
+// matching with except, address parsing), and the in-flight bounds derived
+// from the memory budget (through a chain with a silent loopback upstream).
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
 #include <map>
 #include <set>
 
+#include <unistd.h>
+
 #include "corefile/loader.hpp"
+#include "core/memory_budget.hpp"
 #include "plugins/forward/forward.hpp"
+#include "plugins/forward/internal.hpp"
+#include "plugins/forward/metrics.hpp"
 #include "core/wire/wire.hpp"
 #include "tests/support/catch.hpp"
+#include "tests/support/chain_harness.hpp"
+#include "tests/support/packets.hpp"
+#include "tests/support/test_query.hpp"
 
 using namespace dnscore;
 using namespace dnscore::plugins::forward;
@@ -135,6 +144,7 @@ TEST_CASE("forward: query() passes unmatched names on and keeps matched ones", "
 }
 
 #include "plugins/forward/internal.hpp"
+#include "plugins/forward/metrics.hpp"
 
 TEST_CASE("forward: pipelined replies are matched to waiters by ID", "[forward]") {
     boost::asio::io_context io;
@@ -168,4 +178,159 @@ TEST_CASE("forward: pipelined writes are framed with a length prefix, in order",
     conn->enqueue(m2, sizeof m2);
     CHECK(conn->outq == std::vector<uint8_t>{0, 3, 1, 2, 3, 0, 2, 4, 5});
     CHECK_FALSE(conn->writing);
+}
+
+// ---- bounds derived from the memory budget ----
+namespace {
+// A UDP socket on loopback that reads nothing: exchanges to it wait.
+struct SilentUpstream {
+    int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
+    uint16_t port = 0;
+    SilentUpstream() {
+        sockaddr_in a = testing::loopback(0);
+        ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+        socklen_t l = sizeof a;
+        ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &l);
+        port = ntohs(a.sin_port);
+    }
+    ~SilentUpstream() { ::close(fd); }
+};
+// The process budget for one test case, set back to none after it. The
+// exchanges a test leaves waiting are destroyed with its harness without
+// finishing (declared after the scope, so destroyed before it): what they
+// charged is given back here, so later tests start from the same count.
+struct BudgetScope {
+    const uint64_t charged_before = MemoryBudget::process().inflight_used();
+    explicit BudgetScope(uint64_t limit) { MemoryBudget::process().set_limit(limit); }
+    ~BudgetScope() {
+        MemoryBudget& b = MemoryBudget::process();
+        b.release_inflight(b.inflight_used() - charged_before);
+        b.set_limit(0);
+    }
+};
+std::vector<Forward*> load_forwards(const std::shared_ptr<ServerSet>& set) {
+    std::vector<Forward*> out;
+    for (const auto& b : set->blocks)
+        for (const auto& p : b->plugins)
+            if (auto* f = dynamic_cast<Forward*>(p.get())) out.push_back(f);
+    return out;
+}
+}  // namespace
+
+TEST_CASE("forward: derived bounds fill the budget's in-flight share; a client gets an eighth", "[forward][budget]") {
+    CHECK(derived_bounds(0).max_pending == 0);
+    CHECK(derived_bounds(0).max_pending_per_client == 0);
+    const uint64_t share = 64ull * 1024 * 1024 * MemoryBudget::kInflightSharePercent / 100;
+    const DerivedBounds d = derived_bounds(share);
+    CHECK(d.max_pending == int64_t(share / kExchangeBytes));
+    CHECK(d.max_pending * int64_t(kExchangeBytes) <= int64_t(share));
+    CHECK(d.max_pending_per_client == d.max_pending / 8);
+    // A waiting exchange costs a few KiB at most, not a 64 KiB reply buffer.
+    CHECK(kExchangeBytes < 4096);
+    CHECK(derived_bounds(kExchangeBytes).max_pending_per_client == 1);  // never 0 with a budget
+}
+
+TEST_CASE("forward: bounds in force: the Corefile's, else the budget's, else none", "[forward][budget]") {
+    auto bounds = [](const std::string& forward) {
+        auto set = corefile::load(".:53 {\n " + forward + "\n}\n", "Corefile", {});
+        auto fs = load_forwards(set);
+        REQUIRE(fs.size() == 1);
+        return fs[0]->pending_bounds();
+    };
+    {
+        const auto b = bounds("forward . 10.0.0.1");  // no budget: today's behaviour, no bound
+        CHECK(b.max_pending == 0);
+        CHECK(b.max_pending_per_client == 0);
+    }
+    BudgetScope scope(64ull * 1024 * 1024);
+    const DerivedBounds d = derived_bounds(MemoryBudget::process().inflight_limit());
+    REQUIRE(d.max_pending > 0);
+    {
+        const auto b = bounds("forward . 10.0.0.1");
+        CHECK(b.max_pending == d.max_pending);
+        CHECK(b.max_pending_from_budget);
+        CHECK(b.max_pending_per_client == d.max_pending_per_client);
+        CHECK(b.per_client_from_budget);
+    }
+    {
+        const auto b = bounds("forward . 10.0.0.1 {\n max_pending 1000\n }");
+        CHECK(b.max_pending == 1000);
+        CHECK_FALSE(b.max_pending_from_budget);
+        CHECK(b.max_pending_per_client == d.max_pending_per_client);  // each bound on its own
+        CHECK(b.per_client_from_budget);
+    }
+    {
+        // 0 written: no bound, not the derived one.
+        const auto b = bounds("forward . 10.0.0.1 {\n max_pending 0\n max_pending_per_client 0\n }");
+        CHECK(b.max_pending == 0);
+        CHECK(b.max_pending_per_client == 0);
+        CHECK_FALSE(b.max_pending_from_budget);
+        CHECK_FALSE(b.per_client_from_budget);
+    }
+    {
+        const auto b = bounds("forward . 10.0.0.1 {\n max_pending_per_client 7\n }");
+        CHECK(b.max_pending_per_client == 7);
+        CHECK_FALSE(b.per_client_from_budget);
+        CHECK(b.max_pending_from_budget);
+    }
+}
+
+TEST_CASE("forward: the derived max_pending charges every waiting exchange to the budget and sheds past it",
+          "[forward][budget]") {
+    SilentUpstream silent;
+    // An in-flight share of three exchanges: max_pending 3.
+    BudgetScope scope((3 * kExchangeBytes + 50) * 100 / MemoryBudget::kInflightSharePercent);
+    REQUIRE(derived_bounds(MemoryBudget::process().inflight_limit()).max_pending == 3);
+    testing::ChainHarness h(".:53 {\n forward . 127.0.0.1:" + std::to_string(silent.port) +
+                            " {\n max_pending_per_client 0\n }\n}\n");
+    MemoryBudget& budget = MemoryBudget::process();
+    const uint64_t before = budget.inflight_used();
+    // Two distinct names and a single-flight follower of the first: each
+    // holds an exchange record, so each is charged.
+    for (const char* n : {"a.example.", "b.example.", "a.example."}) {
+        testing::TestQuery t(n, "A");
+        const auto r = h.run(t);
+        CHECK(r.async);
+        CHECK(r.reply.empty());
+    }
+    CHECK(budget.inflight_used() - before == 3 * kExchangeBytes);
+    auto& shed = plugins::forward::metrics::families().shed;
+    const uint64_t shed_before = shed.value({plugins::forward::metrics::kShedMaxPending});
+    testing::TestQuery over("c.example.", "A");
+    const auto r = h.run(over);
+    // Answered at once (the reply is already sent when run returns).
+    REQUIRE(r.reply.size() >= wire::kHeaderLen);
+    CHECK(wire::rcode(r.reply.data()) == wire::kServFail);
+    CHECK(shed.value({plugins::forward::metrics::kShedMaxPending}) == shed_before + 1);
+    CHECK(budget.inflight_used() - before == 3 * kExchangeBytes);  // the shed one took nothing
+}
+
+TEST_CASE("forward: the derived per-client bound counts one address's waiting queries", "[forward][budget]") {
+    SilentUpstream silent;
+    // max_pending 16, so 2 per client.
+    BudgetScope scope((16 * kExchangeBytes + 50) * 100 / MemoryBudget::kInflightSharePercent);
+    REQUIRE(derived_bounds(MemoryBudget::process().inflight_limit()).max_pending_per_client == 2);
+    testing::ChainHarness h(".:53 {\n forward . 127.0.0.1:" + std::to_string(silent.port) + "\n}\n");
+    for (const char* n : {"a.example.", "b.example."}) {
+        testing::TestQuery t(n, "A");
+        t.client("192.0.2.1", 5353);
+        CHECK(h.run(t).async);
+    }
+    auto& shed = plugins::forward::metrics::families().shed;
+    const uint64_t shed_before = shed.value({plugins::forward::metrics::kShedPerClient});
+    testing::TestQuery third("c.example.", "A");
+    third.client("192.0.2.1", 5353);
+    const auto r = h.run(third);
+    REQUIRE(r.reply.size() >= wire::kHeaderLen);
+    CHECK(wire::rcode(r.reply.data()) == wire::kServFail);
+    CHECK(shed.value({plugins::forward::metrics::kShedPerClient}) == shed_before + 1);
+    // Another address still gets through (unless its bucket is the same:
+    // one in 4,096, from a seed chosen at start; two tries make it ~never).
+    int through = 0;
+    for (const char* ip : {"192.0.2.77", "198.51.100.9"}) {
+        testing::TestQuery other("d.example.", "A");
+        other.client(ip, 5353);
+        through += h.run(other).reply.empty() ? 1 : 0;  // waiting upstream, not answered
+    }
+    CHECK(through >= 1);
 }

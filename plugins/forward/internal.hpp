@@ -87,8 +87,7 @@ struct Waiter {
     bool failed = false;      // the connection failed (err says why)
     bool peer_closed = false; // EOF from the peer
     std::string err;
-    uint8_t* out = nullptr;
-    size_t cap = 0;
+    OwnedQuery* out = nullptr;  // the reply is copied into its buffer (taken then)
     size_t len = 0;
 };
 
@@ -153,6 +152,7 @@ struct Exchange : WheelNode {
     std::unique_ptr<OwnedQuery> q;
     int client_bucket = -1;     // counted in Core::client_pending (max_pending_per_client)
     bool holds_pending = false;  // counted in Core::pending (max_pending)
+    uint32_t budget_bytes = 0;   // charged to the memory budget's in-flight share (derived max_pending)
     // single-flight: the leader is in WorkerState::flights; its followers
     // hang off it through follower_next.
     uint64_t flight_hash = 0;
@@ -177,6 +177,26 @@ struct Exchange : WheelNode {
     uint16_t upstream_id = 0;
     uint16_t bufsize = 512;
 };
+
+// What one waiting exchange holds (its OwnedQuery and record, with room for
+// their allocator headers and table slots), charged against the memory
+// budget's in-flight share when no max_pending is set; a request longer
+// than OwnedQuery::kInlineRequest adds its own bytes. Its reply buffer is
+// taken only when the reply arrives (core/query.hpp).
+constexpr size_t kExchangeBytes = sizeof(OwnedQuery) + sizeof(Exchange) + 64;
+size_t exchange_bytes(const OwnedQuery& q);
+
+// The bounds a forward takes from the process's memory budget when the
+// Corefile sets none (README "max_pending"): max_pending is the number of
+// exchanges whose bytes fill the budget's in-flight share, counted across
+// every forward of the process; max_pending_per_client 1/kPerClientShare of
+// it. Both 0 without a budget (inflight_bytes 0).
+constexpr int64_t kPerClientShare = 8;
+struct DerivedBounds {
+    int64_t max_pending = 0;
+    int64_t max_pending_per_client = 0;
+};
+DerivedBounds derived_bounds(uint64_t inflight_bytes);
 
 struct WorkerState {
     // Exchanges in flight per worker are bounded: past this, a miss fails at once.
@@ -234,12 +254,23 @@ struct Core {
     std::unique_ptr<asio::ssl::context> tls_ctx;  // for tls:// upstreams
     std::atomic<uint32_t> robin{0};
     std::atomic<int64_t> concurrent{0};
-    // Bounded in-flight work (dnscore extensions): upstream exchanges in
-    // flight, and queries waiting per client address, counted in
-    // kClientBuckets buckets by a seeded hash of the address.
+    // Bounded in-flight work (dnscore extensions, README "max_pending"):
+    // upstream exchanges in flight, and queries waiting per client address,
+    // counted in kClientBuckets buckets by a seeded hash of the address.
+    // Each bound is the Corefile's (counted for this forward), else derived
+    // from the memory budget (counted for the whole process), else none (0).
     static constexpr size_t kClientBuckets = 4096;
+    int64_t max_pending = 0;
+    std::string max_pending_error;
+    // The derived max_pending: every waiting exchange (single-flight
+    // followers too: each holds the same bytes) charges exchange_bytes() to
+    // the budget's in-flight share instead of counting in `pending`.
+    bool pending_in_budget = false;
     std::atomic<int64_t> pending{0};
-    std::unique_ptr<std::atomic<uint32_t>[]> client_pending;
+    int64_t max_pending_per_client = 0;
+    std::string max_pending_per_client_error;
+    std::atomic<uint32_t>* client_pending = nullptr;  // own_client_pending's, or the process's (derived)
+    std::unique_ptr<std::atomic<uint32_t>[]> own_client_pending;
     uint64_t client_seed = 0;
     std::atomic<bool> stopped{false};
     std::weak_ptr<Core> self;  // for handlers that must not keep the core alive
@@ -275,9 +306,10 @@ std::optional<Clock::time_point> udp_close_idle(Core& core, WorkerState& ws, Clo
 // Makes the worker's wheel timer fire by `at` (a deadline just scheduled).
 void arm_wheel(Core& core, WorkerState& ws, Clock::time_point at);
 
+// Sends q's request; the reply is copied into q's reply buffer, which is
+// taken only when the reply arrives.
 asio::awaitable<Outcome> stream_exchange(std::shared_ptr<WorkerState> ws, std::shared_ptr<Core> core,
-                                         size_t ui, const uint8_t* msg, size_t len, uint8_t* out,
-                                         size_t cap, Clock::time_point deadline);
+                                         size_t ui, OwnedQuery& q, Clock::time_point deadline);
 // One health probe (NS for the health-check domain), on any io_context.
 asio::awaitable<Outcome> probe_exchange(asio::io_context& io, std::shared_ptr<Core> core, size_t ui);
 

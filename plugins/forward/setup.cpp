@@ -150,9 +150,11 @@ void parse_block_option(parser::Dispenser& d, Options& f) {
         const long long n = gostd::atoi(d.val());
         if (n < 0) throw ConfigError(opt + " can't be negative: " + std::to_string(n));
         if (opt == "max_pending") {
+            f.max_pending_set = true;
             f.max_pending = n;
             f.max_pending_error = "plugin/forward: pending upstream queries exceeded maximum " + d.val();
         } else {
+            f.max_pending_per_client_set = true;
             f.max_pending_per_client = n;
             f.max_pending_per_client_error = "plugin/forward: pending queries of the client exceeded maximum " + d.val();
         }

@@ -264,8 +264,9 @@ awaitable<void> run_conn(std::shared_ptr<WorkerState> ws, std::shared_ptr<Core> 
         if (mlen < wire::kHeaderLen) continue;
         // Unknown IDs are late replies to exchanges that gave up: dropped.
         if (Waiter* w = c->take_waiter(wire::id(c->rbuf.data()))) {
-            const size_t copy = std::min(mlen, w->cap);
-            std::memcpy(w->out, c->rbuf.data(), copy);
+            w->out->ensure_reply_buffer();
+            const size_t copy = std::min(mlen, w->out->resp_cap);
+            std::memcpy(w->out->resp, c->rbuf.data(), copy);
             w->len = copy;
             w->done = true;
             w->timer.cancel();
@@ -447,6 +448,7 @@ void udp_read(std::weak_ptr<Core> wcore, WorkerState* wsp, size_t ui, UdpSock* s
             ex->sock = nullptr;
             Outcome r;
             OwnedQuery& q = *ex->q;
+            q.ensure_reply_buffer();  // not held while it waited
             n = std::min(n, q.resp_cap);
             std::memcpy(q.resp, dgram, n);
             if (n > ex->bufsize) {
@@ -643,8 +645,9 @@ std::string udp_timeout_text(const Core& core, const Exchange& ex) {
 
 // ---- TCP / TLS, pipelined ----
 awaitable<Outcome> stream_exchange(std::shared_ptr<WorkerState> ws, std::shared_ptr<Core> core, size_t ui,
-                                   const uint8_t* msg, size_t len, uint8_t* out, size_t cap,
-                                   Clock::time_point deadline) {
+                                   OwnedQuery& q, Clock::time_point deadline) {
+    const uint8_t* msg = q.req;
+    const size_t len = q.req_len;
     Upstream& up = *core->upstreams[ui];
     UpstreamPool& pool = ws->pools[ui];
     const auto now = Clock::now();
@@ -674,8 +677,7 @@ awaitable<Outcome> stream_exchange(std::shared_ptr<WorkerState> ws, std::shared_
 
     Waiter w(ws->io);
     w.id = wire::id(msg);
-    w.out = out;
-    w.cap = cap;
+    w.out = &q;
     // IDs on one connection must be unique: the caller's random ID is kept
     // unless it collides with one in flight here.
     std::vector<uint8_t> copy;
@@ -695,7 +697,7 @@ awaitable<Outcome> stream_exchange(std::shared_ptr<WorkerState> ws, std::shared_
 
     Outcome r;
     if (w.done) {
-        if (w.len >= 2) wire::set_id(out, wire::id(msg));  // the caller checks its own ID
+        if (w.len >= 2) wire::set_id(q.resp, wire::id(msg));  // the caller checks its own ID
         r.ok = true;
         r.len = w.len;
         conn->last_used = Clock::now();
