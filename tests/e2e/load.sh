@@ -1,0 +1,64 @@
+# Query load for the restart and upgrade tests (issue 16; sourced after lib.sh):
+# dnsperf sends QPS UDP queries a second over 16 client sockets (so
+# SO_REUSEPORT spreads them over every server socket), names from
+# querymix.py (NAMES names that stay cached plus a share of never-seen
+# names). Every query waits 2 s for its answer, with no retry, and is counted
+# once: answered NOERROR (ok), answered with another rcode (failed), or not
+# answered within 2 s (timeout; dnsperf's "lost").
+LOAD_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+if ! command -v dnsperf > /dev/null; then
+    echo "dnsperf not installed (Debian package dnsperf, in .ci/packages)"
+    exit 1
+fi
+declare -A LOAD_PIDS
+
+# load_start TAG PORT QPS [querymix.py options]: runs until load_stop TAG.
+load_start() {
+    local tag=$1 port=$2 qps=$3
+    shift 3
+    rm -f "$WORK/$tag.stop"
+    python3 "$LOAD_DIR/querymix.py" --stop-file "$WORK/$tag.stop" "$@" \
+        | dnsperf -s 127.0.0.1 -p "$port" -c 16 -q 20000 -Q "$qps" -t 2 > "$WORK/$tag.perf" 2>&1 &
+    LOAD_PIDS[$tag]=$!
+}
+
+# load_run TAG PORT QPS COUNT [querymix.py options]: COUNT queries, then returns.
+load_run() {
+    local tag=$1 port=$2 qps=$3 count=$4
+    shift 4
+    python3 "$LOAD_DIR/querymix.py" --count "$count" "$@" \
+        | dnsperf -s 127.0.0.1 -p "$port" -c 16 -q 20000 -Q "$qps" -t 2 > "$WORK/$tag.perf" 2>&1
+    load_result "$tag"
+}
+
+# load_stop TAG: ends the stream, waits for the last answers (or their 2 s
+# timeout), then load_result TAG.
+load_stop() {
+    touch "$WORK/$1.stop"
+    wait "${LOAD_PIDS[$1]}"
+    load_result "$1"
+}
+
+# load_result TAG: sets LOAD_SENT, LOAD_OK, LOAD_FAILED, LOAD_TIMEOUT,
+# LOAD_RATE (queries a second dnsperf achieved) and LOAD_SUMMARY from
+# dnsperf's statistics. A run without statistics counts everything as failed.
+load_result() {
+    local f=$WORK/$1.perf
+    LOAD_SENT=$(sed -n 's/^ *Queries sent: *\([0-9]*\).*/\1/p' "$f")
+    local completed
+    completed=$(sed -n 's/^ *Queries completed: *\([0-9]*\).*/\1/p' "$f")
+    LOAD_OK=$(sed -n 's/^ *Response codes:.*NOERROR \([0-9]*\).*/\1/p' "$f")
+    LOAD_RATE=$(sed -n 's/^ *Queries per second: *\([0-9]*\).*/\1/p' "$f")
+    if [ -z "$LOAD_SENT" ] || [ -z "$completed" ]; then
+        echo "# dnsperf gave no statistics:"; sed 's/^/#   /' "$f"
+        LOAD_SENT=0 LOAD_OK=0 LOAD_FAILED=1 LOAD_TIMEOUT=1 LOAD_RATE=0
+    else
+        LOAD_OK=${LOAD_OK:-0}
+        LOAD_FAILED=$((completed - LOAD_OK))
+        LOAD_TIMEOUT=$((LOAD_SENT - completed))  # lost and interrupted
+    fi
+    LOAD_SUMMARY="sent=$LOAD_SENT ok=$LOAD_OK failed=$LOAD_FAILED timeout=$LOAD_TIMEOUT (client achieved ${LOAD_RATE} qps)"
+    if [ "$LOAD_FAILED" -ne 0 ] || [ "$LOAD_TIMEOUT" -ne 0 ]; then
+        grep -E '^ *Response codes|Timeout|Warning' "$f" | head -n 20 | sed 's/^/#   /'
+    fi
+}
