@@ -82,7 +82,8 @@ for n in $(seq 1 "$KILLS"); do
     sleep 1
 done
 load_stop main
-echo "# $KILLS kills at $QPS qps: $LOAD_SUMMARY; worst time to service back ${worst} ms"
+echo "# $KILLS kills at $QPS qps: $LOAD_SUMMARY; worst time to service back ${worst} ms;" \
+    "$(udp_drops "$P") queries dropped by the kernel (a listening socket's receive queue full)"
 failed=$LOAD_FAILED
 timeout=$LOAD_TIMEOUT
 check "no failed answer (queries are lost, never answered wrongly)" [ "${failed:-1}" -eq 0 ]

@@ -161,15 +161,24 @@ for n in $(seq 1 "$HANDOVERS"); do
     sleep "$WINDOW"
     misses=$(( $(upstream_hits) - before ))
     pm=$(( 1000 - 1000 * misses / cached ))
-    echo "# handover $n: $misses cached-name misses reached the upstream in ${WINDOW}s (hit ratio of cached names ${pm} per mille)"
+    echo "# handover $n: $misses cached-name misses reached the upstream in ${WINDOW}s (hit ratio of cached names ${pm} per mille);" \
+        "$(udp_drops "$P") queries dropped by the kernel on the successor's full sockets"
     [ "$pm" -lt "$worst_pm" ] && worst_pm=$pm
     prev=$CPID
 done
+# Steady state again, now that the never-seen names have filled the store
+# (its random eviction then costs cached names a miss now and then).
+before=$(upstream_hits)
+sleep "$WINDOW"
+end_misses=$(( $(upstream_hits) - before ))
+end_pm=$(( 1000 - 1000 * end_misses / cached ))
+echo "# steady state at the end: $end_misses cached-name misses in ${WINDOW}s (hit ratio of cached names ${end_pm} per mille)"
+[ "$end_pm" -gt "$steady_pm" ] && steady_pm=$end_pm
 load_stop main
 echo "# load over $HANDOVERS handovers at $QPS qps: $LOAD_SUMMARY"
 check "no failed or timed-out query across $HANDOVERS handovers at $QPS qps ($LOAD_SUMMARY)" \
     [ $((LOAD_FAILED + LOAD_TIMEOUT)) -eq 0 ]
-check "hit ratio after every handover >= 90 % of steady state (worst ${worst_pm} vs steady ${steady_pm} per mille)" [ "$worst_pm" -ge $(( steady_pm * 9 / 10 )) ]
+check "hit ratio after every handover >= 90 % of steady state (worst ${worst_pm} vs the better steady window ${steady_pm} per mille)" [ "$worst_pm" -ge $(( steady_pm * 9 / 10 )) ]
 
 kill -TERM "$CPID"
 wait_exit "$CPID"

@@ -17,8 +17,9 @@ load_start() {
     local tag=$1 port=$2 qps=$3
     shift 3
     rm -f "$WORK/$tag.stop"
+    LOAD_BACKLOG_DROPS0=$(backlog_drops)
     python3 "$LOAD_DIR/querymix.py" --stop-file "$WORK/$tag.stop" "$@" \
-        | dnsperf -s 127.0.0.1 -p "$port" -c 16 -q 20000 -Q "$qps" -t 2 > "$WORK/$tag.perf" 2>&1 &
+        | dnsperf -s 127.0.0.1 -p "$port" -c 16 -q 20000 -Q "$qps" -t 2 ${LOAD_DNSPERF_ARGS:-} > "$WORK/$tag.perf" 2>&1 &
     LOAD_PIDS[$tag]=$!
 }
 
@@ -26,6 +27,7 @@ load_start() {
 load_run() {
     local tag=$1 port=$2 qps=$3 count=$4
     shift 4
+    LOAD_BACKLOG_DROPS0=$(backlog_drops)
     python3 "$LOAD_DIR/querymix.py" --count "$count" "$@" \
         | dnsperf -s 127.0.0.1 -p "$port" -c 16 -q 20000 -Q "$qps" -t 2 > "$WORK/$tag.perf" 2>&1
     load_result "$tag"
@@ -57,8 +59,29 @@ load_result() {
         LOAD_FAILED=$((completed - LOAD_OK))
         LOAD_TIMEOUT=$((LOAD_SENT - completed))  # lost and interrupted
     fi
-    LOAD_SUMMARY="sent=$LOAD_SENT ok=$LOAD_OK failed=$LOAD_FAILED timeout=$LOAD_TIMEOUT (client achieved ${LOAD_RATE} qps)"
+    LOAD_SUMMARY="sent=$LOAD_SENT ok=$LOAD_OK failed=$LOAD_FAILED timeout=$LOAD_TIMEOUT (client achieved ${LOAD_RATE} qps;"
+    LOAD_SUMMARY+=" $(($(backlog_drops) - ${LOAD_BACKLOG_DROPS0:-0})) packets dropped machine-wide by a full netdev backlog meanwhile)"
     if [ "$LOAD_FAILED" -ne 0 ] || [ "$LOAD_TIMEOUT" -ne 0 ]; then
         grep -E '^ *Response codes|Timeout|Warning' "$f" | head -n 20 | sed 's/^/#   /'
     fi
+}
+
+# udp_drops PORT: datagrams the kernel dropped on the UDP sockets bound to
+# PORT (receive queue full), from /proc/net/udp{,6}'s drops column: the part
+# of a loss that happened before the server read the query.
+udp_drops() {
+    local hex
+    hex=$(printf '%04X' "$1")
+    cat /proc/net/udp /proc/net/udp6 2>/dev/null |
+        awk -v p=":$hex" 'NR > 1 && substr($2, length($2) - 4) == p { d += $NF } END { print d + 0 }'
+}
+
+# backlog_drops: packets the kernel dropped because a CPU's input backlog
+# (net.core.netdev_max_backlog; loopback traffic passes through it) was full,
+# summed over CPUs (/proc/net/softnet_stat, second column). Machine-wide:
+# other programs' traffic counts too.
+backlog_drops() {
+    local sum=0 _processed dropped _rest
+    while read -r _processed dropped _rest; do sum=$((sum + 0x$dropped)); done < /proc/net/softnet_stat
+    echo "$sum"
 }
