@@ -13,6 +13,8 @@ fi
 declare -A LOAD_PIDS
 
 # load_start TAG PORT QPS [querymix.py options]: runs until load_stop TAG.
+# LOAD_DNSPERF_ARGS adds dnsperf options (-v lists every query and its rcode
+# or timeout in $WORK/TAG.perf, for a closer look at a loss).
 load_start() {
     local tag=$1 port=$2 qps=$3
     shift 3
