@@ -109,6 +109,7 @@ public:
         oq->ran_ = uint16_t(q.pos_ + 1);
         oq->pos_ = uint16_t(q.pos_ + 1);
         oq->plugin_data_[q.pos_] = data;
+        oq->background = true;
         oq->sent_hooks_ = 0;
         Query& ref = *oq;
         drive(ref, std::move(oq));

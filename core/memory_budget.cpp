@@ -170,8 +170,9 @@ void MemoryBudget::configure(const std::string& flag, const std::string& cgroup_
             metrics::add_gauge(c, {}, double(this->used()));
             out.push_back(std::move(c));
             auto f = metrics::gauge_family("dnscore_memory_budget_inflight_bytes",
-                                           "Bytes work in flight holds against the budget (forward's waiting "
-                                           "exchanges when no max_pending is set).");
+                                           "Bytes work in flight holds against the budget: forward's waiting "
+                                           "exchanges (when no max_pending is set) and replies queued on TCP "
+                                           "connections.");
             metrics::add_gauge(f, {}, double(this->inflight_used()));
             out.push_back(std::move(f));
         });

@@ -106,6 +106,7 @@ void Query::reset() {
     meta.reset();
     plugin_data_.fill(0);
     local_ifindex = 0;
+    background = false;
     keepalive.reset();
     sink_owner.reset();
     sink = nullptr;

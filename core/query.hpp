@@ -90,6 +90,10 @@ struct Query {
     // asking upstream (forward's max_pending): an expired cached answer
     // serves the client better than the SERVFAIL (cache answers it).
     bool shed = false;
+    // A background refresh (the cache's prefetch and stale refresh, started
+    // by run_below with data): nobody waits for its reply. Forward keeps
+    // these within their own share of its in-flight bounds.
+    bool background = false;
 
     // The cache key's hash for this question, computed once per exchange by
     // the first cache that needs it (every cache shares the process seed) so

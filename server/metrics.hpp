@@ -16,11 +16,12 @@ enum class TcpDrop : int {
     write_queue_full = 1,  // more than the per-connection queue waited to be sent
     write_timeout = 2,     // a reply made no progress within the write timeout
     handshake_limit = 3,   // tls://: too many TLS handshakes pending on the worker
+    memory_budget = 4,     // its queued replies did not fit the memory budget's in-flight share
 };
 
 struct Families {
     Families();
-    LabelSet reason{{"reason"}, 4, {"limit", "write_queue_full", "write_timeout", "handshake_limit"}};
+    LabelSet reason{{"reason"}, 5, {"limit", "write_queue_full", "write_timeout", "handshake_limit", "memory_budget"}};
     CounterVec tcp_dropped{"dnscore_tcp_connections_dropped_total",
                            "Counter of TCP connections the server closed to protect itself, by reason.",
                            {},

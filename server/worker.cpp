@@ -24,6 +24,7 @@
 #include "core/chain.hpp"
 #include "core/dns_metrics.hpp"
 #include "core/log.hpp"
+#include "core/memory_budget.hpp"
 #include "server/buffer_pool.hpp"
 #include "server/doh.hpp"
 #include "server/doq.hpp"
@@ -389,9 +390,12 @@ public:
 private:
     asio::awaitable<void> read_loop();
     asio::awaitable<void> watchdog();
-    // Queues the bytes of [lenbuf, msg] from `skip` on; false if over the bound.
+    // Queues the bytes of [lenbuf, msg] from `skip` on; false if over the
+    // connection's bound or the budget (then drops the connection).
     bool enqueue(const uint8_t* lenbuf, const uint8_t* msg, size_t len, size_t skip);
     bool enqueue_bytes(const uint8_t* data, size_t n);
+    // The reason a failed enqueue closes the connection.
+    server::metrics::TcpDrop over_why_ = server::metrics::TcpDrop::write_queue_full;
     // Runs the complete messages in rbuf_[head, tail), at most until a bound
     // says pause; returns false on a frame that cannot be DNS (close).
     bool parse_frames(uint8_t* buf, size_t& head, size_t tail, size_t& frame_len);
@@ -423,6 +427,20 @@ private:
     std::vector<uint8_t> wq_;          // waiting behind the write in flight
     std::vector<uint8_t> wq_sending_;  // the write in flight, sent_ bytes of it done
     size_t sent_ = 0;
+    // Queued bytes are in-flight state: charged to the memory budget's
+    // in-flight share while they wait (with forward's waiting exchanges), so
+    // many connections that do not read cannot together exceed the budget.
+    size_t charged_ = 0;
+    bool charge(size_t n) {
+        if (!MemoryBudget::process().try_charge_inflight(n)) return false;
+        charged_ += n;
+        return true;
+    }
+    void uncharge_to(size_t keep) {
+        if (charged_ <= keep) return;
+        MemoryBudget::process().release_inflight(charged_ - keep);
+        charged_ = keep;
+    }
     bool writing_ = false;
     bool closed_ = false;
     bool paused_ = false;
@@ -527,6 +545,7 @@ StreamConnection<Stream>::StreamConnection(Worker& w, std::shared_ptr<TcpListene
 
 template <class Stream>
 StreamConnection<Stream>::~StreamConnection() {
+    uncharge_to(0);
     w_.count_tcp_connection(-1);
 }
 
@@ -552,6 +571,7 @@ void StreamConnection<Stream>::close() {
         // object may live on until its async exchanges finish.
         std::vector<uint8_t>().swap(wq_);
         std::vector<uint8_t>().swap(wq_sending_);
+        uncharge_to(0);
     }
 }
 
@@ -725,7 +745,7 @@ void StreamConnection<Stream>::flush() {
         const bool fits = closed_ || enqueue_bytes(gather.data() + sent, gather.size() - sent);
         gather.clear();
         if (!fits) {
-            drop(server::metrics::TcpDrop::write_queue_full);
+            drop(over_why_);
             return;
         }
     }
@@ -752,7 +772,7 @@ void StreamConnection<Stream>::send_reply(const uint8_t* msg, size_t len, const 
             gather.insert(gather.end(), lenbuf, lenbuf + 2);
             gather.insert(gather.end(), msg, msg + len);
         } else if (!enqueue(lenbuf, msg, len, 0)) {
-            drop(server::metrics::TcpDrop::write_queue_full);
+            drop(over_why_);
         }
         return;
     }
@@ -775,7 +795,7 @@ void StreamConnection<Stream>::send_reply(const uint8_t* msg, size_t len, const 
         }
     }
     if (!enqueue(lenbuf, msg, len, sent)) {
-        drop(server::metrics::TcpDrop::write_queue_full);
+        drop(over_why_);
         return;
     }
     if (!writing_) start_write();
@@ -784,7 +804,10 @@ void StreamConnection<Stream>::send_reply(const uint8_t* msg, size_t len, const 
 template <class Stream>
 bool StreamConnection<Stream>::enqueue(const uint8_t* lenbuf, const uint8_t* msg, size_t len, size_t skip) {
     const size_t rest = len + 2 - skip;
+    over_why_ = server::metrics::TcpDrop::write_queue_full;
     if (queued() + rest > kTcpMaxQueued) return false;
+    over_why_ = server::metrics::TcpDrop::memory_budget;
+    if (!charge(rest)) return false;
     const size_t at = wq_.size();
     wq_.resize(at + rest);
     uint8_t* out = wq_.data() + at;
@@ -800,7 +823,10 @@ bool StreamConnection<Stream>::enqueue(const uint8_t* lenbuf, const uint8_t* msg
 template <class Stream>
 bool StreamConnection<Stream>::enqueue_bytes(const uint8_t* data, size_t n) {
     if (n == 0) return true;
+    over_why_ = server::metrics::TcpDrop::write_queue_full;
     if (queued() + n > kTcpMaxQueued) return false;
+    over_why_ = server::metrics::TcpDrop::memory_budget;
+    if (!charge(n)) return false;
     wq_.insert(wq_.end(), data, data + n);
     return true;
 }
@@ -828,11 +854,13 @@ void StreamConnection<Stream>::on_written(const boost::system::error_code& ec, s
     if (ec || closed_) {
         writing_ = false;
         close();
+        uncharge_to(0);
         std::vector<uint8_t>().swap(wq_);
         std::vector<uint8_t>().swap(wq_sending_);
         return;
     }
     sent_ += n;
+    uncharge_to(queued());
     write_progress_ = std::chrono::steady_clock::now();
     deadline_ = write_progress_ + idle_timeout_;
     if (queued() > 0) {

@@ -172,6 +172,62 @@ TEST_CASE("a TCP client that never reads its replies is paused, then closed; mem
     CHECK(testing::udp_exchange("127.0.0.1", sp.port(), testing::make_query("small.example.", "TXT")).size() > 0);
 }
 
+TEST_CASE("replies queued for many TCP clients that never read stay within the memory budget",
+          "[e2e][tcp][abuse][budget]") {
+    // -memlimit 4MiB: an in-flight share of 20 %, 0.8 MiB. 40 connections
+    // that each pipeline 1,000 queries for a ~15 kB answer and never read
+    // fill the kernel's socket buffers, then queue ~64 KiB or more each
+    // (reading pauses there), ~2.5 MiB in all: some must be closed for the
+    // budget, and what is charged never exceeds the share.
+    testing::FakeUpstream up;
+    up.set_extra_records(900);
+    testing::ServerProcess sp(corefile(up), {"-memlimit", "4MiB"});
+    REQUIRE(sp.started());
+    const std::string metrics = testing::served_address(sp, "prometheus", "/metrics");
+    REQUIRE_FALSE(metrics.empty());
+    const auto query = testing::make_query("big.example.", "A");
+    const auto primed = testing::tcp_exchange("127.0.0.1", sp.port(), query, 5000);
+    REQUIRE(primed.size() > 14000);
+    const double share = scrape(metrics, "dnscore_memory_budget_bytes") * 20 / 100;
+    REQUIRE(share > 0);
+
+    testing::Bytes burst;
+    const auto one = framed(query);
+    for (int i = 0; i < 1000; ++i) burst.insert(burst.end(), one.begin(), one.end());
+    std::vector<int> fds;
+    for (int c = 0; c < 40; ++c) {
+        const int fd = testing::tcp_connect(sp.port());
+        REQUIRE(fd >= 0);
+        const int small = 4096;
+        ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+        ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
+        (void)::send(fd, burst.data(), burst.size(), MSG_NOSIGNAL);
+        fds.push_back(fd);
+    }
+    double most_charged = 0, budget_drops = 0;
+    const auto until = Clock::now() + std::chrono::seconds(3);
+    while (Clock::now() < until) {
+        const std::string body = testing::http_get(metrics, "/metrics").body;
+        most_charged = std::max(most_charged, testing::metric_value(body, "dnscore_memory_budget_inflight_bytes"));
+        budget_drops = testing::metric_value(body, "dnscore_tcp_connections_dropped_total{reason=\"memory_budget\"}");
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    for (int fd : fds) ::close(fd);
+    INFO("in-flight share " << share << " bytes, most charged " << most_charged << ", closed for the budget "
+                            << budget_drops);
+    CHECK(budget_drops >= 1);
+    CHECK(most_charged > 0);
+    CHECK(most_charged <= share);
+    // Once they are gone, nothing stays charged and the server answers.
+    double left = -1;
+    for (int i = 0; i < 100 && left != 0; ++i) {
+        left = scrape(metrics, "dnscore_memory_budget_inflight_bytes");
+        if (left != 0) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    CHECK(left == 0);
+    CHECK(testing::tcp_exchange("127.0.0.1", sp.port(), query, 5000).size() == primed.size());
+}
+
 TEST_CASE("5,000 idle TCP connections cost a bounded, small amount of memory each", "[e2e][tcp][abuse]") {
     constexpr int kConnections = 5000;
     if (!allow_descriptors(kConnections + 256)) {

@@ -230,9 +230,11 @@ bool next_is_forward(const Query& q) {
 void uncount(Exchange& ex) {
     if (ex.client_bucket >= 0) ex.core->client_pending[size_t(ex.client_bucket)].fetch_sub(1, std::memory_order_relaxed);
     if (ex.holds_pending) ex.core->pending.fetch_sub(1, std::memory_order_relaxed);
+    if (ex.holds_background) ex.core->background_pending->fetch_sub(1, std::memory_order_relaxed);
     if (ex.budget_bytes) MemoryBudget::process().release_inflight(ex.budget_bytes);
     ex.client_bucket = -1;
     ex.holds_pending = false;
+    ex.holds_background = false;
     ex.budget_bytes = 0;
 }
 
@@ -458,6 +460,12 @@ ProcessClientCounts& process_client_counts() {
     return *c;
 }
 
+// Background refreshes in flight for the whole process (derived bounds).
+std::atomic<int64_t>& process_background_pending() {
+    static std::atomic<int64_t>* n = new std::atomic<int64_t>(0);
+    return *n;
+}
+
 // The bounds in force: the Corefile's, else the budget's, else none.
 void choose_bounds(Core& core) {
     const Options& o = core.opts;
@@ -485,6 +493,12 @@ void choose_bounds(Core& core) {
             "plugin/forward: pending queries of the client exceeded maximum " + std::to_string(d.max_pending_per_client);
         core.client_pending = process_client_counts().buckets;
         core.client_seed = process_client_counts().seed;
+    }
+    if (core.max_pending > 0) {
+        core.max_background = std::max<int64_t>(1, core.max_pending / kBackgroundShare);
+        core.max_background_error =
+            "plugin/forward: background refreshes exceeded maximum " + std::to_string(core.max_background);
+        if (core.pending_in_budget) core.background_pending = &process_background_pending();
     }
 }
 }  // namespace
@@ -527,7 +541,7 @@ const Options& Forward::options() const { return core_->opts; }
 Forward::PendingBounds Forward::pending_bounds() const {
     const Core& c = *core_;
     return {c.max_pending, c.max_pending_per_client, c.pending_in_budget,
-            c.client_pending != nullptr && c.own_client_pending == nullptr};
+            c.client_pending != nullptr && c.own_client_pending == nullptr, c.max_background};
 }
 
 void Forward::set_taps(std::vector<ForwarderTap*> taps) { core_->taps = std::move(taps); }
@@ -602,11 +616,24 @@ void Forward::query_async(std::unique_ptr<OwnedQuery> q) {
     q->release_reply_buffer();
     const int wi = q->worker->index();
     WorkerState& ws = *core.workers.get(wi, *q->worker, wi, core.upstreams.size()).state;
+    // Refreshes first take their own share: past it they are not done (the
+    // cache keeps its entry), and they never queue behind or crowd out the
+    // clients' queries.
+    bool counts_background = false;
+    if (q->background && core.max_background > 0) {
+        if (core.background_pending->fetch_add(1, std::memory_order_relaxed) >= core.max_background) {
+            core.background_pending->fetch_sub(1, std::memory_order_relaxed);
+            shed(std::move(q), metrics::kShedBackground, core.max_background_error);
+            return;
+        }
+        counts_background = true;
+    }
     int client_bucket = -1;
     if (core.max_pending_per_client > 0) {
         const size_t b = client_bucket_of(core, q->client);
         if (core.client_pending[b].fetch_add(1, std::memory_order_relaxed) >= core.max_pending_per_client) {
             core.client_pending[b].fetch_sub(1, std::memory_order_relaxed);
+            if (counts_background) core.background_pending->fetch_sub(1, std::memory_order_relaxed);
             shed(std::move(q), metrics::kShedPerClient, core.max_pending_per_client_error);
             return;
         }
@@ -614,6 +641,7 @@ void Forward::query_async(std::unique_ptr<OwnedQuery> q) {
     }
     auto give_back_bucket = [&] {
         if (client_bucket >= 0) core.client_pending[size_t(client_bucket)].fetch_sub(1, std::memory_order_relaxed);
+        if (counts_background) core.background_pending->fetch_sub(1, std::memory_order_relaxed);
     };
     // The derived max_pending: the exchange's bytes against the budget.
     uint32_t budget_bytes = 0;
@@ -637,6 +665,7 @@ void Forward::query_async(std::unique_ptr<OwnedQuery> q) {
     }
     ex->q = std::move(q);
     ex->client_bucket = client_bucket;
+    ex->holds_background = counts_background;
     ex->budget_bytes = budget_bytes;
     if (leader) {
         // An identical query is already upstream on this worker: wait for it.

@@ -131,6 +131,7 @@ public:
         int64_t max_pending_per_client = 0;
         bool max_pending_from_budget = false;
         bool per_client_from_budget = false;
+        int64_t max_background = 0;  // background refreshes (cache prefetch), a share of max_pending
     };
     PendingBounds pending_bounds() const;
 

@@ -305,6 +305,33 @@ TEST_CASE("forward: the derived max_pending charges every waiting exchange to th
     CHECK(budget.inflight_used() - before == 3 * kExchangeBytes);  // the shed one took nothing
 }
 
+TEST_CASE("forward: background refreshes keep to an eighth of max_pending; clients' queries still go",
+          "[forward][budget]") {
+    SilentUpstream silent;
+    // max_pending 16 written: refreshes may hold 2.
+    testing::ChainHarness h(".:53 {\n forward . 127.0.0.1:" + std::to_string(silent.port) +
+                            " {\n max_pending 16\n }\n}\n");
+    auto fs = load_forwards(h.set());
+    REQUIRE(fs.size() == 1);
+    CHECK(fs[0]->pending_bounds().max_background == 2);
+    for (const char* n : {"r1.example.", "r2.example."}) {
+        testing::TestQuery t(n, "A");
+        t.q.background = true;  // as the cache's prefetch starts it (run_below)
+        CHECK(h.run(t).async);
+    }
+    auto& shed = plugins::forward::metrics::families().shed;
+    const uint64_t shed_before = shed.value({plugins::forward::metrics::kShedBackground});
+    testing::TestQuery third("r3.example.", "A");
+    third.q.background = true;
+    const auto r = h.run(third);
+    REQUIRE(r.reply.size() >= wire::kHeaderLen);
+    CHECK(wire::rcode(r.reply.data()) == wire::kServFail);
+    CHECK(shed.value({plugins::forward::metrics::kShedBackground}) == shed_before + 1);
+    // A client's query is not held back by the refreshes' share.
+    testing::TestQuery client("c.example.", "A");
+    CHECK(h.run(client).async);
+}
+
 TEST_CASE("forward: the derived per-client bound counts one address's waiting queries", "[forward][budget]") {
     SilentUpstream silent;
     // max_pending 16, so 2 per client.

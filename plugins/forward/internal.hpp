@@ -152,6 +152,7 @@ struct Exchange : WheelNode {
     std::unique_ptr<OwnedQuery> q;
     int client_bucket = -1;     // counted in Core::client_pending (max_pending_per_client)
     bool holds_pending = false;  // counted in Core::pending (max_pending)
+    bool holds_background = false;  // counted in *Core::background_pending (max_background)
     uint32_t budget_bytes = 0;   // charged to the memory budget's in-flight share (derived max_pending)
     // single-flight: the leader is in WorkerState::flights; its followers
     // hang off it through follower_next.
@@ -192,6 +193,9 @@ size_t exchange_bytes(const OwnedQuery& q);
 // every forward of the process; max_pending_per_client 1/kPerClientShare of
 // it. Both 0 without a budget (inflight_bytes 0).
 constexpr int64_t kPerClientShare = 8;
+// Background refreshes (cache prefetch, stale refresh) may hold at most
+// 1/kBackgroundShare of max_pending, set or derived.
+constexpr int64_t kBackgroundShare = 8;
 struct DerivedBounds {
     int64_t max_pending = 0;
     int64_t max_pending_per_client = 0;
@@ -272,6 +276,15 @@ struct Core {
     std::atomic<uint32_t>* client_pending = nullptr;  // own_client_pending's, or the process's (derived)
     std::unique_ptr<std::atomic<uint32_t>[]> own_client_pending;
     uint64_t client_seed = 0;
+    // Background refreshes (Query::background: cache prefetch and stale
+    // refresh) waiting here, at most an eighth of max_pending (set or
+    // derived; none without it), so refreshes never take the share of
+    // clients' queries. Counted like max_pending: for this forward when
+    // written, for the process when derived.
+    int64_t max_background = 0;
+    std::string max_background_error;
+    std::atomic<int64_t> own_background_pending{0};
+    std::atomic<int64_t>* background_pending = &own_background_pending;
     std::atomic<bool> stopped{false};
     std::weak_ptr<Core> self;  // for handlers that must not keep the core alive
     WorkerLocal<WorkerSlot> workers;

@@ -32,7 +32,7 @@ struct Families {
     CounterVec conn_cache_misses{"coredns_proxy_conn_cache_misses_total",
                                  "Counter of connection cache misses per upstream and protocol.",
                                  {{"proxy_name", "forward"}}, {&to, &proto}};
-    LabelSet shed_reason{{"reason"}, 3, {"max_pending", "max_pending_per_client", "worker_limit"}};
+    LabelSet shed_reason{{"reason"}, 4, {"max_pending", "max_pending_per_client", "worker_limit", "background"}};
     CounterVec shed{"dnscore_forward_shed_total",
                     "Counter of queries answered SERVFAIL at once because a bound on in-flight work was reached "
                     "(dnscore).",
@@ -47,7 +47,7 @@ struct Families {
 // Created and exported on first use; forward.cpp uses it at static
 // initialisation so the families exist from process start (C.7.2).
 Families& families();
-enum ShedReason { kShedMaxPending = 0, kShedPerClient = 1, kShedWorkerLimit = 2 };
+enum ShedReason { kShedMaxPending = 0, kShedPerClient = 1, kShedWorkerLimit = 2, kShedBackground = 3 };
 // Exports dnscore's own families (singleflight_shared, shed) from the first forward
 // setup on; idempotent.
 void export_own_families();
