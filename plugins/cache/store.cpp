@@ -1,6 +1,7 @@
 #include "plugins/cache/store.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <random>
 
@@ -130,11 +131,11 @@ Store::Store(long long capacity, MemoryBudget& budget) : shards_(new Shard[kShar
     // CoreDNS pkg/cache.New: size / 256 per shard, at least 4.
     long long per = capacity / (long long)kShards;
     shard_cap_ = per < 4 ? 4 : size_t(per);
-    // One draw from random_device, spread over the shards (splitmix64):
-    // a draw per shard cost 512 hardware random reads per store (three
-    // quarters of the cache fuzz target's time, which builds stores per input).
-    std::random_device rd;
-    uint64_t state = uint64_t(rd()) << 32 | rd();
+    // Shard RNGs from the process's seed and a count of the stores made:
+    // random_device draws per shard (512 per store, and constructing a
+    // random_device runs CPUID) were most of the time to build a store.
+    static std::atomic<uint64_t> stores_made{0};
+    uint64_t state = process_seed() ^ mix(stores_made.fetch_add(1, std::memory_order_relaxed) + 1);
     for (size_t i = 0; i < kShards; ++i) {
         state += 0x9e3779b97f4a7c15ull;
         shards_[i].rng = mix(state) | 1;
