@@ -85,6 +85,38 @@ bool make_entry(const uint8_t* msg, size_t len, const Key& key, int64_t now_ns, 
     return make_entry(wire::ReplyView(msg, len), key, now_ns, ttl_s, out);
 }
 
+namespace {
+// A hit writes the client's question over the stored one (its case, and its
+// class: the key has none), so the stored names must not read the
+// question's TYPE and CLASS bytes through a compression pointer: with other
+// bytes there the hit could not be parsed. Checked on a copy whose four
+// bytes are a reserved label type (0x40), which makes any name reading them
+// fail. Only a crafted upstream reply points there (found by the cache fuzz
+// target: an answer name pointing at the question's class, asked again
+// with another class).
+bool names_independent_of_question_fields(uint8_t* msg, size_t len, const uint8_t* original,
+                                          size_t question_end) {
+    if (question_end < wire::kHeaderLen + 5 || question_end > len) return true;
+    uint8_t* fields = msg + question_end - 4;
+    uint8_t saved[4];
+    std::memcpy(saved, fields, 4);
+    std::memset(fields, 0x40, 4);
+    bool independent = wire::ReplyView(msg, len).ok();
+    if (independent) {
+        // Names inside RDATA (CNAME, NS, MX, SOA, ...) as the client unpacks them.
+        static thread_local uint8_t rdata[wire::kMaxMessage];
+        wire::for_each_rr(msg, len, [&](const wire::RR& rr) {
+            if (rr.rdlen == 0 || wire::uncompressed_rdata(msg, len, rr, rdata, sizeof rdata) != 0) return true;
+            // Malformed with the fields changed; independent only if it was before too.
+            independent = wire::uncompressed_rdata(original, len, rr, rdata, sizeof rdata) == 0;
+            return independent;
+        });
+    }
+    std::memcpy(fields, saved, 4);
+    return independent;
+}
+}  // namespace
+
 bool make_entry(const wire::ReplyView& reply, const Key& key, int64_t now_ns, uint32_t ttl_s, Entry& out) {
     const uint8_t* msg = reply.data();
     if (!reply.ok()) return false;
@@ -106,6 +138,10 @@ bool make_entry(const wire::ReplyView& reply, const Key& key, int64_t now_ns, ui
     out.blob.reset(new uint8_t[total]);
     uint8_t* b = out.blob.get();
     std::memcpy(b, msg, len);
+    if (!names_independent_of_question_fields(b, len, msg, reply.question_end())) {
+        out.blob.reset();
+        return false;
+    }
     std::memcpy(b + len, offsets, 2 * n);
     std::memcpy(b + len + 2 * n, key.name, key.name_len);
     out.hash = key.hash;
