@@ -87,32 +87,37 @@ bool make_entry(const uint8_t* msg, size_t len, const Key& key, int64_t now_ns, 
 
 namespace {
 // A hit writes the client's question over the stored one (its case, and its
-// class: the key has none), so the stored names must not read the
-// question's TYPE and CLASS bytes through a compression pointer: with other
-// bytes there the hit could not be parsed. Checked on a copy whose four
-// bytes are a reserved label type (0x40), which makes any name reading them
-// fail. Only a crafted upstream reply points there (found by the cache fuzz
-// target: an answer name pointing at the question's class, asked again
-// with another class).
-bool names_independent_of_question_fields(uint8_t* msg, size_t len, const uint8_t* original,
-                                          size_t question_end) {
-    if (question_end < wire::kHeaderLen + 5 || question_end > len) return true;
-    uint8_t* fields = msg + question_end - 4;
-    uint8_t saved[4];
-    std::memcpy(saved, fields, 4);
-    std::memset(fields, 0x40, 4);
+// class: the key has none) and new TTLs over the stored ones, so the stored
+// names must not read those bytes through a compression pointer: with other
+// bytes there the hit could not be parsed. Checked on the copy `msg` with
+// those bytes set to a reserved label type (0x40), which makes any name
+// reading them fail, then put back from `original`. Only a crafted upstream
+// reply points there (found by the cache fuzz target: names pointing at the
+// question's class, and names running through a record's TTL).
+bool names_independent_of_rewritten_bytes(uint8_t* msg, size_t len, const uint8_t* original,
+                                          size_t question_end, const uint16_t* ttl_offs, size_t ttl_count) {
+    auto poison = [&](size_t off, bool on) {
+        if (off + 4 > len) return;
+        if (on) std::memset(msg + off, 0x40, 4);
+        else std::memcpy(msg + off, original + off, 4);
+    };
+    auto all = [&](bool on) {
+        if (question_end >= wire::kHeaderLen + 5) poison(question_end - 4, on);
+        for (size_t i = 0; i < ttl_count; ++i) poison(ttl_offs[i], on);
+    };
+    all(true);
     bool independent = wire::ReplyView(msg, len).ok();
     if (independent) {
         // Names inside RDATA (CNAME, NS, MX, SOA, ...) as the client unpacks them.
         static thread_local uint8_t rdata[wire::kMaxMessage];
         wire::for_each_rr(msg, len, [&](const wire::RR& rr) {
             if (rr.rdlen == 0 || wire::uncompressed_rdata(msg, len, rr, rdata, sizeof rdata) != 0) return true;
-            // Malformed with the fields changed; independent only if it was before too.
+            // Malformed with those bytes changed; independent only if it was before too.
             independent = wire::uncompressed_rdata(original, len, rr, rdata, sizeof rdata) == 0;
             return independent;
         });
     }
-    std::memcpy(fields, saved, 4);
+    all(false);
     return independent;
 }
 }  // namespace
@@ -138,7 +143,7 @@ bool make_entry(const wire::ReplyView& reply, const Key& key, int64_t now_ns, ui
     out.blob.reset(new uint8_t[total]);
     uint8_t* b = out.blob.get();
     std::memcpy(b, msg, len);
-    if (!names_independent_of_question_fields(b, len, msg, reply.question_end())) {
+    if (!names_independent_of_rewritten_bytes(b, len, msg, reply.question_end(), offsets, n)) {
         out.blob.reset();
         return false;
     }
