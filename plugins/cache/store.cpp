@@ -86,14 +86,15 @@ bool make_entry(const uint8_t* msg, size_t len, const Key& key, int64_t now_ns, 
 }
 
 namespace {
-// A hit writes the client's question over the stored one (its case, and its
-// class: the key has none) and new TTLs over the stored ones, so the stored
+// A hit writes the client's ID, new flags, the client's question over the
+// stored one (its case, and its class: the key has none) and new TTLs over
+// the stored ones, so the stored
 // names must not read those bytes through a compression pointer: with other
 // bytes there the hit could not be parsed. Checked on the copy `msg` with
 // those bytes set to a reserved label type (0x40), which makes any name
 // reading them fail, then put back from `original`. Only a crafted upstream
 // reply points there (found by the cache fuzz target: names pointing at the
-// question's class, and names running through a record's TTL).
+// question's class, names running through a record's TTL or the header).
 bool names_independent_of_rewritten_bytes(uint8_t* msg, size_t len, const uint8_t* original,
                                           size_t question_end, const uint16_t* ttl_offs, size_t ttl_count) {
     auto poison = [&](size_t off, bool on) {
@@ -102,6 +103,7 @@ bool names_independent_of_rewritten_bytes(uint8_t* msg, size_t len, const uint8_
         else std::memcpy(msg + off, original + off, 4);
     };
     auto all = [&](bool on) {
+        poison(0, on);  // ID and flags: the hit writes the client's ID and its own flags
         if (question_end >= wire::kHeaderLen + 5) poison(question_end - 4, on);
         for (size_t i = 0; i < ttl_count; ++i) poison(ttl_offs[i], on);
     };
