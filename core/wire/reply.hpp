@@ -91,6 +91,8 @@ public:
 
     // ---- edits (msg must be the buffer this view was parsed from) ----
     // Removes every OPT of the additional section; returns the new length.
+    // The result is walked again: ok() is false when a name was compressed
+    // against bytes of the removed OPT.
     size_t strip_opt(uint8_t* msg);
     // Sets the TTL of every record except OPT.
     void set_all_ttls(uint8_t* msg, uint32_t ttl);

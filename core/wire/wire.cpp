@@ -533,6 +533,7 @@ size_t finish_reply(uint8_t* reply, size_t len, size_t cap, const uint8_t* req,
     }
     const size_t budget = limit > opt_len ? limit - opt_len : 0;
     const unsigned total = unsigned(ancount(reply)) + nscount(reply) + arcount(reply);
+    const size_t question_end = cut;
     unsigned kept[3] = {0, 0, 0};
     if (cut <= budget) {
         for_each_rr(reply, len, [&](const RR& rr) {
@@ -546,6 +547,25 @@ size_t finish_reply(uint8_t* reply, size_t len, size_t cap, const uint8_t* req,
     wr16(reply + 6, uint16_t(kept[0]));
     wr16(reply + 8, uint16_t(kept[1]));
     wr16(reply + 10, uint16_t(kept[2]));
+    // A kept name compressed against bytes of a dropped record (a crafted
+    // reply; found by the cache fuzz target) would not walk: keep no record
+    // then, TC tells the client to ask over TCP. Owner names and the names
+    // inside RDATA, as the client unpacks them.
+    if (len > question_end) {
+        bool walks = ReplyView(reply, len).ok();
+        if (walks) {
+            static thread_local uint8_t rdata[kMaxMessage];
+            for_each_rr(reply, len, [&](const RR& rr) {
+                walks = rr.rdlen == 0 || uncompressed_rdata(reply, len, rr, rdata, sizeof rdata) != 0;
+                return walks;
+            });
+        }
+        if (!walks) {
+            len = question_end;
+            kept[0] = kept[1] = kept[2] = 0;
+            std::memset(reply + 6, 0, 6);
+        }
+    }
     // Whatever was not kept (too big, or not walkable) is a dropped record.
     if (kept[0] + kept[1] + kept[2] < total) set_flag(reply, kTC, true);
     if (opt_len) {

@@ -93,7 +93,8 @@ private:
     void put(const uint8_t* p, size_t n);
     // Writes `name`, compressed against earlier names when allowed.
     void name(const uint8_t* name, size_t nlen, bool compress);
-    void remember(size_t off);
+    // `wire_len`: the uncompressed length of the name from `off` to its root.
+    void remember(size_t off, size_t wire_len);
     // Whether the suffix name[i..nlen) equals the name written at `off`.
     bool same_suffix(const uint8_t* name, size_t i, size_t nlen, size_t off) const;
     void name_rr(const uint8_t* owner, size_t olen, uint16_t type, uint16_t klass, uint32_t ttl,
@@ -110,6 +111,7 @@ private:
     Section section_ = Section::answer;
     size_t opt_rdlen_off_ = 0;  // RDLENGTH of the open OPT (0 = none)
     uint16_t suffixes_[kMaxSuffixes];
+    uint16_t suffix_lens_[kMaxSuffixes];
     size_t suffix_count_ = 0;
 };
 

@@ -104,6 +104,40 @@ TEST_CASE("Writer: compression points at earlier names, exact case only", "[writ
     CHECK(plain.size() == kHeaderLen + q.size() + 4 + q.size() + 10 + 4);
 }
 
+TEST_CASE("Writer: names of repeated labels compress only against whole earlier names", "[writer]") {
+    // 100 labels "a": a name never points into itself (its labels written so
+    // far have no root yet), and a later name points at the suffix of equal
+    // length only (the edns fuzzer found such names slow to compress).
+    std::string many;
+    for (int i = 0; i < 100; ++i) many += "a.";
+    uint8_t buf[1024];
+    Writer w(buf, sizeof buf);
+    w.header(7, kQR);
+    const Bytes q = wname(many);
+    REQUIRE(q.size() == 201);
+    w.question(q.data(), q.size(), kTypeA, kClassIN);
+    CHECK(w.size() == kHeaderLen + q.size() + 4);  // written in full
+    const uint8_t ip[4] = {10, 0, 0, 1};
+    const size_t at_owner = w.size();
+    const Bytes longer = wname("b." + many);
+    w.a(longer.data(), longer.size(), kClassIN, 1, ip);
+    // "b" then a pointer to the question name (offset 12).
+    CHECK(buf[at_owner] == 1);
+    CHECK(buf[at_owner + 1] == 'b');
+    CHECK(rd16(buf + at_owner + 2) == (0xC000 | kHeaderLen));
+    const size_t at_short = w.size();
+    const Bytes shorter = wname(many.substr(20));  // 90 labels
+    w.a(shorter.data(), shorter.size(), kClassIN, 1, ip);
+    // The question's suffix of 90 labels (the first 32 label suffixes are
+    // remembered): 10 labels in, at 12 + 2 * 10.
+    CHECK(rd16(buf + at_short) == (0xC000 | (kHeaderLen + 2 * 10)));
+    const Bytes m = done(buf, w);
+    const auto an = testing::section(m, 1);
+    REQUIRE(an.size() == 2);
+    CHECK(an[0] == "b." + many + "\t1\tIN\tA\t10.0.0.1");
+    CHECK(an[1] == many.substr(20) + "\t1\tIN\tA\t10.0.0.1");
+}
+
 TEST_CASE("Writer: capacity is checked on every write", "[writer]") {
     const Bytes n = wname("www.example.org.");
     const uint8_t ip[4] = {192, 0, 2, 1};

@@ -1,6 +1,7 @@
 #include "plugins/cache/store.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <random>
 
@@ -84,6 +85,45 @@ bool make_entry(const uint8_t* msg, size_t len, const Key& key, int64_t now_ns, 
     return make_entry(wire::ReplyView(msg, len), key, now_ns, ttl_s, out);
 }
 
+namespace {
+// A hit writes the client's ID, new flags, the client's question over the
+// stored one (its case, and its class: the key has none) and new TTLs over
+// the stored ones, so the stored
+// names must not read those bytes through a compression pointer: with other
+// bytes there the hit could not be parsed. Checked on the copy `msg` with
+// those bytes set to a reserved label type (0x40), which makes any name
+// reading them fail, then put back from `original`. Only a crafted upstream
+// reply points there (found by the cache fuzz target: names pointing at the
+// question's class, names running through a record's TTL or the header).
+bool names_independent_of_rewritten_bytes(uint8_t* msg, size_t len, const uint8_t* original,
+                                          size_t question_end, const uint16_t* ttl_offs, size_t ttl_count) {
+    auto poison = [&](size_t off, bool on) {
+        if (off + 4 > len) return;
+        if (on) std::memset(msg + off, 0x40, 4);
+        else std::memcpy(msg + off, original + off, 4);
+    };
+    auto all = [&](bool on) {
+        poison(0, on);  // ID and flags: the hit writes the client's ID and its own flags
+        if (question_end >= wire::kHeaderLen + 5) poison(question_end - 4, on);
+        for (size_t i = 0; i < ttl_count; ++i) poison(ttl_offs[i], on);
+    };
+    all(true);
+    bool independent = wire::ReplyView(msg, len).ok();
+    if (independent) {
+        // Names inside RDATA (CNAME, NS, MX, SOA, ...) as the client unpacks them.
+        static thread_local uint8_t rdata[wire::kMaxMessage];
+        wire::for_each_rr(msg, len, [&](const wire::RR& rr) {
+            if (rr.rdlen == 0 || wire::uncompressed_rdata(msg, len, rr, rdata, sizeof rdata) != 0) return true;
+            // Malformed with those bytes changed; independent only if it was before too.
+            independent = wire::uncompressed_rdata(original, len, rr, rdata, sizeof rdata) == 0;
+            return independent;
+        });
+    }
+    all(false);
+    return independent;
+}
+}  // namespace
+
 bool make_entry(const wire::ReplyView& reply, const Key& key, int64_t now_ns, uint32_t ttl_s, Entry& out) {
     const uint8_t* msg = reply.data();
     if (!reply.ok()) return false;
@@ -105,6 +145,10 @@ bool make_entry(const wire::ReplyView& reply, const Key& key, int64_t now_ns, ui
     out.blob.reset(new uint8_t[total]);
     uint8_t* b = out.blob.get();
     std::memcpy(b, msg, len);
+    if (!names_independent_of_rewritten_bytes(b, len, msg, reply.question_end(), offsets, n)) {
+        out.blob.reset();
+        return false;
+    }
     std::memcpy(b + len, offsets, 2 * n);
     std::memcpy(b + len + 2 * n, key.name, key.name_len);
     out.hash = key.hash;
@@ -130,8 +174,15 @@ Store::Store(long long capacity, MemoryBudget& budget) : shards_(new Shard[kShar
     // CoreDNS pkg/cache.New: size / 256 per shard, at least 4.
     long long per = capacity / (long long)kShards;
     shard_cap_ = per < 4 ? 4 : size_t(per);
-    std::random_device rd;
-    for (size_t i = 0; i < kShards; ++i) shards_[i].rng = (uint64_t(rd()) << 32 | rd()) | 1;
+    // Shard RNGs from the process's seed and a count of the stores made:
+    // random_device draws per shard (512 per store, and constructing a
+    // random_device runs CPUID) were most of the time to build a store.
+    static std::atomic<uint64_t> stores_made{0};
+    uint64_t state = process_seed() ^ mix(stores_made.fetch_add(1, std::memory_order_relaxed) + 1);
+    for (size_t i = 0; i < kShards; ++i) {
+        state += 0x9e3779b97f4a7c15ull;
+        shards_[i].rng = mix(state) | 1;
+    }
 }
 
 Store::~Store() {

@@ -315,3 +315,37 @@ TEST_CASE("threads inserting into two stores under a small budget: the accountin
     b.reset();
     CHECK(budget.used() == 0);
 }
+
+TEST_CASE("a reply whose names read the question's type or class bytes or a TTL is not stored", "[cache][store]") {
+    // Hits carry the client's question (its class too), so a name pointing
+    // at the stored question's class would read other bytes (found by the
+    // cache fuzz target). Question example.org. A IN at 12..28; the answer's
+    // owner is a pointer to 12 (the name: kept) or to 27, the class's high
+    // byte 00 read as the root name (valid only while that byte is 0).
+    const testing::Bytes question = {0x07, 'e', 'x', 'a', 'm', 'p', 'l', 'e', 0x03, 'o', 'r', 'g', 0x00,
+                                     0x00, 0x01, 0x00, 0x01};
+    auto reply_with_owner_pointer = [&](uint8_t target) {
+        testing::Bytes m = {0x12, 0x34, 0x81, 0x80, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00};
+        m.insert(m.end(), question.begin(), question.end());
+        const testing::Bytes answer = {0xc0, target, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00, 0x00, 0x3c,
+                                       0x00, 0x04, 10,   0,    0,    1};
+        m.insert(m.end(), answer.begin(), answer.end());
+        return m;
+    };
+    const NamedKey k("example.org.", wire::kTypeA);
+    Entry e;
+    CHECK(make_entry(reply_with_owner_pointer(12).data(), reply_with_owner_pointer(12).size(), k.key, 0, 60, e));
+    const testing::Bytes via_class = reply_with_owner_pointer(27);
+    REQUIRE(wire::ReplyView(via_class.data(), via_class.size()).ok());
+    Entry not_kept;
+    CHECK_FALSE(make_entry(via_class.data(), via_class.size(), k.key, 0, 60, not_kept));
+    // Hits write new TTLs too: a second answer whose owner points at the
+    // first answer's TTL (at 35, its high byte 00: the root name).
+    testing::Bytes via_ttl = reply_with_owner_pointer(12);
+    via_ttl[7] = 2;  // ANCOUNT
+    const testing::Bytes second = {0xc0, 35, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00, 0x00, 0x3c, 0x00, 0x04, 10, 0, 0, 2};
+    via_ttl.insert(via_ttl.end(), second.begin(), second.end());
+    REQUIRE(wire::ReplyView(via_ttl.data(), via_ttl.size()).ok());
+    Entry not_kept_either;
+    CHECK_FALSE(make_entry(via_ttl.data(), via_ttl.size(), k.key, 0, 60, not_kept_either));
+}

@@ -9,8 +9,9 @@
 # library they link). New corpus entries go to $FUZZ_BUILD_DIR/corpus/TARGET
 # (the checked-in seeds in tests/fuzz/corpus/TARGET stay small); crash,
 # leak and timeout inputs are kept in tests/fuzz/regressions/TARGET/, where
-# the normal build's fuzz-TARGET test replays them. Exit status non-zero
-# when a target found something.
+# the normal build's fuzz-TARGET test replays them. TARGET.options holds
+# libFuzzer options for one target. Exit status non-zero when a target found
+# something.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -46,20 +47,25 @@ for t in $list; do
     log="$dir/fuzz-$t.log"
     dict=()
     [ -f "$here/$t.dict" ] && dict=(-dict="$here/$t.dict")
+    # Per-target libFuzzer options ('#' lines are comments), before the caller's.
+    options=()
+    [ -f "$here/$t.options" ] && read -r -a options < <(grep -v '^#' "$here/$t.options" | tr '\n' ' ')
+    started=$SECONDS
     ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:symbolize=1} \
     UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1} \
         "$exe" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=8192 \
-        -print_final_stats=1 -artifact_prefix="$regressions/" "${dict[@]}" "$@" \
+        -print_final_stats=1 -artifact_prefix="$regressions/" "${dict[@]}" "${options[@]}" "$@" \
         "$work" "$here/corpus/$t" "$regressions" >"$log" 2>&1
     rc=$?
+    elapsed=$((SECONDS - started))
     execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
     cov=$(grep -a -o 'cov: [0-9]*' "$log" | tail -1)
     if [ $rc -ne 0 ]; then
         status=1
-        echo "fuzz $t: FOUND a problem (exit $rc) after ${execs:-?} executions; input kept in $regressions/"
+        echo "fuzz $t: FOUND a problem (exit $rc) after ${execs:-?} executions (${elapsed}s); input kept in $regressions/"
         grep -a -m1 -A12 -E '^==[0-9]+==ERROR|runtime error|fuzz property violated|deadly signal|ERROR: libFuzzer' "$log"
     else
-        echo "fuzz $t: ${execs:-?} executions in ${seconds}s, ${cov:-cov: ?}, nothing found"
+        echo "fuzz $t: ${execs:-?} executions in ${elapsed}s, ${cov:-cov: ?}, nothing found"
     fi
 done
 exit $status
