@@ -125,24 +125,6 @@ std::string corefile(const std::string& upstreams, const std::string& forward_op
            "    forward . " + upstreams + " {\n" + forward_options + "    }\n    prometheus 127.0.0.1:0\n}\n";
 }
 
-double scrape(const std::string& metrics, const std::string& series) {
-    return testing::metric_value(testing::http_get(metrics, "/metrics").body, series);
-}
-
-double family_sum(const std::string& scrape, const std::string& family) {
-    double sum = 0;
-    size_t at = 0;
-    const std::string head = "\n" + family + "{";
-    while ((at = scrape.find(head, at)) != std::string::npos) {
-        const size_t space = scrape.find("} ", at);
-        if (space == std::string::npos) break;
-        sum += std::stod(scrape.substr(space + 2));
-        at = space;
-    }
-    const std::string bare = "\n" + family + " ";
-    if ((at = scrape.find(bare)) != std::string::npos) sum += std::stod(scrape.substr(at + bare.size()));
-    return sum;
-}
 
 // A UDP socket bound on loopback that reads nothing and answers nothing.
 struct BlackHole {
@@ -456,10 +438,10 @@ void report(const char* what, const FloodRun& r, const std::string& metrics_scra
               << r.uncached.answered << "/" << r.uncached.asked << ", p50 " << r.uncached.p50() << " ms, p99 "
               << r.uncached.p99() << " ms; kernel drops " << r.kernel_drops << " (" << r.drop_rate()
               << "); peak RSS " << r.peak_kib << " KiB; cache bytes "
-              << family_sum(metrics_scrape, "dnscore_memory_budget_cache_bytes") << ", evictions "
-              << family_sum(metrics_scrape, "coredns_cache_evictions_total") << ", forward max_concurrent rejects "
-              << family_sum(metrics_scrape, "coredns_forward_max_concurrent_rejects_total") << ", forward shed "
-              << family_sum(metrics_scrape, "dnscore_forward_shed_total"));
+              << testing::metric_family_sum(metrics_scrape, "dnscore_memory_budget_cache_bytes") << ", evictions "
+              << testing::metric_family_sum(metrics_scrape, "coredns_cache_evictions_total") << ", forward max_concurrent rejects "
+              << testing::metric_family_sum(metrics_scrape, "coredns_forward_max_concurrent_rejects_total") << ", forward shed "
+              << testing::metric_family_sum(metrics_scrape, "dnscore_forward_shed_total"));
 }
 
 }  // namespace
@@ -485,7 +467,7 @@ TEST_CASE("random-name flood with the upstream black-holed: bounded memory, cach
     const std::string metrics = testing::served_address(sp, "prometheus", "/metrics");
     REQUIRE_FALSE(metrics.empty());
     REQUIRE(testing::udp_exchange("127.0.0.1", sp.port(), testing::make_query("cached.example.", "A", edns_query()), 6000).size() > 12);
-    CHECK(scrape(metrics, "dnscore_memory_budget_bytes") == 64.0 * 1024 * 1024);
+    CHECK(testing::scrape_metric(metrics, "dnscore_memory_budget_bytes") == 64.0 * 1024 * 1024);
     up.set_mode(testing::FakeUpstream::Mode::no_answer);
     const int base_fds = open_fds(sp.pid());
 
@@ -545,9 +527,9 @@ TEST_CASE("random-name flood with the upstream black-holed and no caps configure
     const FloodRun r = run_flood(sp, "cached.example.", 5000000, std::chrono::seconds(6), "", "stale.example.");
     const std::string after = testing::http_get(metrics, "/metrics").body;
     report("black-holed upstream, no caps", r, after);
-    WARN("no caps: shed " << family_sum(after, "dnscore_forward_shed_total") << " (per client "
+    WARN("no caps: shed " << testing::metric_family_sum(after, "dnscore_forward_shed_total") << " (per client "
                           << testing::metric_value(after, "dnscore_forward_shed_total{reason=\"max_pending_per_client\"}")
-                          << "), answered stale instead " << family_sum(after, "dnscore_cache_shed_stale_total")
+                          << "), answered stale instead " << testing::metric_family_sum(after, "dnscore_cache_shed_stale_total")
                           << "; stale bystander " << r.stale.answered << "/" << r.stale.asked);
     REQUIRE(sp.alive());
     CHECK(r.flood.sent > 10000);
@@ -558,7 +540,7 @@ TEST_CASE("random-name flood with the upstream black-holed and no caps configure
     // Its expired name, shed with it, is answered from the cache rather
     // than SERVFAIL.
     CHECK(r.stale.answered > 0);
-    CHECK(family_sum(after, "dnscore_cache_shed_stale_total") > 0);
+    CHECK(testing::metric_family_sum(after, "dnscore_cache_shed_stale_total") > 0);
 
     // Once the black-holed exchanges reach forward's 5 s deadline, new
     // names from the flooder's address go upstream again.
@@ -595,11 +577,11 @@ TEST_CASE("random-name flood with a fast upstream: the caches stay inside the bu
     check_bystanders(r);
     check_uncached(r, kUncachedP50Ms);
     // The caches filled their share (40 % of the budget) and stayed in it.
-    const double cache_bytes = family_sum(after, "dnscore_memory_budget_cache_bytes");
+    const double cache_bytes = testing::metric_family_sum(after, "dnscore_memory_budget_cache_bytes");
     CHECK(cache_bytes <= 0.4 * 64 * 1024 * 1024);
     CHECK(cache_bytes > 0.3 * 64 * 1024 * 1024);
-    CHECK(family_sum(after, "coredns_cache_evictions_total") > 0);
-    CHECK(family_sum(after, "dnscore_cache_bytes") == family_sum(after, "dnscore_memory_budget_cache_bytes"));
+    CHECK(testing::metric_family_sum(after, "coredns_cache_evictions_total") > 0);
+    CHECK(testing::metric_family_sum(after, "dnscore_cache_bytes") == testing::metric_family_sum(after, "dnscore_memory_budget_cache_bytes"));
     CHECK(fds_settle(sp, base_fds, 10000) <= base_fds + udp_pool_slack(1));
     CHECK(testing::udp_exchange("127.0.0.1", sp.port(), testing::make_query("after.example.", "A")).size() > 12);
 }
@@ -682,7 +664,7 @@ TEST_CASE("500 slowloris TCP connections: closed by the read timeout, bystander 
     // 3 s after its accept: the most open at once is sampled.
     double open_peak = 0;
     for (int i = 0; i < 10; ++i) {
-        open_peak = std::max(open_peak, scrape(metrics, "dnscore_tcp_connections"));
+        open_peak = std::max(open_peak, testing::scrape_metric(metrics, "dnscore_tcp_connections"));
         std::this_thread::sleep_for(milliseconds(100));
     }
     int closed_by_server = 0;
@@ -709,7 +691,7 @@ TEST_CASE("500 slowloris TCP connections: closed by the read timeout, bystander 
                                        << " closed by the server within 8 s; RSS " << base_kib << " -> peak "
                                        << peak_kib << " KiB; bystander " << by.answered << "/" << by.asked
                                        << ", p99 " << by.p99() << " ms; dropped "
-                                       << family_sum(after, "dnscore_tcp_connections_dropped_total"));
+                                       << testing::metric_family_sum(after, "dnscore_tcp_connections_dropped_total"));
     CHECK(open_peak >= 100);
     // The 3 s first-read timeout: trickling bytes does not keep a connection.
     CHECK(closed_by_server == kConnections);
@@ -719,7 +701,7 @@ TEST_CASE("500 slowloris TCP connections: closed by the read timeout, bystander 
     CHECK(fds_settle(sp, base_fds, 5000) <= base_fds + 2);
     double left = -1;
     for (int i = 0; i < 100 && left != 0; ++i) {
-        left = scrape(metrics, "dnscore_tcp_connections");
+        left = testing::scrape_metric(metrics, "dnscore_tcp_connections");
         if (left != 0) std::this_thread::sleep_for(milliseconds(50));
     }
     CHECK(left == 0);
@@ -776,7 +758,7 @@ TEST_CASE("5,000 idle TCP connections under a 64 MiB budget: RSS bounded, cached
     }
     // Held idle for 2 s (under the 10 s idle timeout) while the bystander asks.
     std::this_thread::sleep_for(milliseconds(2000));
-    const double open = scrape(metrics, "dnscore_tcp_connections");
+    const double open = testing::scrape_metric(metrics, "dnscore_tcp_connections");
     stop = true;
     byt.join();
     rss.join();
@@ -793,7 +775,7 @@ TEST_CASE("5,000 idle TCP connections under a 64 MiB budget: RSS bounded, cached
     CHECK(by.p99() < kBystanderP99Ms);
     double left = -1;
     for (int i = 0; i < 100 && left != 0; ++i) {
-        left = scrape(metrics, "dnscore_tcp_connections");
+        left = testing::scrape_metric(metrics, "dnscore_tcp_connections");
         if (left != 0) std::this_thread::sleep_for(milliseconds(50));
     }
     CHECK(left == 0);
@@ -813,5 +795,5 @@ TEST_CASE("-memlimit: a malformed value stops the start with a clear error; GOME
     REQUIRE(sp.started());
     const std::string metrics = testing::served_address(sp, "prometheus", "/metrics");
     REQUIRE_FALSE(metrics.empty());
-    CHECK(scrape(metrics, "dnscore_memory_budget_bytes") == 100.0 * 1024 * 1024);
+    CHECK(testing::scrape_metric(metrics, "dnscore_memory_budget_bytes") == 100.0 * 1024 * 1024);
 }

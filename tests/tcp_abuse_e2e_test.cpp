@@ -50,23 +50,6 @@ testing::Bytes framed(const testing::Bytes& q) {
     return out;
 }
 
-double scrape(const std::string& metrics, const std::string& series) {
-    return testing::metric_value(testing::http_get(metrics, "/metrics").body, series);
-}
-
-// Sum of every series of `family` in a scrape.
-double family_sum(const std::string& scrape, const std::string& family) {
-    double sum = 0;
-    size_t at = 0;
-    const std::string head = "\n" + family + "{";
-    while ((at = scrape.find(head, at)) != std::string::npos) {
-        const size_t space = scrape.find("} ", at);
-        if (space == std::string::npos) break;
-        sum += std::stod(scrape.substr(space + 2));
-        at = space;
-    }
-    return sum;
-}
 
 // Makes this process able to hold `n` more descriptors; false if the hard
 // limit does not allow it.
@@ -158,14 +141,14 @@ TEST_CASE("a TCP client that never reads its replies is paused, then closed; mem
     CHECK(closed_by_server);
     // Reading stopped long before 60,000 queries (the kernel's socket
     // buffers may still have taken them all from the client).
-    const double handled = family_sum(testing::http_get(metrics, "/metrics").body, "coredns_dns_requests_total");
+    const double handled = testing::metric_family_sum(testing::http_get(metrics, "/metrics").body, "coredns_dns_requests_total");
     INFO("queries the server handled: " << handled);
     CHECK(handled < 10000);
     // README.md "TCP connections": at most 1 MiB queued per connection
     // plus buffers; 32 MiB leaves room for allocator and sanitizer slack.
     CHECK(peak_kib - base_kib < 32 * 1024);
-    const double dropped = scrape(metrics, "dnscore_tcp_connections_dropped_total{reason=\"write_timeout\"}") +
-                           scrape(metrics, "dnscore_tcp_connections_dropped_total{reason=\"write_queue_full\"}");
+    const double dropped = testing::scrape_metric(metrics, "dnscore_tcp_connections_dropped_total{reason=\"write_timeout\"}") +
+                           testing::scrape_metric(metrics, "dnscore_tcp_connections_dropped_total{reason=\"write_queue_full\"}");
     CHECK(dropped >= 1);
     // And the server still answers.
     CHECK(testing::tcp_exchange("127.0.0.1", sp.port(), query, 5000).size() == primed.size());
@@ -188,7 +171,7 @@ TEST_CASE("replies queued for many TCP clients that never read stay within the m
     const auto query = testing::make_query("big.example.", "A");
     const auto primed = testing::tcp_exchange("127.0.0.1", sp.port(), query, 5000);
     REQUIRE(primed.size() > 14000);
-    const double share = scrape(metrics, "dnscore_memory_budget_bytes") * 20 / 100;
+    const double share = testing::scrape_metric(metrics, "dnscore_memory_budget_bytes") * 20 / 100;
     REQUIRE(share > 0);
 
     testing::Bytes burst;
@@ -221,7 +204,7 @@ TEST_CASE("replies queued for many TCP clients that never read stay within the m
     // Once they are gone, nothing stays charged and the server answers.
     double left = -1;
     for (int i = 0; i < 100 && left != 0; ++i) {
-        left = scrape(metrics, "dnscore_memory_budget_inflight_bytes");
+        left = testing::scrape_metric(metrics, "dnscore_memory_budget_inflight_bytes");
         if (left != 0) std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
     CHECK(left == 0);
@@ -261,9 +244,9 @@ TEST_CASE("5,000 idle TCP connections cost a bounded, small amount of memory eac
         char buf[4096];
         if (::poll(&p, 1, 5000) == 1 && ::recv(fd, buf, sizeof buf, 0) > 2) ++answered;
     }
-    const double open = scrape(metrics, "dnscore_tcp_connections");
+    const double open = testing::scrape_metric(metrics, "dnscore_tcp_connections");
     const long with_kib = rss_kib(sp.pid());
-    const double open_after = scrape(metrics, "dnscore_tcp_connections");
+    const double open_after = testing::scrape_metric(metrics, "dnscore_tcp_connections");
     for (int fd : fds) ::close(fd);
 
     const long per_connection = (with_kib - base_kib) * 1024 / kConnections;
@@ -281,7 +264,7 @@ TEST_CASE("5,000 idle TCP connections cost a bounded, small amount of memory eac
     double left = -1;
     for (int i = 0; i < 100 && left != 0; ++i) {
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
-        left = scrape(metrics, "dnscore_tcp_connections");
+        left = testing::scrape_metric(metrics, "dnscore_tcp_connections");
     }
     CHECK(left == 0);
 }

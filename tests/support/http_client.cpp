@@ -58,4 +58,23 @@ double metric_value(const std::string& scrape, const std::string& series) {
     return 0;
 }
 
+double metric_family_sum(const std::string& scrape, const std::string& family) {
+    double sum = 0;
+    size_t at = 0;
+    const std::string head = "\n" + family + "{";
+    while ((at = scrape.find(head, at)) != std::string::npos) {
+        const size_t space = scrape.find("} ", at);
+        if (space == std::string::npos) break;
+        sum += std::stod(scrape.substr(space + 2));
+        at = space;
+    }
+    const std::string bare = "\n" + family + " ";
+    if ((at = scrape.find(bare)) != std::string::npos) sum += std::stod(scrape.substr(at + bare.size()));
+    return sum;
+}
+
+double scrape_metric(const std::string& metrics, const std::string& series) {
+    return metric_value(http_get(metrics, "/metrics").body, series);
+}
+
 }  // namespace dnscore::testing

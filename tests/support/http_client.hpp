@@ -18,5 +18,9 @@ HttpReply http_get(const std::string& hostport, const std::string& path, int tim
 // The value of the exact series `series` ("name{labels}" or "name") in a
 // scrape; 0 when absent.
 double metric_value(const std::string& scrape, const std::string& series);
+// The sum of every series of `family` in a scrape (labelled or bare).
+double metric_family_sum(const std::string& scrape, const std::string& family);
+// GET http://`metrics`/metrics and the value of `series` in it.
+double scrape_metric(const std::string& metrics, const std::string& series);
 
 }  // namespace dnscore::testing
