@@ -27,11 +27,7 @@ using testing::Bytes;
 
 namespace {
 
-const testing::TlsCerts& certs() {
-    static testing::TlsCerts c;
-    REQUIRE(c.ok());
-    return c;
-}
+const testing::TlsCerts& certs() { return testing::shared_certs(); }
 
 std::string sh(const std::string& cmd) { return testing::shell_output(cmd); }
 

@@ -34,11 +34,7 @@ using testing::Bytes;
 
 namespace {
 
-const testing::TlsCerts& certs() {
-    static testing::TlsCerts c;
-    REQUIRE(c.ok());
-    return c;
-}
+const testing::TlsCerts& certs() { return testing::shared_certs(); }
 
 bool has(const std::string& hay, const std::string& needle) { return hay.find(needle) != std::string::npos; }
 

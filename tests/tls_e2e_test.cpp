@@ -35,11 +35,7 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-const testing::TlsCerts& certs() {
-    static testing::TlsCerts c;
-    REQUIRE(c.ok());
-    return c;
-}
+const testing::TlsCerts& certs() { return testing::shared_certs(); }
 
 std::string sh(const std::string& cmd) { return testing::shell_output(cmd); }
 

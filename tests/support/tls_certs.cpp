@@ -1,5 +1,7 @@
 #include "tests/support/tls_certs.hpp"
 
+#include "tests/support/catch.hpp"
+
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -40,6 +42,12 @@ TlsCerts::~TlsCerts() {
     if (dir_.empty()) return;
     std::error_code ec;
     std::filesystem::remove_all(dir_, ec);
+}
+
+const TlsCerts& shared_certs() {
+    static TlsCerts c;
+    REQUIRE(c.ok());
+    return c;
 }
 
 }  // namespace dnscore::testing

@@ -25,4 +25,7 @@ private:
     bool ok_ = false;
 };
 
+// One set for the whole test process, made on first use (REQUIREs ok()).
+const TlsCerts& shared_certs();
+
 }  // namespace dnscore::testing
