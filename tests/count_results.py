@@ -12,6 +12,27 @@ catch_ok = re.compile(r"All tests passed \(\d+ assertions? in (\d+) test cases?\
 catch_mixed = re.compile(r"test cases:\s*(\d+)\s*\|\s*(\d+) passed\s*\|\s*(\d+) failed")
 script = re.compile(r"^# (\d+) passed, (\d+) failed", re.M)
 
+
+def why(out):
+    """What CI's tail should show of a failed test: each failed Catch2
+    assertion (its file:line, the check and its expansion), sanitizer and
+    script failure lines, then the last lines of the output."""
+    lines = out.rstrip().splitlines()
+    picked = []
+    for i, l in enumerate(lines):
+        if l.rstrip().endswith("FAILED:") or "ERROR: AddressSanitizer" in l or "runtime error:" in l \
+                or l.startswith("not ok") or l.startswith("FAIL"):
+            block = [l]
+            for nxt in lines[i + 1:i + 8]:
+                if not nxt.strip() or nxt.startswith("---") or nxt.startswith("==="):
+                    break
+                block.append(nxt)
+            picked.extend(block)
+    picked = picked[:40]
+    tail = lines[-8:]
+    return "\n".join("    " + l for l in picked + (["..."] if picked else []) + tail)
+
+
 list_failures = "--failures" in sys.argv[1:]
 log = [a for a in sys.argv[1:] if a != "--failures"][0]
 
@@ -28,9 +49,7 @@ for line in open(log, encoding="utf-8", errors="replace"):
         continue
     ok = result == "OK"
     if not ok:
-        # the end of its output says why; CI shows only the tail of the run
-        tail = "\n".join("    " + l for l in out.rstrip().splitlines()[-15:])
-        failures.append(f'{t.get("name")} ({result})\n{tail}')
+        failures.append(f'{t.get("name")} ({result})\n{why(out + (t.get("stderr") or ""))}')
     m1, m2, m3 = catch_ok.search(out), catch_mixed.search(out), script.findall(out)
     if m1 and ok:
         passed += int(m1.group(1))

@@ -773,13 +773,17 @@ TEST_CASE("5,000 idle TCP connections under a 64 MiB budget: RSS bounded, cached
     CHECK(by.asked > 10);
     CHECK(by.answered == by.asked);
     CHECK(by.p99() < kBystanderP99Ms);
+    // 5,000 closes to notice: up to 20 s (an ASan server on a shared CI
+    // machine is several times slower than the 0.5 s measured here).
     double left = -1;
-    for (int i = 0; i < 100 && left != 0; ++i) {
+    for (int i = 0; i < 400 && left != 0; ++i) {
         left = testing::scrape_metric(metrics, "dnscore_tcp_connections");
         if (left != 0) std::this_thread::sleep_for(milliseconds(50));
     }
     CHECK(left == 0);
-    CHECK(open_fds(sp.pid()) <= base_fds + 2);
+    // The gauge drops when a connection ends, its descriptor closes just
+    // after: wait for the count as the other floods do.
+    CHECK(fds_settle(sp, base_fds, 8000) <= base_fds + 2);
     CHECK(testing::tcp_exchange("127.0.0.1", sp.port(), testing::make_query("after.example.", "A"), 2000).size() > 12);
 }
 
