@@ -123,3 +123,17 @@ TEST_CASE("in-flight work has 20 % of the budget, charged apart from the caches"
     b.set_limit(UINT64_MAX);
     CHECK(b.inflight_limit() == UINT64_MAX / 100 * 20 + UINT64_MAX % 100 * 20 / 100);
 }
+
+TEST_CASE("TCP connections: a quarter of the budget at 4 KiB each caps the fixed limit", "[budget]") {
+    MemoryBudget b;
+    CHECK(b.connection_limit(10000) == 10000u);  // no budget: the fixed limit
+    b.set_limit(64ull << 20);
+    CHECK(b.connection_limit(10000) == 4096u);  // 16 MiB / 4 KiB
+    CHECK(b.connection_limit(100) == 100u);     // a smaller fixed limit stays
+    b.set_limit(1ull << 30);
+    CHECK(b.connection_limit(10000) == 10000u);  // 65,536 fit: the fixed limit
+    b.set_limit(1 << 20);
+    CHECK(b.connection_limit(10000) == 64u);  // never below 64
+    b.set_limit(UINT64_MAX);
+    CHECK(b.connection_limit(10000) == 10000u);
+}

@@ -29,6 +29,9 @@ struct Families {
     // Open connections per worker (written by that worker only).
     std::array<std::atomic<long>, kMaxWorkers> tcp_open{};
     GaugeFunc tcp_connections;
+    // The process's connection limit (fixed, or derived from the memory budget).
+    std::atomic<double> tcp_limit{0};
+    GaugeFunc tcp_connections_limit;
 };
 Families& families();
 

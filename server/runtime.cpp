@@ -25,6 +25,7 @@
 #include "core/log.hpp"
 #include "core/net.hpp"
 #include "core/worker_local.hpp"
+#include "server/metrics.hpp"
 #include "server/supervisor.hpp"
 
 namespace asio = boost::asio;
@@ -463,7 +464,11 @@ int Runtime::run() {
         set = corefile::load(source_.text, source_.file, lo);
         unsigned n = opts_.workers ? opts_.workers : usable_cpus();
         n = std::min(n, unsigned(kMaxWorkers));
-        const size_t tcp_per_worker = std::max<size_t>(1, (opts_.tcp_max_connections + n - 1) / n);
+        // With a byte budget, idle connections must fit its connections'
+        // share too (core/memory_budget.hpp).
+        const size_t tcp_max = MemoryBudget::process().connection_limit(opts_.tcp_max_connections);
+        server::metrics::families().tcp_limit = double(tcp_max);
+        const size_t tcp_per_worker = std::max<size_t>(1, (tcp_max + n - 1) / n);
         for (unsigned i = 0; i < n; ++i) workers_.push_back(std::make_unique<Worker>(*this, int(i), tcp_per_worker));
         open_listeners(*set);
     } catch (const std::exception& e) {

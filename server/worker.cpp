@@ -1006,14 +1006,15 @@ std::string Worker::open_listener(const Listener& l, const std::string& bound_po
         s.open(a.is_v6() ? udp::v6() : udp::v4());
         set_reuseport(s.native_handle());
         set_receive_buffer(s.native_handle());
-        int one = 1;
-        if (a.is_v6()) {
-            int zero = 0;
-            if (wildcard) ::setsockopt(s.native_handle(), IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
-            ::setsockopt(s.native_handle(), IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof one);
-            if (wildcard) ::setsockopt(s.native_handle(), IPPROTO_IP, IP_PKTINFO, &one, sizeof one);
-        } else {
-            ::setsockopt(s.native_handle(), IPPROTO_IP, IP_PKTINFO, &one, sizeof one);
+        // Only a socket bound to an unspecified address needs each
+        // datagram's destination (to answer from it, and for the query's
+        // local address); one bound to a single address has it already, and
+        // the kernel then writes no control message per datagram.
+        int one = 1, zero = 0;
+        if (a.is_v6() && wildcard) ::setsockopt(s.native_handle(), IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
+        if (a.is_unspecified()) {
+            if (a.is_v6()) ::setsockopt(s.native_handle(), IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof one);
+            if (!a.is_v6() || wildcard) ::setsockopt(s.native_handle(), IPPROTO_IP, IP_PKTINFO, &one, sizeof one);
         }
         s.bind(udp::endpoint(a, port));
         s.non_blocking(true);
