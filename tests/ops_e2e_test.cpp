@@ -122,7 +122,7 @@ TEST_CASE("health, ready and metrics of a node-local-dns shaped Corefile", "[e2e
                               "process_virtual_memory_max_bytes gauge", "process_resident_memory_bytes gauge",
                               "process_start_time_seconds gauge", "process_network_receive_bytes_total counter",
                               "process_network_transmit_bytes_total counter",
-                  "dnscore_tcp_connections gauge", "dnscore_tcp_connections_dropped_total counter",
+                  "dnscore_tcp_connections gauge", "dnscore_tcp_connections_limit gauge", "dnscore_tcp_connections_dropped_total counter",
                   "dnscore_memory_budget_bytes gauge", "dnscore_memory_budget_cache_bytes gauge",
                   "dnscore_memory_budget_inflight_bytes gauge"});
         for (const char* zone : {"cluster.local.", "in-addr.arpa.", "ip6.arpa.", "."})

@@ -261,3 +261,28 @@ TEST_CASE("finish_reply gives the same bytes with or without a view", "[reply]")
         }
     }
 }
+
+TEST_CASE("strip_opt: a record whose owner points into the removed OPT leaves the view not ok", "[reply]") {
+    // The wire fuzz target's finding (regressions/wire/crash-ef4ba37...):
+    // the view claimed ok after the strip and the cache could keep a reply
+    // that no longer walks. Here: OPT with one empty option whose code bytes
+    // spell the name "b." (01 62 00 00), then an A record owned by a pointer
+    // to those bytes. Valid before the strip; after it, the pointer points
+    // at bytes of the moved record itself (not strictly backwards).
+    const Bytes q = make_query("a.", "A");
+    Bytes r = make_reply(q, 0, {});
+    const size_t opt_at = r.size();
+    const uint8_t opt[] = {0x00, 0x00, 41, 0x10, 0x00, 0, 0, 0, 0, 0x00, 0x04, 0x01, 0x62, 0x00, 0x00};
+    r.insert(r.end(), std::begin(opt), std::end(opt));
+    const uint16_t name_at = uint16_t(opt_at + 11);
+    const uint8_t a[] = {uint8_t(0xC0 | (name_at >> 8)), uint8_t(name_at), 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 192, 0, 2, 1};
+    r.insert(r.end(), std::begin(a), std::end(a));
+    r[11] = 2;  // ARCOUNT: the OPT and the A record
+    ReplyView v(r.data(), r.size());
+    REQUIRE(v.ok());
+    REQUIRE(v.has_opt());
+    const size_t n = v.strip_opt(r.data());
+    CHECK(n == r.size() - sizeof opt);
+    CHECK_FALSE(v.ok());  // the cache refuses to store what does not walk
+    CHECK_FALSE(for_each_rr(r.data(), n, [](const RR&) { return true; }));
+}

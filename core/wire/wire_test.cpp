@@ -583,3 +583,49 @@ TEST_CASE("add_ede attaches the client's OPT with an Extended DNS Error", "[wire
     REQUIRE(wire::parse_query(plain.data(), plain.size(), pi) == wire::Verdict::ok);
     CHECK(wire::add_ede(reply.data(), base, reply.size(), plain.data(), pi, 3) == base);
 }
+
+TEST_CASE("finish_reply: a kept record compressed against the set-aside OPT keeps no record, TC", "[wire]") {
+    // The cache fuzz target's finding (regressions/cache/crash-6985821...):
+    // truncation sets the OPT aside, and a kept record whose RDATA name
+    // pointed into it went out unparsable (the walk checks owners, so only
+    // names inside RDATA get that far). Reply: A; then in the additional
+    // section an OPT whose option data ends with the name "b." (01 62 00), a
+    // CNAME whose target points there, and a TXT record too big for 512.
+    // Without the OPT the target's pointer points forward.
+    testing::QueryOptions o;
+    o.edns = true;
+    o.udp_size = 512;
+    const Bytes q = make_query("a.", "A", o);
+    QueryInfo qi;
+    REQUIRE(parse_query(q.data(), q.size(), qi) == Verdict::ok);
+    Bytes r = make_reply(q, 0, {"a. 60 IN A 192.0.2.1"});
+    const size_t records_at = skip_question(r.data(), r.size());
+    REQUIRE(records_at > 0);
+    const size_t opt_at = r.size();
+    Bytes opt = {0x00, 0x00, 41, 0x02, 0x00, 0, 0, 0, 0, 0x00, 20, 0x00, 0x01, 0x00, 16};
+    opt.insert(opt.end(), 13, 0);
+    opt.insert(opt.end(), {0x01, 0x62, 0x00});
+    r.insert(r.end(), opt.begin(), opt.end());
+    const uint16_t name_at = uint16_t(opt_at + opt.size() - 3);
+    const uint8_t cname[] = {0xC0, 0x0C, 0, 5, 0, 1, 0, 0, 0, 60, 0, 2, uint8_t(0xC0 | (name_at >> 8)), uint8_t(name_at)};
+    r.insert(r.end(), std::begin(cname), std::end(cname));
+    const uint8_t txt_head[] = {0xC0, 0x0C, 0, 16, 0, 1, 0, 0, 0, 60, uint8_t(603 >> 8), uint8_t(603 & 0xff)};
+    r.insert(r.end(), std::begin(txt_head), std::end(txt_head));
+    for (int s = 0; s < 3; ++s) {
+        r.push_back(200);
+        r.insert(r.end(), 200, uint8_t('x'));
+    }
+    r[11] = 3;  // ARCOUNT: OPT, CNAME, TXT
+    const size_t full = r.size();
+    REQUIRE(ReplyView(r.data(), full).ok());
+    REQUIRE(full > 512);
+    r.resize(65535);
+    const size_t n = finish_reply(r.data(), full, r.size(), q.data(), qi, false);
+    CHECK(n == records_at + opt.size());  // the question and the OPT put back
+    CHECK((flags(r.data()) & kTC));
+    CHECK(ancount(r.data()) == 0);
+    CHECK(arcount(r.data()) == 1);
+    r.resize(n);
+    CHECK(ReplyView(r.data(), n).ok());  // what goes out walks
+    CHECK(testing::to_text(r).find("udp: 512") != std::string::npos);
+}
