@@ -286,3 +286,26 @@ TEST_CASE("strip_opt: a record whose owner points into the removed OPT leaves th
     CHECK_FALSE(v.ok());  // the cache refuses to store what does not walk
     CHECK_FALSE(for_each_rr(r.data(), n, [](const RR&) { return true; }));
 }
+
+TEST_CASE("strip_opt removes every OPT of one walk, as the view does, even when a name reads through them", "[reply]") {
+    // The wire fuzz target's finding (regressions/wire/crash-e74dfd8...): two
+    // OPTs, and an answer whose owner name runs through both. Removing one
+    // and walking again read that name differently and stopped with the
+    // second OPT still in; the view removed both.
+    const Bytes m = {0x12, 0x34, 0x80, 0x80, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00, 0x00, 0x02, 0x07, 0x65, 0x70,
+                     0x61, 0x6d, 0x70, 0x6c, 0x65, 0x03, 0x6f, 0x72, 0x67, 0x00, 0x00, 0x01, 0x00, 0x01, 0xc0,
+                     0x1c, 0x00, 0x01, 0x00, 0x01, 0x08, 0x0a, 0x01, 0x2c, 0x00, 0x04, 0xc0, 0x00, 0x02, 0x01,
+                     0x00, 0x00, 0x29, 0x80, 0x00, 0x00, 0x00, 0x80, 0x00, 0x00, 0x00, 0x00, 0x00, 0x29, 0x00,
+                     0x00, 0x00, 0x00, 0x00, 0x44, 0x00, 0x00, 0x67};
+    Bytes walked = m;
+    const size_t wn = wire::strip_opt(walked.data(), walked.size());
+    Bytes viewed = m;
+    ReplyView v(viewed.data(), viewed.size());
+    REQUIRE(v.ok());
+    const size_t n = v.strip_opt(viewed.data());
+    CHECK(wn == m.size() - 22);
+    CHECK(n == wn);
+    CHECK(Bytes(walked.begin(), walked.begin() + long(wn)) == Bytes(viewed.begin(), viewed.begin() + long(n)));
+    CHECK(arcount(walked.data()) == 0);
+    CHECK_FALSE(v.ok());  // the owner name now runs past the end
+}

@@ -373,13 +373,29 @@ size_t build_badvers_reply(const uint8_t* req, const QueryInfo& q, uint8_t* out,
 }
 
 size_t strip_opt(uint8_t* msg, size_t len) {
-    for (;;) {
-        Edns e;
-        if (!find_opt(msg, len, e) || !e.present) return len;
-        std::memmove(msg + e.rr_off, msg + e.rr_off + e.rr_len, len - (e.rr_off + e.rr_len));
-        len -= e.rr_len;
-        wr16(msg + 10, uint16_t(arcount(msg) - 1));
+    // Every OPT found by one walk of the message as it is, then removed
+    // together (as ReplyView::strip_opt does). Walking again after each
+    // removal would read a name compressed against bytes of a removed OPT
+    // as something else and stop early (found by the wire fuzz target).
+    constexpr size_t kMaxRecords = kMaxMessage / 11 + 1;  // the smallest record is 11 bytes
+    uint16_t at[kMaxRecords], size[kMaxRecords];        // only the entries used are written
+    size_t count = 0;
+    if (!for_each_rr(msg, len, [&](const RR& rr) {
+            if (rr.section == 3 && rr.type == kTypeOPT && count < kMaxRecords) {
+                at[count] = uint16_t(rr.off);
+                size[count++] = uint16_t(rr.end - rr.off);
+            }
+            return true;
+        }))
+        return len;  // does not walk: left as it is
+    size_t removed = 0;
+    for (size_t i = 0; i < count; ++i) {
+        const size_t from = at[i] - removed;
+        std::memmove(msg + from, msg + from + size[i], len - removed - (from + size[i]));
+        removed += size[i];
     }
+    if (count) wr16(msg + 10, uint16_t(arcount(msg) - count));
+    return len - removed;
 }
 
 void set_all_ttls(uint8_t* msg, size_t len, uint32_t ttl) {
