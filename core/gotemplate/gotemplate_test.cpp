@@ -333,3 +333,22 @@ TEST_CASE("strconv pieces", "[gotemplate]") {
     // Go escapes invalid UTF-8 byte by byte and keeps printable runes as they are.
     CHECK(go_quote("caf\xc3\xa9 \xff") == "\"caf\xc3\xa9 \\xff\"");
 }
+
+TEST_CASE("nesting is bounded: deep parentheses or control structures are a parse error, not a stack overflow",
+          "[gotemplate]") {
+    // Found by the corefile fuzz target: ~2,500 nested "(" in a template
+    // answer overflowed the stack at -validate, start or reload. Go's limit
+    // (10,000 parenthesized levels, growable stacks) has the same message.
+    auto nested = [](int n, const std::string& open, const std::string& mid, const std::string& close) {
+        std::string s;
+        for (int i = 0; i < n; ++i) s += open;
+        s += mid;
+        for (int i = 0; i < n; ++i) s += close;
+        return s;
+    };
+    CHECK(run("{{ " + nested(150, "(", ".Name", ")") + " }}") == "ip-10-95-12-8.example.");
+    CHECK(run("{{ " + nested(3000, "(", ".Name", ")") + " }}") == "ERR: template: answer:1: max expression depth exceeded");
+    CHECK(run(nested(150, "{{ if .Flag }}", "x", "{{ end }}")) == "x");
+    CHECK(run(nested(3000, "{{ if .Flag }}", "x", "{{ end }}")) == "ERR: template: answer:1: max expression depth exceeded");
+    CHECK(run(nested(3000, "{{ with .Name }}", "x", "{{ end }}")) == "ERR: template: answer:1: max expression depth exceeded");
+}
