@@ -10,6 +10,7 @@
 // this the fuzzer learned `import */` and `import /*/`, which list every
 // directory beside the Corefile or under `/`; it slowed to a third as its
 // corpus filled with them (docs/reliability.md, Fuzzing).
+#include <algorithm>
 #include <cstdlib>
 #include <exception>
 #include <string>
@@ -48,9 +49,20 @@ const std::string& corefile_path() {
 bool imports_outside(std::string_view text) {
     for (size_t at = text.find("import"); at != std::string_view::npos; at = text.find("import", at + 1)) {
         size_t p = at + 6;
-        while (p < text.size() && (text[p] == ' ' || text[p] == '\t' || text[p] == '"' || text[p] == '`')) ++p;
-        const size_t end = text.find_first_of(" \t\r\n", p);
-        const std::string_view arg = text.substr(p, end == std::string_view::npos ? end : end - p);
+        while (p < text.size() && (text[p] == ' ' || text[p] == '\t')) ++p;
+        // The argument as the lexer reads it: to the closing quote (over
+        // escapes) when quoted, else to the next space.
+        size_t end = p;
+        if (p < text.size() && (text[p] == '"' || text[p] == '`')) {
+            const char quote = text[p++];
+            for (end = p; end < text.size() && text[end] != quote; ++end)
+                if (text[end] == '\\') ++end;
+        } else {
+            while (end < text.size() && text[end] != ' ' && text[end] != '\t' && text[end] != '\r' &&
+                   text[end] != '\n')
+                ++end;
+        }
+        const std::string_view arg = text.substr(p, std::min(end, text.size()) - p);
         if ((!arg.empty() && arg[0] == '/') || arg.find("..") != std::string_view::npos ||
             arg.find('{') != std::string_view::npos)
             return true;
