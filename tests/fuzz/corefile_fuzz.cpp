@@ -8,8 +8,8 @@
 // directory (imports are relative to it), the environment is a fixed one,
 // and an import that could leave that directory is not loaded. Without
 // this the fuzzer learned `import */` and `import /*/`, which list every
-// directory beside the Corefile or under `/`; it slowed to a third as its
-// corpus filled with them (docs/reliability.md, Fuzzing).
+// directory beside the Corefile or under `/`; it slowed from ~570 to ~70
+// executions a second as its corpus filled with them (docs/reliability.md, Fuzzing).
 #include <algorithm>
 #include <cstdlib>
 #include <exception>
@@ -33,7 +33,6 @@ struct PrivateDir {
         path = tmpl;
         ::clearenv();
         ::setenv("PORT", "1053", 1);  // the seed `env` uses it
-        ::setenv("ZONE", "example.org", 1);
     }
     ~PrivateDir() { ::rmdir(path.c_str()); }
 };
